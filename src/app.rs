@@ -1,0 +1,246 @@
+//! `Application`: connects, migrates, starts the background tasks, binds, and serves until
+//! stopped, shutting down gracefully on SIGTERM or ctrl-c.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::MigratorTrait;
+use sea_orm::{EntityTrait, Set};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use entity::kv;
+use migration::Migrator;
+
+use crate::auth::limiter::Limiter;
+use crate::auth::{JwtKeys, token};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::events::{self, EventHub};
+use crate::http::{self, Edge};
+use crate::mail::{self, Mailer};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// How often each instance checks the log for events it was not told about.
+const LOG_POLL: Duration = Duration::from_secs(1);
+/// How often old events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Password checks (or reset mails) per email per window.
+const CREDENTIAL_ATTEMPTS: u32 = 10;
+/// The window of [`CREDENTIAL_ATTEMPTS`].
+const CREDENTIAL_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The kv key of the generated JWT secret.
+const JWT_SECRET_KEY: &str = "jwt.secret";
+
+/// A built gateway, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    edge: Edge,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Connects to the database and runs pending migrations.
+pub async fn connect_and_migrate(settings: &Settings, metrics: Metrics) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        &settings.database_url,
+        settings.database_max_connections,
+        metrics,
+    )
+    .await?;
+    Migrator::up(&db.conn, None)
+        .await
+        .context("Failed to run database migrations")?;
+    Ok(db)
+}
+
+impl Application {
+    /// Builds the gateway from `settings`; binds `LISTEN_ADDR` (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate().map_err(anyhow::Error::msg)?;
+        let settings = Arc::new(settings);
+        let metrics = Metrics::default();
+        let db = connect_and_migrate(&settings, metrics.clone()).await?;
+        let secret = jwt_secret(&db, &settings).await?;
+        let jwt = JwtKeys::new(
+            secret.as_bytes(),
+            &settings.jwt_issuer,
+            &settings.jwt_audience,
+            settings.access_token_ttl,
+        );
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let (hub, dispatcher, redis) = match &settings.redis_url {
+            None => {
+                let (hub, dispatcher) = EventHub::local(
+                    db.clone(),
+                    metrics.clone(),
+                    settings.subscriber_backlog,
+                    LOG_POLL,
+                );
+                (hub, dispatcher, None)
+            }
+            Some(url) => {
+                let client = events::redis::client(url)?;
+                let health = events::redis::RedisHealth::default();
+                let publisher = events::redis::publisher(
+                    client.clone(),
+                    settings.redis_channel.clone(),
+                    stop.clone(),
+                );
+                let (tx, rx) = mpsc::unbounded_channel();
+                tasks.push(tokio::spawn(events::redis::subscribe_loop(
+                    client.clone(),
+                    settings.redis_channel.clone(),
+                    tx,
+                    health.clone(),
+                    stop.clone(),
+                )));
+                let (hub, dispatcher) = EventHub::redis(
+                    db.clone(),
+                    metrics.clone(),
+                    settings.subscriber_backlog,
+                    LOG_POLL,
+                    publisher,
+                    rx,
+                );
+                (hub, dispatcher, Some((client, health)))
+            }
+        };
+        tasks.push(tokio::spawn(dispatcher.run(stop.clone())));
+        tasks.push(tokio::spawn(events::retention::run(
+            db.clone(),
+            settings.event_retention_days,
+            PRUNE_EVERY,
+            stop.clone(),
+        )));
+
+        let mailer = Mailer::default();
+        {
+            let (db, settings, mailer, metrics, stop) = (
+                db.clone(),
+                settings.clone(),
+                mailer.clone(),
+                metrics.clone(),
+                stop.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                mail::delivery::run(db, &settings, mailer, metrics, stop).await
+            }));
+        }
+
+        let limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
+        let state = AppState {
+            db,
+            settings: settings.clone(),
+            jwt,
+            metrics,
+            events: hub,
+            mailer,
+            limiter,
+        };
+        let schema = crate::graphql::build(Some(state.clone()));
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
+        Ok(Self {
+            listener,
+            edge: Edge {
+                state,
+                schema,
+                redis,
+                groups: Default::default(),
+            },
+            stop,
+            tasks,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The state, for loading demo data or inspecting in tests.
+    pub fn state(&self) -> &AppState {
+        &self.edge.state
+    }
+
+    /// Serves until SIGTERM or ctrl-c.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then stops the background tasks.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.edge);
+        let stop = self.stop.clone();
+        let result = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop.cancel();
+            })
+            .await
+            .context("HTTP server failed");
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// `JWT_SECRET`, or the secret generated once and kept in the database.
+async fn jwt_secret(db: &Db, settings: &Settings) -> anyhow::Result<String> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let candidate = token::secret();
+    kv::Entity::insert(kv::ActiveModel {
+        key: Set(JWT_SECRET_KEY.to_owned()),
+        value: Set(candidate),
+    })
+    .on_conflict_do_nothing_on([kv::Column::Key])
+    .exec(&db.conn)
+    .await
+    .context("Failed to store the generated JWT secret")?;
+    let stored = kv::Entity::find_by_id(JWT_SECRET_KEY.to_owned())
+        .one(&db.conn)
+        .await
+        .context("Failed to read the JWT secret")?
+        .context("The JWT secret is missing from the database")?;
+    Ok(stored.value)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

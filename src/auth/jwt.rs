@@ -1,0 +1,118 @@
+//! HS256 access tokens: issued with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud` and a token-use claim,
+//! validated with the algorithm pinned and every one of those claims required.
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::principal::{Principal, Roles, Scope};
+
+/// The token-use value of access tokens.
+const ACCESS_USE: &str = "access";
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The account id.
+    pub sub: Uuid,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Token use: always `access`; keeps other tokens from passing as access tokens.
+    pub token_use: String,
+    /// The organization the token is scoped to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<Uuid>,
+    /// The membership (user) in that organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<Uuid>,
+    /// The roles in that organization.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// Signing and verification keys with the validation rules.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    /// Access token lifetime in seconds.
+    pub ttl: i64,
+}
+
+impl JwtKeys {
+    /// Keys from the raw bytes of the secret (32 bytes at least, checked by the caller).
+    pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl: i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+        }
+    }
+
+    /// Issues an access token for `principal`'s account and scope.
+    pub fn issue(&self, account_id: Uuid, scope: Option<&Scope>) -> anyhow::Result<String> {
+        let now = Utc::now().timestamp();
+        let claims = AccessClaims {
+            sub: account_id,
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            token_use: ACCESS_USE.into(),
+            org: scope.map(|s| s.organization_id),
+            uid: scope.map(|s| s.user_id),
+            roles: scope.map(|s| s.roles.names()).unwrap_or_default(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// Verifies a token: signature, algorithm, `exp`, `nbf`, `iss`, `aud` and token use.
+    pub fn verify(&self, token: &str) -> Result<Principal, String> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| format!("invalid access token: {e}"))?;
+        let claims = data.claims;
+        if claims.token_use != ACCESS_USE {
+            return Err("not an access token".into());
+        }
+        let scope = match (claims.org, claims.uid) {
+            (Some(organization_id), Some(user_id)) => Some(Scope {
+                organization_id,
+                user_id,
+                roles: Roles::from_names(&claims.roles),
+            }),
+            (None, None) => None,
+            _ => return Err("malformed scope".into()),
+        };
+        Ok(Principal {
+            account_id: claims.sub,
+            scope,
+            expires_at: claims.exp,
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! Settings: every option is a command-line flag and an environment variable, read once at startup.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The `lastmile` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lastmile",
+    version,
+    about = "GraphQL gateway for last-mile delivery fleets"
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Configuration shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands of `lastmile`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run pending migrations, then serve HTTP and WebSocket.
+    Serve {
+        /// On an empty database, load demo data first and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) that `schema.graphql` must equal.
+    Schema,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Gateway configuration; defaults give a working single-machine gateway.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8000"
+    )]
+    pub listen_addr: SocketAddr,
+    /// `sqlite://…` (embedded) or `postgres://…`.
+    #[arg(
+        global = true,
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://lastmile.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// Maximum database connections in the pool.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
+    pub database_max_connections: u32,
+    /// `redis://…`: fan events out through Redis pub/sub; unset: in-process fan-out.
+    #[arg(long, global = true, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Redis pub/sub channel carrying status events; instances of one deployment share it.
+    #[arg(
+        long,
+        global = true,
+        env = "REDIS_CHANNEL",
+        default_value = "lastmile:status-events"
+    )]
+    pub redis_channel: String,
+    /// HS256 signing secret (32+ bytes); unset: generated once and kept in the database.
+    #[arg(long, global = true, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// `iss` of issued tokens, required on every token.
+    #[arg(long, global = true, env = "JWT_ISSUER", default_value = "lastmile")]
+    pub jwt_issuer: String,
+    /// `aud` of issued tokens, required on every token.
+    #[arg(long, global = true, env = "JWT_AUDIENCE", default_value = "lastmile")]
+    pub jwt_audience: String,
+    /// Access token lifetime in seconds.
+    #[arg(long, global = true, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, global = true, env = "REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+    /// `smtp://host:port` for real delivery; unset: `.eml` files in `MAIL_DIR`.
+    #[arg(long, global = true, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Where mail goes without SMTP.
+    #[arg(long, global = true, env = "MAIL_DIR", default_value = "./mail")]
+    pub mail_dir: PathBuf,
+    /// Sender of every mail.
+    #[arg(
+        global = true,
+        long,
+        env = "MAIL_FROM",
+        default_value = "Last Mile <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Base of links in mail.
+    #[arg(
+        long,
+        global = true,
+        env = "PUBLIC_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    pub public_url: String,
+    /// Whether `createOrganization` is open to anyone.
+    #[arg(long, global = true, env = "ALLOW_SIGNUP", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub allow_signup: bool,
+    /// Turns off GraphiQL, introspection and field suggestions.
+    #[arg(long, global = true, env = "PRODUCTION", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub production: bool,
+    /// Days status events are kept for `statusChanged(after:)` replays.
+    #[arg(long, global = true, env = "EVENT_RETENTION_DAYS", default_value_t = 7)]
+    pub event_retention_days: u32,
+    /// Live events one subscriber may fall behind before it is caught up from the event log.
+    #[arg(
+        long,
+        global = true,
+        env = "SUBSCRIBER_BACKLOG",
+        default_value_t = 4096
+    )]
+    pub subscriber_backlog: usize,
+    /// Origins allowed to call the API from a browser (comma-separated); unset: same origin only.
+    #[arg(
+        long,
+        global = true,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// Seconds an HTTP request may take before it is answered 408.
+    #[arg(long, global = true, env = "REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Log line format.
+    #[arg(
+        long,
+        global = true,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Checks what clap cannot: each failure names the setting at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            return Err("JWT_SECRET must be at least 32 bytes".into());
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err("DATABASE_URL must start with sqlite: or postgres://".into());
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err("REDIS_URL must start with redis:// or rediss://".into());
+        }
+        if let Some(url) = &self.smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err("SMTP_URL must start with smtp:// or smtps://".into());
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err("PUBLIC_URL must start with http:// or https://".into());
+        }
+        if self.access_token_ttl == 0 || self.refresh_token_ttl == 0 {
+            return Err("ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL must be positive".into());
+        }
+        if self.subscriber_backlog == 0 {
+            return Err("SUBSCRIBER_BACKLOG must be positive".into());
+        }
+        if self.database_max_connections == 0 {
+            return Err("DATABASE_MAX_CONNECTIONS must be positive".into());
+        }
+        if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
+            return Err("JWT_ISSUER and JWT_AUDIENCE must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// True when the database is SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    fn validate(args: &[&str]) -> Result<(), String> {
+        let mut argv = vec!["lastmile"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .settings
+            .validate()
+    }
+
+    #[test]
+    fn the_defaults_are_a_working_configuration() {
+        assert_eq!(validate(&[]), Ok(()));
+    }
+
+    #[test]
+    fn a_bad_setting_is_refused_with_a_message_naming_it() {
+        for (args, name) in [
+            (&["--jwt-secret", "too-short"][..], "JWT_SECRET"),
+            (&["--database-url", "mysql://x"][..], "DATABASE_URL"),
+            (&["--redis-url", "http://x"][..], "REDIS_URL"),
+            (&["--smtp-url", "mail.example.com"][..], "SMTP_URL"),
+            (&["--public-url", "example.com"][..], "PUBLIC_URL"),
+            (&["--access-token-ttl", "0"][..], "ACCESS_TOKEN_TTL"),
+        ] {
+            let error = validate(args).expect_err("refused");
+            assert!(error.contains(name), "{error} does not name {name}");
+        }
+    }
+
+    #[test]
+    fn settings_are_flags_after_the_subcommand_too() {
+        let cli = Cli::try_parse_from([
+            "lastmile",
+            "serve",
+            "--demo",
+            "--listen-addr",
+            "127.0.0.1:9000",
+        ])
+        .expect("parses");
+        assert_eq!(cli.settings.listen_addr.port(), 9000);
+    }
+}

@@ -1,0 +1,141 @@
+//! The database handle: connecting (SQLite or PostgreSQL), statement metrics, and write transactions.
+//!
+//! Rules that read then write (assigning a driver while it is deactivated, removing the last
+//! admin) must see a stable state. On PostgreSQL the services lock the rows they read with
+//! `SELECT … FOR UPDATE`; SQLite has no row locks, so writes are serialized here, in-process,
+//! which with a single embedded database file is what SQLite does anyway.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::metrics::Metrics;
+
+/// A pooled connection plus the SQLite write lock.
+#[derive(Clone)]
+pub struct Db {
+    /// The sea-orm pool.
+    pub conn: DatabaseConnection,
+    /// Serializes write transactions on SQLite; `None` on PostgreSQL.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; holds the SQLite write lock until committed or dropped.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then releases the write lock.
+    pub async fn commit(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl Db {
+    /// Connects to `url` and records every statement in `metrics`.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let mut conn = Database::connect(options).await.with_context(|| {
+            format!(
+                "Failed to connect to the database (DATABASE_URL={})",
+                redact(url)
+            )
+        })?;
+        conn.set_metric_callback(move |info| metrics.record_statement(info.elapsed, info.failed));
+        let write_lock = match conn.get_database_backend() {
+            DatabaseBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
+            _ => None,
+        };
+        Ok(Self { conn, write_lock })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begins a transaction for a change; on SQLite, waits for the write lock first.
+    ///
+    /// On SQLite the transaction is `BEGIN IMMEDIATE`: a deferred one that reads, then writes
+    /// after another connection (the mail worker, event retention) committed in between fails
+    /// at once with `SQLITE_BUSY_SNAPSHOT` ("database is locked", code 517), which the busy
+    /// timeout cannot retry. Taking the write lock up front makes it wait instead.
+    pub async fn begin_write(&self) -> Result<WriteTxn, sea_orm::DbErr> {
+        let Some(lock) = &self.write_lock else {
+            let txn = self.conn.begin().await?;
+            return Ok(WriteTxn { txn, _guard: None });
+        };
+        let guard = lock.clone().lock_owned().await;
+        let txn = self
+            .conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?;
+        Ok(WriteTxn {
+            txn,
+            _guard: Some(guard),
+        })
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), sea_orm::DbErr> {
+        self.conn.ping().await
+    }
+}
+
+/// Hides the password of a connection URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether the connection is PostgreSQL (row locks available).
+pub fn is_postgres(conn: &impl ConnectionTrait) -> bool {
+    conn.get_database_backend() == DatabaseBackend::Postgres
+}

@@ -1,0 +1,61 @@
+//! Personal settings values: `Timezone` (IANA) and `CsvDelimiter`.
+
+/// An IANA time zone name, e.g. `Europe/Berlin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timezone(String);
+
+impl Timezone {
+    /// Accepts names known to the IANA database.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        raw.parse::<chrono_tz::Tz>()
+            .map(|tz| Self(tz.name().to_owned()))
+            .map_err(|_| "is not an IANA time zone name, e.g. Europe/Berlin".into())
+    }
+
+    /// The zone name.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// The CSV export delimiter: `,` `;` `|` or TAB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvDelimiter(String);
+
+impl CsvDelimiter {
+    /// Accepts exactly one of the four delimiters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "," | ";" | "|" | "\t" => Ok(Self(raw.to_owned())),
+            _ => Err("must be one of , ; | or TAB".into()),
+        }
+    }
+
+    /// The delimiter.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CsvDelimiter, Timezone};
+
+    #[test]
+    fn iana_zone_names_are_accepted_and_others_refused() {
+        assert!(Timezone::parse("Europe/Berlin").is_ok());
+        assert!(Timezone::parse("UTC").is_ok());
+        assert!(Timezone::parse("Mars/Olympus").is_err());
+        assert!(Timezone::parse("").is_err());
+    }
+
+    #[test]
+    fn only_the_four_delimiters_are_accepted() {
+        for ok in [",", ";", "|", "\t"] {
+            assert!(CsvDelimiter::parse(ok).is_ok());
+        }
+        for bad in ["", ":", ",,", " "] {
+            assert!(CsvDelimiter::parse(bad).is_err());
+        }
+    }
+}

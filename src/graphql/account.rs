@@ -1,0 +1,288 @@
+//! Accounts and sessions: `viewer`, sign-up, sign-in, organization selection, refresh,
+//! sign-out, password reset and personal settings.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use entity::account;
+
+use crate::auth::Principal;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::organization::{Organization, OrganizationMatch};
+use crate::graphql::user::{Role, User, UserStatus, roles_of};
+use crate::graphql::{Gql, auth, loader_error, loaders, state};
+use crate::service::account::{self as service, NewOrganization, Session, SettingsChange};
+
+/// Personal settings of the signed-in account.
+#[derive(SimpleObject)]
+pub struct UserSettings {
+    /// IANA zone name, e.g. Europe/Berlin.
+    timezone: String,
+    /// ISO 4217 code, e.g. EUR.
+    currency: String,
+    /// One of , ; | or TAB.
+    csv_delimiter: String,
+}
+
+impl From<account::Model> for UserSettings {
+    fn from(a: account::Model) -> Self {
+        Self {
+            timezone: a.timezone,
+            currency: a.currency,
+            csv_delimiter: a.csv_delimiter,
+        }
+    }
+}
+
+/// The signed-in person: one account, possibly a member of several organizations.
+pub struct Viewer(Principal);
+
+#[Object]
+impl Viewer {
+    async fn email(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(service::get(&state(ctx).db.conn, self.0.account_id)
+            .await
+            .gql()?
+            .email)
+    }
+
+    async fn settings(&self, ctx: &Context<'_>) -> Result<UserSettings> {
+        Ok(service::get(&state(ctx).db.conn, self.0.account_id)
+            .await
+            .gql()?
+            .into())
+    }
+
+    /// Null when the token is not scoped to an organization yet.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(scope) = &self.0.scope else {
+            return Ok(None);
+        };
+        let user = loaders(ctx)
+            .user
+            .load_one(scope.user_id)
+            .await
+            .map_err(loader_error)?;
+        Ok(user.map(User))
+    }
+
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        let Some(scope) = &self.0.scope else {
+            return Ok(None);
+        };
+        let org = loaders(ctx)
+            .organization
+            .load_one(scope.organization_id)
+            .await
+            .map_err(loader_error)?;
+        Ok(org.map(Organization))
+    }
+
+    async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
+        let rows = service::memberships(&state(ctx).db.conn, self.0.account_id)
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, org)| Membership {
+                organization: OrganizationMatch::from(org),
+                user_id: ids::encode(Kind::User, user.id),
+                roles: roles_of(&user),
+                status: user.status.into(),
+            })
+            .collect())
+    }
+}
+
+/// One of the viewer's memberships; cross-organization references carry id and name only.
+#[derive(SimpleObject)]
+pub struct Membership {
+    organization: OrganizationMatch,
+    user_id: ID,
+    roles: Vec<Role>,
+    status: UserStatus,
+}
+
+/// Tokens and the viewer they belong to.
+pub struct AuthPayload(Session);
+
+impl From<Session> for AuthPayload {
+    fn from(s: Session) -> Self {
+        Self(s)
+    }
+}
+
+#[Object]
+impl AuthPayload {
+    async fn access_token(&self) -> &str {
+        &self.0.access_token
+    }
+    async fn refresh_token(&self) -> &str {
+        &self.0.refresh_token
+    }
+    /// Seconds until accessToken expires.
+    async fn expires_in(&self) -> i64 {
+        self.0.expires_in
+    }
+    async fn viewer(&self) -> Viewer {
+        Viewer(self.0.principal.clone())
+    }
+}
+
+/// When the account belongs to several organizations, the tokens are scoped to none and the client calls selectOrganization.
+pub struct SignInPayload(service::SignIn);
+
+#[Object]
+impl SignInPayload {
+    async fn access_token(&self) -> &str {
+        &self.0.session.access_token
+    }
+    async fn refresh_token(&self) -> &str {
+        &self.0.session.refresh_token
+    }
+    async fn expires_in(&self) -> i64 {
+        self.0.session.expires_in
+    }
+    async fn organizations(&self) -> Vec<OrganizationMatch> {
+        self.0
+            .organizations
+            .iter()
+            .cloned()
+            .map(OrganizationMatch::from)
+            .collect()
+    }
+    /// True when the tokens are already scoped to the only organization.
+    async fn scoped(&self) -> bool {
+        self.0.session.principal.scope.is_some()
+    }
+}
+
+/// Input of `createOrganization`.
+#[derive(InputObject)]
+pub struct CreateOrganizationInput {
+    name: String,
+    admin_first_name: String,
+    admin_last_name: String,
+    admin_email: String,
+    admin_password: String,
+}
+
+/// Input of `updateSettings`.
+#[derive(InputObject)]
+pub struct SettingsInput {
+    timezone: Option<String>,
+    currency: Option<String>,
+    csv_delimiter: Option<String>,
+}
+
+/// Account queries.
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in person.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        Ok(Viewer(auth(ctx).principal().gql()?.clone()))
+    }
+}
+
+/// Account and session mutations.
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates an organization and its first ADMIN (reusing the account when the email has one).
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganizationInput,
+    ) -> Result<AuthPayload> {
+        let input = NewOrganization {
+            name: input.name,
+            first_name: input.admin_first_name,
+            last_name: input.admin_last_name,
+            email: input.admin_email,
+            password: input.admin_password,
+        };
+        Ok(AuthPayload(
+            service::create_organization(state(ctx), input)
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<SignInPayload> {
+        Ok(SignInPayload(
+            service::sign_in(state(ctx), &email, &password)
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn select_organization(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: ID,
+    ) -> Result<AuthPayload> {
+        let principal = auth(ctx).principal().gql()?;
+        let org = ids::decode(&organization_id, Kind::Organization, "organizationId").gql()?;
+        Ok(AuthPayload(
+            service::select_organization(state(ctx), principal, org)
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        Ok(AuthPayload(
+            service::refresh(state(ctx), &refresh_token).await.gql()?,
+        ))
+    }
+
+    /// Ends the session of this refresh token; false when it was not a live token.
+    async fn sign_out(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        service::sign_out(state(ctx), &refresh_token).await.gql()
+    }
+
+    /// Always true: whether the email has an account is not revealed.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        service::request_password_reset(state(ctx), &email)
+            .await
+            .gql()
+    }
+
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
+        service::reset_password(state(ctx), &token, &new_password)
+            .await
+            .gql()
+    }
+
+    async fn update_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SettingsInput,
+    ) -> Result<UserSettings> {
+        let principal = auth(ctx).principal().gql()?;
+        let change = SettingsChange {
+            timezone: input.timezone,
+            currency: input.currency,
+            csv_delimiter: input.csv_delimiter,
+        };
+        Ok(
+            service::update_settings(state(ctx), principal.account_id, change)
+                .await
+                .gql()?
+                .into(),
+        )
+    }
+}

@@ -1,0 +1,151 @@
+//! Relay connections: `edges`, `nodes`, `pageInfo` and `totalCount` (counted only when asked).
+
+use async_graphql::{Context, SimpleObject};
+
+use crate::service::page::{Page, PageArgs, cursor};
+
+/// Relay page information.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PageInfo {
+    /// More items follow.
+    pub has_next_page: bool,
+    /// Items precede.
+    pub has_previous_page: bool,
+    /// Cursor of the first edge.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last edge.
+    pub end_cursor: Option<String>,
+}
+
+/// The arguments as the service takes them.
+pub fn args(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> PageArgs {
+    PageArgs {
+        first,
+        after,
+        last,
+        before,
+    }
+}
+
+/// Query complexity of a connection: its page size times the cost of one item.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first
+        .or(last)
+        .unwrap_or(crate::service::page::DEFAULT_PAGE as i32)
+        .clamp(1, crate::service::page::MAX_PAGE);
+    (size as usize).saturating_mul(child_complexity.max(1))
+}
+
+/// Whether the client selected `totalCount` on this connection.
+pub fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+/// Rows paged by their UUID key.
+pub trait Keyed {
+    /// The key the cursor encodes.
+    fn key(&self) -> uuid::Uuid;
+}
+
+macro_rules! keyed {
+    ($($model:ty),*) => {
+        $(impl Keyed for $model {
+            fn key(&self) -> uuid::Uuid {
+                self.id
+            }
+        })*
+    };
+}
+
+keyed!(
+    entity::user::Model,
+    entity::depot::Model,
+    entity::route::Model,
+    entity::share::Model
+);
+
+/// Edges (cursor, node) and page info of a page.
+pub fn parts<M: Keyed, N>(page: Page<M>, node: impl Fn(M) -> N) -> (Vec<(String, N)>, PageInfo) {
+    let edges: Vec<(String, N)> = page
+        .items
+        .into_iter()
+        .map(|m| (cursor(m.key()), node(m)))
+        .collect();
+    let info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: page.has_previous,
+        start_cursor: edges.first().map(|e| e.0.clone()),
+        end_cursor: edges.last().map(|e| e.0.clone()),
+    };
+    (edges, info)
+}
+
+/// Declares `XConnection` and `XEdge` for node type `X` built from rows of `model`.
+#[macro_export]
+macro_rules! connection_type {
+    ($conn:ident, $edge:ident, $node:ty, $model:ty) => {
+        /// An edge: a node and its cursor.
+        pub struct $edge {
+            cursor: String,
+            node: $node,
+        }
+
+        #[async_graphql::Object]
+        impl $edge {
+            async fn cursor(&self) -> &str {
+                &self.cursor
+            }
+            async fn node(&self) -> &$node {
+                &self.node
+            }
+        }
+
+        /// A page of nodes.
+        pub struct $conn {
+            edges: Vec<$edge>,
+            page_info: $crate::graphql::connection::PageInfo,
+            total_count: i64,
+        }
+
+        impl $conn {
+            /// Builds the connection from a service page.
+            pub fn new(
+                page: $crate::service::page::Page<$model>,
+                total_count: Option<i64>,
+                node: impl Fn($model) -> $node,
+            ) -> Self {
+                let (edges, page_info) = $crate::graphql::connection::parts(page, node);
+                Self {
+                    edges: edges
+                        .into_iter()
+                        .map(|(cursor, node)| $edge { cursor, node })
+                        .collect(),
+                    page_info,
+                    total_count: total_count.unwrap_or(0),
+                }
+            }
+        }
+
+        #[async_graphql::Object]
+        impl $conn {
+            async fn edges(&self) -> &[$edge] {
+                &self.edges
+            }
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|e| &e.node).collect()
+            }
+            async fn page_info(&self) -> &$crate::graphql::connection::PageInfo {
+                &self.page_info
+            }
+            /// Items matching, over all pages.
+            async fn total_count(&self) -> i64 {
+                self.total_count
+            }
+        }
+    };
+}

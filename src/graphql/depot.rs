@@ -1,0 +1,148 @@
+//! Depots: the `Depot` type, its drivers, and depot management.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+
+use entity::depot as depots;
+
+use crate::connection_type;
+use crate::graphql::connection::{args, page_cost, wants_total};
+use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::organization::Organization;
+use crate::graphql::user::DeletePayload;
+use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::service;
+use crate::service::depot::DepotInput as ServiceInput;
+
+/// A place the organization's routes start from.
+pub struct Depot(pub depots::Model);
+
+#[Object]
+impl Depot {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Depot, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        loaders(ctx)
+            .organization
+            .load_one(self.0.organization_id)
+            .await
+            .map_err(loader_error)?
+            .map(Organization)
+            .ok_or_else(|| "organization not found".into())
+    }
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn drivers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<DriverFilter>,
+    ) -> Result<DriverConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let mut filter = filter
+            .map(DriverFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
+        filter.depot_id = Some(self.0.id);
+        let conn = &state(ctx).db.conn;
+        let page = service::driver::list(conn, &actor, &filter, window)
+            .await
+            .gql()?;
+        crate::graphql::prefetch::drivers(ctx, &page.items).await?;
+        let total = if wants_total(ctx) {
+            Some(service::driver::count(conn, &actor, &filter).await.gql()?)
+        } else {
+            None
+        };
+        Ok(DriverConnection::new(page, total, Driver))
+    }
+}
+
+connection_type!(DepotConnection, DepotEdge, Depot, depots::Model);
+
+/// Input of `createDepot` and `updateDepot`.
+#[derive(InputObject)]
+pub struct DepotInput {
+    name: String,
+    address: Option<String>,
+    timezone: String,
+}
+
+impl From<DepotInput> for ServiceInput {
+    fn from(i: DepotInput) -> Self {
+        Self {
+            name: i.name,
+            address: i.address,
+            timezone: i.timezone,
+        }
+    }
+}
+
+/// Depot queries.
+#[derive(Default)]
+pub struct DepotQuery;
+
+#[Object]
+impl DepotQuery {
+    /// A depot of the viewer's organization; null when not visible.
+    async fn depot(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Depot>> {
+        let actor = actor(ctx)?;
+        let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
+        Ok(service::depot::get(&state(ctx).db.conn, &actor, uuid)
+            .await
+            .gql()?
+            .map(Depot))
+    }
+}
+
+/// Depot mutations.
+#[derive(Default)]
+pub struct DepotMutation;
+
+#[Object]
+impl DepotMutation {
+    async fn create_depot(&self, ctx: &Context<'_>, input: DepotInput) -> Result<Depot> {
+        let actor = actor(ctx)?;
+        Ok(Depot(
+            service::depot::create(state(ctx), &actor, input.into())
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn update_depot(&self, ctx: &Context<'_>, id: ID, input: DepotInput) -> Result<Depot> {
+        let actor = actor(ctx)?;
+        let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
+        Ok(Depot(
+            service::depot::update(state(ctx), &actor, uuid, input.into())
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Deletes a depot; its drivers keep no depot. Refused while it has active routes.
+    async fn delete_depot(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload> {
+        let actor = actor(ctx)?;
+        let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
+        let deleted = service::depot::delete(state(ctx), &actor, uuid)
+            .await
+            .gql()?;
+        Ok(DeletePayload {
+            deleted_id: ids::encode(Kind::Depot, deleted),
+        })
+    }
+}

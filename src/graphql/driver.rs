@@ -1,0 +1,240 @@
+//! Drivers: the driver card as owner and partner see it, availability, ACTIVE/INACTIVE.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+
+use entity::user as users;
+
+use crate::auth::Actor;
+use crate::connection_type;
+use crate::error::AppResult;
+use crate::graphql::depot::Depot;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::organization::{Organization, OrganizationMatch};
+use crate::graphql::route::Route;
+use crate::graphql::share::SharedDriver;
+use crate::graphql::user::{User, UserStatus};
+use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
+use crate::service::driver as service;
+
+/// The driver card of a user with the DRIVER role.
+pub struct Driver(pub users::Model);
+
+impl Driver {
+    /// Whether the viewer is the owner organization (and may see the driver there).
+    fn owner_view(&self, ctx: &Context<'_>) -> Option<Actor> {
+        actor_opt(ctx).filter(|a| service::owner_view(a, &self.0))
+    }
+}
+
+#[Object]
+impl Driver {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Driver, self.0.id)
+    }
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn status(&self) -> UserStatus {
+        self.0.status.into()
+    }
+
+    /// ACTIVE and not on a PLANNED or IN_PROGRESS route (of any organization).
+    async fn available(&self, ctx: &Context<'_>) -> Result<bool> {
+        if self.0.status != users::UserStatus::Active {
+            return Ok(false);
+        }
+        let busy = loaders(ctx)
+            .active_route
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .flatten();
+        Ok(busy.is_none())
+    }
+
+    /// The owning organization: id and name, for every viewer.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
+        loaders(ctx)
+            .organization
+            .load_one(self.0.organization_id)
+            .await
+            .map_err(loader_error)?
+            .map(OrganizationMatch::from)
+            .ok_or_else(|| "organization not found".into())
+    }
+
+    /// The owning organization in full; null for partners.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        if self.owner_view(ctx).is_none() {
+            return Ok(None);
+        }
+        let org = loaders(ctx)
+            .organization
+            .load_one(self.0.organization_id)
+            .await
+            .map_err(loader_error)?;
+        Ok(org.map(Organization))
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> Option<User> {
+        self.owner_view(ctx).map(|_| User(self.0.clone()))
+    }
+
+    async fn depot(&self, ctx: &Context<'_>) -> Result<Option<Depot>> {
+        let Some(depot_id) = self.0.depot_id.filter(|_| self.owner_view(ctx).is_some()) else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)
+            .depot
+            .load_one(depot_id)
+            .await
+            .map_err(loader_error)?
+            .map(Depot))
+    }
+
+    /// The accounts this driver is shared with ('Shared with accounts' on the driver card). Owner only.
+    async fn shared_with(&self, ctx: &Context<'_>) -> Result<Option<Vec<SharedDriver>>> {
+        match self.owner_view(ctx) {
+            Some(actor) if actor.roles.is_manager() => {}
+            _ => return Ok(None),
+        }
+        let shares = loaders(ctx)
+            .shares
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(Some(
+            shares
+                .unwrap_or_default()
+                .into_iter()
+                .map(SharedDriver)
+                .collect(),
+        ))
+    }
+
+    /// The PLANNED or IN_PROGRESS route the driver is on, when the viewer may see that route.
+    async fn current_route(&self, ctx: &Context<'_>) -> Result<Option<Route>> {
+        let Some(actor) = actor_opt(ctx) else {
+            return Ok(None);
+        };
+        let route = loaders(ctx)
+            .active_route
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .flatten();
+        Ok(route
+            .filter(|r| crate::service::route::visible(&actor, r))
+            .map(Route))
+    }
+}
+
+/// The driver card of `driver_id` as the viewer may see it: as owner, or as a partner it is
+/// shared with now; `None` otherwise (nested fields obey the same rule as `driver(id:)`).
+pub async fn visible(ctx: &Context<'_>, driver_id: uuid::Uuid) -> Result<Option<Driver>> {
+    let Some(actor) = actor_opt(ctx) else {
+        return Ok(None);
+    };
+    let Some(driver) = loaders(ctx)
+        .user
+        .load_one(driver_id)
+        .await
+        .map_err(loader_error)?
+    else {
+        return Ok(None);
+    };
+    if service::owner_view(&actor, &driver) {
+        return Ok(Some(Driver(driver)));
+    }
+    if !(driver.is_driver && actor.roles.is_manager()) {
+        return Ok(None);
+    }
+    let shares = loaders(ctx)
+        .shares
+        .load_one(driver_id)
+        .await
+        .map_err(loader_error)?;
+    let shared = shares
+        .unwrap_or_default()
+        .iter()
+        .any(|s| s.partner_id == actor.organization_id);
+    Ok(shared.then_some(Driver(driver)))
+}
+
+connection_type!(DriverConnection, DriverEdge, Driver, users::Model);
+
+/// Filters of driver lists.
+#[derive(InputObject, Default)]
+pub struct DriverFilter {
+    status: Option<Vec<UserStatus>>,
+    depot_id: Option<ID>,
+    /// ACTIVE and not on a PLANNED or IN_PROGRESS route.
+    available: Option<bool>,
+    /// Case-insensitive substring of first name, last name or email.
+    search: Option<String>,
+}
+
+impl DriverFilter {
+    /// The service's filter; a malformed depot ID is BAD_USER_INPUT.
+    pub fn into_service(self) -> AppResult<service::DriverFilter> {
+        Ok(service::DriverFilter {
+            status: self.status.map(|s| s.into_iter().map(Into::into).collect()),
+            depot_id: self
+                .depot_id
+                .as_ref()
+                .map(|id| ids::decode(id, Kind::Depot, "filter.depotId"))
+                .transpose()?,
+            available: self.available,
+            search: self.search,
+        })
+    }
+}
+
+/// Driver queries.
+#[derive(Default)]
+pub struct DriverQuery;
+
+#[Object]
+impl DriverQuery {
+    /// A driver of the viewer's organization or shared with it; null when not visible.
+    async fn driver(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Driver>> {
+        let actor = actor(ctx)?;
+        let uuid = ids::decode(&id, Kind::Driver, "id").gql()?;
+        Ok(service::get(&state(ctx).db.conn, &actor, uuid)
+            .await
+            .gql()?
+            .map(Driver))
+    }
+}
+
+/// Driver availability mutations.
+#[derive(Default)]
+pub struct DriverMutation;
+
+#[Object]
+impl DriverMutation {
+    async fn set_driver_active(&self, ctx: &Context<'_>, driver_id: ID) -> Result<Driver> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
+        Ok(Driver(
+            service::set_active(state(ctx), &actor, id).await.gql()?,
+        ))
+    }
+
+    async fn set_driver_inactive(&self, ctx: &Context<'_>, driver_id: ID) -> Result<Driver> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
+        Ok(Driver(
+            service::set_inactive(state(ctx), &actor, id).await.gql()?,
+        ))
+    }
+}

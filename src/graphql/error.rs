@@ -1,0 +1,40 @@
+//! The one place where an `AppError` becomes a GraphQL error with `extensions.code`.
+
+use async_graphql::{ErrorExtensions, Result};
+
+use crate::error::AppError;
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        let message = match self {
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                "internal server error".to_owned()
+            }
+            Self::BadInput { field, message } => format!("{field}: {message}"),
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m)
+            | Self::RateLimited(m) => m.clone(),
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let Self::BadInput { field, .. } = self {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+/// `service_call().await.gql()?` in resolvers.
+pub trait Gql<T> {
+    /// Maps the service error to its GraphQL form.
+    fn gql(self) -> Result<T>;
+}
+
+impl<T> Gql<T> for Result<T, AppError> {
+    fn gql(self) -> Result<T> {
+        self.map_err(|e| e.extend())
+    }
+}

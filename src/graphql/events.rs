@@ -1,0 +1,188 @@
+//! `statusChanged`: the live status stream and the `StatusEvent` type.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{Context, Enum, ID, Object, Result, Subscription as SubscriptionObject};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+
+use entity::status_event::{self, EventKind};
+
+use crate::error::AppError;
+use crate::events::stream::{self, StreamEnd};
+use crate::graphql::driver::Driver;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::organization::OrganizationMatch;
+use crate::graphql::route::Route;
+use crate::graphql::user::{User, UserStatus};
+use crate::graphql::{Gql, actor, actor_opt, auth, loader_error, loaders, state};
+use crate::service;
+
+/// What happened to a user or driver.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum StatusEventKind {
+    /// Invited to the organization.
+    Invited,
+    /// Accepted the invitation.
+    Activated,
+    /// A driver set INACTIVE.
+    Deactivated,
+    /// A driver set ACTIVE again.
+    Reactivated,
+    /// Removed from the organization.
+    Deleted,
+    /// A driver shared with a partner.
+    Shared,
+    /// A share ended.
+    Unshared,
+    /// Assigned to a route.
+    Assigned,
+    /// Removed from a route.
+    Unassigned,
+}
+
+impl From<EventKind> for StatusEventKind {
+    fn from(k: EventKind) -> Self {
+        match k {
+            EventKind::Invited => Self::Invited,
+            EventKind::Activated => Self::Activated,
+            EventKind::Deactivated => Self::Deactivated,
+            EventKind::Reactivated => Self::Reactivated,
+            EventKind::Deleted => Self::Deleted,
+            EventKind::Shared => Self::Shared,
+            EventKind::Unshared => Self::Unshared,
+            EventKind::Assigned => Self::Assigned,
+            EventKind::Unassigned => Self::Unassigned,
+        }
+    }
+}
+
+/// One change of a user's or driver's status, as a live dashboard sees it.
+pub struct StatusEvent(Arc<status_event::Model>);
+
+impl StatusEvent {
+    /// Whether the subscriber is the owner organization (and may see the user).
+    fn owner_view(&self, ctx: &Context<'_>) -> bool {
+        actor_opt(ctx).is_some_and(|a| a.organization_id == self.0.organization_id)
+    }
+}
+
+#[Object]
+impl StatusEvent {
+    /// Position in the gateway's event log, increasing across all organizations; pass the last one seen as `after` to resume without loss.
+    async fn cursor(&self) -> String {
+        self.0.id.to_string()
+    }
+    async fn kind(&self) -> StatusEventKind {
+        self.0.kind.into()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    async fn user_id(&self, ctx: &Context<'_>) -> Option<ID> {
+        self.owner_view(ctx)
+            .then(|| ids::encode(Kind::User, self.0.user_id))
+    }
+    async fn driver_id(&self) -> Option<ID> {
+        self.0
+            .is_driver
+            .then(|| ids::encode(Kind::Driver, self.0.user_id))
+    }
+    /// Null when the subject was deleted or is no longer visible to the subscriber.
+    async fn driver(&self, ctx: &Context<'_>) -> Result<Option<Driver>> {
+        if !self.0.is_driver {
+            return Ok(None);
+        }
+        crate::graphql::driver::visible(ctx, self.0.user_id).await
+    }
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        if !self.owner_view(ctx) {
+            return Ok(None);
+        }
+        Ok(loaders(ctx)
+            .user
+            .load_one(self.0.user_id)
+            .await
+            .map_err(loader_error)?
+            .map(User))
+    }
+    async fn previous_status(&self) -> Option<UserStatus> {
+        self.0.previous_status.map(Into::into)
+    }
+    async fn status(&self) -> Option<UserStatus> {
+        self.0.status.map(Into::into)
+    }
+    /// For SHARED/UNSHARED: the partner; for ASSIGNED/UNASSIGNED: the route.
+    async fn partner(&self, ctx: &Context<'_>) -> Result<Option<OrganizationMatch>> {
+        let Some(partner) = self.0.partner_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)
+            .organization
+            .load_one(partner)
+            .await
+            .map_err(loader_error)?
+            .map(OrganizationMatch::from))
+    }
+    async fn route(&self, ctx: &Context<'_>) -> Result<Option<Route>> {
+        let (Some(route_id), Some(actor)) = (self.0.route_id, actor_opt(ctx)) else {
+            return Ok(None);
+        };
+        let route = loaders(ctx)
+            .route
+            .load_one(route_id)
+            .await
+            .map_err(loader_error)?;
+        Ok(route
+            .filter(|r| service::route::visible(&actor, r))
+            .map(Route))
+    }
+}
+
+/// The root subscription.
+pub struct Subscription;
+
+#[SubscriptionObject]
+impl Subscription {
+    /// Status changes of the viewer's organization's users and drivers, and of drivers shared with it. Replays from `after` first when given.
+    async fn status_changed(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<StatusEvent>> + use<>> {
+        let actor = actor(ctx)?;
+        actor.require_manager().gql()?;
+        let state = state(ctx);
+        let after = after
+            .as_deref()
+            .map(stream::parse_cursor)
+            .transpose()
+            .gql()?;
+        if let Some(after) = after {
+            stream::check_retained(&state.db, after).await.gql()?;
+        }
+        let expires_at = auth(ctx).principal().gql()?.expires_at;
+        let remaining =
+            Duration::from_secs(u64::try_from(expires_at - Utc::now().timestamp()).unwrap_or(0));
+        let counted = ctx.data_opt::<crate::http::GroupExecution>().is_none();
+        let events = stream::open(
+            state.events.clone(),
+            state.db.clone(),
+            actor.organization_id,
+            after,
+            remaining,
+            counted,
+        );
+        Ok(events.map(|item| match item {
+            Ok(event) => Ok(StatusEvent(event)),
+            Err(StreamEnd::TokenExpired) => Err(AppError::Unauthenticated(
+                "the access token expired; subscribe again with a fresh token".into(),
+            ))
+            .gql(),
+            Err(StreamEnd::Failed) => {
+                Err(AppError::Internal(anyhow::anyhow!("event log unavailable"))).gql()
+            }
+        }))
+    }
+}

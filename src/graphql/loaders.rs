@@ -1,0 +1,165 @@
+//! DataLoaders: every relation a list can reach is fetched in one statement per level,
+//! whatever the list's length.
+//!
+//! Each HTTP request gets its own loaders with a cache that lives as long as the request, and
+//! list resolvers prefetch the relations the client selected ([`crate::graphql::prefetch`]):
+//! so the batch is one statement however long resolving the list takes, and misses are cached
+//! too (a driver with no current route is not asked about twice). Subscriptions use the
+//! schema's loaders, which keep no cache (an event stream lives for hours) but still batch the
+//! loads of all subscribers resolving the same event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use std::hash::Hash;
+
+use async_graphql::dataloader::{
+    CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use entity::route::{self, RouteStatus};
+use entity::{depot, organization, share, user};
+
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Rows by primary key.
+macro_rules! by_id_loader {
+    ($name:ident, $module:ident) => {
+        /// Loads rows of this table by id.
+        pub struct $name(Db);
+
+        impl Loader<Uuid> for $name {
+            type Value = $module::Model;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::Id.is_in(keys.iter().copied()))
+                    .all(&self.0.conn)
+                    .await
+                    .map_err(|e| Arc::new(AppError::from(e)))?;
+                Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(OrganizationLoader, organization);
+by_id_loader!(UserLoader, user);
+by_id_loader!(DepotLoader, depot);
+by_id_loader!(RouteLoader, route);
+
+/// The PLANNED or IN_PROGRESS route of each driver (`None` for a free driver, so misses cache).
+pub struct ActiveRouteLoader(Db);
+
+impl Loader<Uuid> for ActiveRouteLoader {
+    type Value = Option<route::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = route::Entity::find()
+            .filter(route::Column::DriverId.is_in(keys.iter().copied()))
+            .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
+            .all(&self.0.conn)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut map: HashMap<Uuid, Option<route::Model>> =
+            keys.iter().map(|k| (*k, None)).collect();
+        for row in rows {
+            if let Some(driver_id) = row.driver_id {
+                map.insert(driver_id, Some(row));
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// The shares of each driver.
+pub struct SharesByDriverLoader(Db);
+
+impl Loader<Uuid> for SharesByDriverLoader {
+    type Value = Vec<share::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = share::Entity::find()
+            .filter(share::Column::DriverId.is_in(keys.iter().copied()))
+            .all(&self.0.conn)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut map: HashMap<Uuid, Vec<share::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            map.entry(row.driver_id).or_default().push(row);
+        }
+        Ok(map)
+    }
+}
+
+/// A cache for the life of one request, or none at all.
+#[derive(Clone, Copy)]
+pub struct RequestCache {
+    enabled: bool,
+}
+
+impl CacheFactory for RequestCache {
+    fn create<K, V>(&self) -> Box<dyn CacheStorage<Key = K, Value = V>>
+    where
+        K: Send + Sync + Clone + Eq + Hash + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        if self.enabled {
+            HashMapCache::default().create()
+        } else {
+            NoCache.create()
+        }
+    }
+}
+
+/// A loader of this module with its cache policy.
+pub type Cached<T> = DataLoader<T, RequestCache>;
+
+/// All loaders: in the schema data (no cache) and in each HTTP request's data (cached).
+pub struct Loaders {
+    /// Whether results are cached for the request.
+    pub cached: bool,
+    /// Organizations by id.
+    pub organization: Cached<OrganizationLoader>,
+    /// Users (and driver cards) by id.
+    pub user: Cached<UserLoader>,
+    /// Depots by id.
+    pub depot: Cached<DepotLoader>,
+    /// Routes by id.
+    pub route: Cached<RouteLoader>,
+    /// Active route (or none) by driver id.
+    pub active_route: Cached<ActiveRouteLoader>,
+    /// Shares by driver id.
+    pub shares: Cached<SharesByDriverLoader>,
+}
+
+impl Loaders {
+    /// Loaders over `db`; `cached` for one request's lifetime.
+    pub fn new(db: Db, cached: bool) -> Self {
+        let cache = RequestCache { enabled: cached };
+        Self {
+            cached,
+            organization: DataLoader::with_cache(
+                OrganizationLoader(db.clone()),
+                tokio::spawn,
+                cache,
+            ),
+            user: DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, cache),
+            depot: DataLoader::with_cache(DepotLoader(db.clone()), tokio::spawn, cache),
+            route: DataLoader::with_cache(RouteLoader(db.clone()), tokio::spawn, cache),
+            active_route: DataLoader::with_cache(
+                ActiveRouteLoader(db.clone()),
+                tokio::spawn,
+                cache,
+            ),
+            shares: DataLoader::with_cache(SharesByDriverLoader(db), tokio::spawn, cache),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The GraphQL layer: thin resolvers that read the context, call a service and convert.
+//! One module per domain; [`loaders`] batch every relation a list can reach; [`ids`] are the
+//! Relay IDs; [`error`] is the one mapping of service errors to `extensions.code`.
+
+pub mod account;
+pub mod connection;
+pub mod depot;
+pub mod driver;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod limits;
+pub mod loaders;
+pub mod node;
+pub mod observe;
+pub mod organization;
+pub mod prefetch;
+pub mod route;
+pub mod share;
+pub mod user;
+
+use async_graphql::{Context, MergedObject, Schema};
+
+use crate::auth::{Actor, Auth};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub use error::Gql;
+
+/// The root query.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    account::AccountQuery,
+    organization::OrganizationQuery,
+    node::NodeQuery,
+    user::UserQuery,
+    driver::DriverQuery,
+    depot::DepotQuery,
+    route::RouteQuery,
+);
+
+/// The root mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    account::AccountMutation,
+    user::UserMutation,
+    driver::DriverMutation,
+    depot::DepotMutation,
+    share::ShareMutation,
+    route::RouteMutation,
+);
+
+/// The gateway's schema.
+pub type AppSchema = Schema<Query, Mutation, events::Subscription>;
+
+/// Limits applied to every operation.
+const MAX_DEPTH: usize = 12;
+const MAX_COMPLEXITY: usize = 20_000;
+const MAX_RECURSIVE_DEPTH: usize = 32;
+const MAX_DIRECTIVES: usize = 10;
+
+/// Builds the schema; `state` is absent when only the SDL is wanted.
+pub fn build(state: Option<AppState>) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), events::Subscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .limit_directives(MAX_DIRECTIVES)
+        .extension(limits::AliasLimit)
+        .extension(observe::Observe)
+        .register_output_type::<node::Node>();
+    if let Some(state) = state {
+        if state.settings.production {
+            builder = builder.disable_introspection().disable_suggestions();
+        }
+        builder = builder
+            .data(loaders::Loaders::new(state.db.clone(), false))
+            .data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL, as `schema.graphql` holds it.
+pub fn sdl() -> String {
+    build(None).sdl()
+}
+
+/// The shared state.
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+/// The loaders: the request's own (cached) when it has them, else the schema's.
+pub fn loaders<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
+    match ctx.data_opt::<std::sync::Arc<loaders::Loaders>>() {
+        Some(request) => request,
+        None => ctx.data_unchecked::<loaders::Loaders>(),
+    }
+}
+
+/// What the edge found about the caller.
+pub fn auth<'a>(ctx: &Context<'a>) -> &'a Auth {
+    static ANONYMOUS: Auth = Auth::Anonymous;
+    ctx.data_opt::<Auth>().unwrap_or(&ANONYMOUS)
+}
+
+/// The caller acting in its organization, or UNAUTHENTICATED / FORBIDDEN.
+pub fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
+    auth(ctx).actor().gql()
+}
+
+/// The actor when there is one; nested fields answer null for anything else.
+pub fn actor_opt(ctx: &Context<'_>) -> Option<Actor> {
+    auth(ctx).actor().ok()
+}
+
+/// Internal error for a failed loader.
+pub fn loader_error(err: std::sync::Arc<AppError>) -> async_graphql::Error {
+    use async_graphql::ErrorExtensions;
+    err.extend()
+}

@@ -1,0 +1,241 @@
+//! Organizations: the viewer's own in full (with its lists), others as `OrganizationMatch`.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use entity::organization;
+
+use crate::graphql::connection::{args, page_cost, wants_total};
+use crate::graphql::depot::{Depot, DepotConnection};
+use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::route::{Route, RouteConnection, RouteFilter};
+use crate::graphql::share::{SharedDriver, SharedDriverConnection};
+use crate::graphql::user::{User, UserConnection, UserFilter};
+use crate::graphql::{Gql, actor, state};
+use crate::service;
+
+/// Another organization as anyone may see it: id and name, nothing else.
+#[derive(SimpleObject, Clone)]
+pub struct OrganizationMatch {
+    id: ID,
+    name: String,
+}
+
+impl From<organization::Model> for OrganizationMatch {
+    fn from(o: organization::Model) -> Self {
+        Self {
+            id: ids::encode(Kind::Organization, o.id),
+            name: o.name,
+        }
+    }
+}
+
+/// The viewer's organization.
+pub struct Organization(pub organization::Model);
+
+impl From<organization::Model> for Organization {
+    fn from(o: organization::Model) -> Self {
+        Self(o)
+    }
+}
+
+#[Object]
+impl Organization {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Organization, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<UserFilter>,
+    ) -> Result<UserConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let filter = filter.map(UserFilter::into_service).unwrap_or_default();
+        let conn = &state(ctx).db.conn;
+        let page = service::user::list(conn, &actor, &filter, window)
+            .await
+            .gql()?;
+        crate::graphql::prefetch::users(ctx, &page.items).await?;
+        let total = if wants_total(ctx) {
+            Some(service::user::count(conn, &actor, &filter).await.gql()?)
+        } else {
+            None
+        };
+        Ok(UserConnection::new(page, total, User))
+    }
+
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn drivers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<DriverFilter>,
+    ) -> Result<DriverConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let filter = filter
+            .map(DriverFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
+        let conn = &state(ctx).db.conn;
+        let page = service::driver::list(conn, &actor, &filter, window)
+            .await
+            .gql()?;
+        crate::graphql::prefetch::drivers(ctx, &page.items).await?;
+        let total = if wants_total(ctx) {
+            Some(service::driver::count(conn, &actor, &filter).await.gql()?)
+        } else {
+            None
+        };
+        Ok(DriverConnection::new(page, total, Driver))
+    }
+
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn depots(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<DepotConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let conn = &state(ctx).db.conn;
+        let page = service::depot::list(conn, &actor, window).await.gql()?;
+        let total = if wants_total(ctx) {
+            Some(service::depot::count(conn, &actor).await.gql()?)
+        } else {
+            None
+        };
+        Ok(DepotConnection::new(page, total, Depot))
+    }
+
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn routes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<RouteFilter>,
+    ) -> Result<RouteConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let filter = filter
+            .map(RouteFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
+        let conn = &state(ctx).db.conn;
+        let page = service::route::list(conn, &actor, &filter, window)
+            .await
+            .gql()?;
+        crate::graphql::prefetch::routes(ctx, &page.items).await?;
+        let total = if wants_total(ctx) {
+            Some(service::route::count(conn, &actor, &filter).await.gql()?)
+        } else {
+            None
+        };
+        Ok(RouteConnection::new(page, total, Route))
+    }
+
+    /// Drivers of other organizations shared with this one (the partner view).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn shared_with_us(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<SharedDriverConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let select = service::share::with_us(&actor).gql()?;
+        shares(ctx, select, window).await
+    }
+
+    /// Shares this organization has granted to partners.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn shared_by_us(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<SharedDriverConnection> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let select = service::share::by_us(&actor).gql()?;
+        shares(ctx, select, window).await
+    }
+}
+
+async fn shares(
+    ctx: &Context<'_>,
+    select: sea_orm::Select<entity::share::Entity>,
+    window: service::page::Window,
+) -> Result<SharedDriverConnection> {
+    let conn = &state(ctx).db.conn;
+    let total = if wants_total(ctx) {
+        Some(service::share::count(conn, select.clone()).await.gql()?)
+    } else {
+        None
+    };
+    let page = service::share::list(conn, select, window).await.gql()?;
+    crate::graphql::prefetch::shares(ctx, &page.items).await?;
+    Ok(SharedDriverConnection::new(page, total, SharedDriver))
+}
+
+/// Organization queries.
+#[derive(Default)]
+pub struct OrganizationQuery;
+
+#[Object]
+impl OrganizationQuery {
+    /// The organization the token is scoped to.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        let actor = actor(ctx)?;
+        Ok(Organization(
+            service::organization::own(&state(ctx).db.conn, &actor)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Exact, case-sensitive name match; null when there is none.
+    async fn find_organization(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> Result<Option<OrganizationMatch>> {
+        let actor = actor(ctx)?;
+        let found = service::share::find_organization(&state(ctx).db.conn, &actor, &name)
+            .await
+            .gql()?;
+        Ok(found.map(OrganizationMatch::from))
+    }
+}

@@ -1,0 +1,142 @@
+//! Prefetching for lists: once a page of rows is known, the relations the client selected
+//! are loaded for the whole page at once into the request's loader cache, so resolving the
+//! items afterwards runs no statement, however long it takes.
+
+use std::collections::HashSet;
+
+use async_graphql::{Context, Lookahead, Result};
+use uuid::Uuid;
+
+use entity::{route, share, user};
+
+use crate::graphql::{loader_error, loaders};
+
+/// Whether `field` is selected on the nodes of the connection being resolved.
+fn selects(ctx: &Context<'_>, field: &str) -> bool {
+    let here: Lookahead<'_> = ctx.look_ahead();
+    here.field("nodes").field(field).exists()
+        || here.field("edges").field("node").field(field).exists()
+}
+
+fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
+    ids.collect::<HashSet<_>>().into_iter().collect()
+}
+
+/// Relations of a page of driver cards.
+pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
+    let l = loaders(ctx);
+    if !l.cached || rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let depots = distinct(rows.iter().filter_map(|r| r.depot_id));
+    let orgs = distinct(rows.iter().map(|r| r.organization_id));
+    let (a, b, c, d) = tokio::join!(
+        async {
+            if selects(ctx, "depot") {
+                l.depot.load_many(depots).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "currentRoute") || selects(ctx, "available") {
+                l.active_route.load_many(ids.clone()).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "organization") || selects(ctx, "owner") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "sharedWith") {
+                l.shares.load_many(ids.clone()).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).and(c).and(d).map_err(loader_error)
+}
+
+/// Relations of a page of users.
+pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
+    let l = loaders(ctx);
+    if !l.cached || rows.is_empty() || !selects(ctx, "organization") {
+        return Ok(());
+    }
+    let orgs = distinct(rows.iter().map(|r| r.organization_id));
+    l.organization
+        .load_many(orgs)
+        .await
+        .map(drop)
+        .map_err(loader_error)
+}
+
+/// Relations of a page of routes.
+pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
+    let l = loaders(ctx);
+    if !l.cached || rows.is_empty() {
+        return Ok(());
+    }
+    let depots = distinct(rows.iter().filter_map(|r| r.depot_id));
+    let drivers = distinct(rows.iter().filter_map(|r| r.driver_id));
+    let orgs = distinct(rows.iter().map(|r| r.organization_id));
+    let (a, b, c) = tokio::join!(
+        async {
+            if selects(ctx, "depot") {
+                l.depot.load_many(depots).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "driver") {
+                l.user.load_many(drivers.clone()).await.map(drop)?;
+                l.shares.load_many(drivers).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "organization") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).and(c).map_err(loader_error)
+}
+
+/// Relations of a page of shares.
+pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
+    let l = loaders(ctx);
+    if !l.cached || rows.is_empty() {
+        return Ok(());
+    }
+    let drivers = distinct(rows.iter().map(|r| r.driver_id));
+    let orgs = distinct(rows.iter().flat_map(|r| [r.owner_id, r.partner_id]));
+    let (a, b) = tokio::join!(
+        async {
+            if selects(ctx, "driver") {
+                l.user.load_many(drivers).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "owner") || selects(ctx, "partner") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).map_err(loader_error)
+}

@@ -1,0 +1,290 @@
+//! Users: the `User` type, the users filter, invitations, editing and deletion.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use entity::user as users;
+
+use crate::auth::Roles;
+use crate::connection_type;
+use crate::graphql::account::AuthPayload;
+use crate::graphql::driver::Driver;
+use crate::graphql::ids::{self, Kind};
+use crate::graphql::organization::Organization;
+use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::service::user::{self as service, Edit, Invite};
+
+/// A role in an organization.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Role {
+    /// Manages everything, including sharing.
+    Admin,
+    /// Manages users, drivers, depots and routes.
+    Dispatcher,
+    /// Drives routes.
+    Driver,
+}
+
+/// INVITED until the invitation is accepted; only drivers may be INACTIVE.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum UserStatus {
+    /// Invitation not accepted yet.
+    Invited,
+    /// Usable.
+    Active,
+    /// A driver set unavailable.
+    Inactive,
+}
+
+impl From<users::UserStatus> for UserStatus {
+    fn from(s: users::UserStatus) -> Self {
+        match s {
+            users::UserStatus::Invited => Self::Invited,
+            users::UserStatus::Active => Self::Active,
+            users::UserStatus::Inactive => Self::Inactive,
+        }
+    }
+}
+
+impl From<UserStatus> for users::UserStatus {
+    fn from(s: UserStatus) -> Self {
+        match s {
+            UserStatus::Invited => Self::Invited,
+            UserStatus::Active => Self::Active,
+            UserStatus::Inactive => Self::Inactive,
+        }
+    }
+}
+
+/// The roles of a user, in contract order.
+pub fn roles_of(user: &users::Model) -> Vec<Role> {
+    [
+        (user.is_admin, Role::Admin),
+        (user.is_dispatcher, Role::Dispatcher),
+        (user.is_driver, Role::Driver),
+    ]
+    .into_iter()
+    .filter(|(has, _)| *has)
+    .map(|(_, r)| r)
+    .collect()
+}
+
+/// Role list to service roles.
+pub fn roles_from(roles: &[Role]) -> Roles {
+    Roles {
+        admin: roles.contains(&Role::Admin),
+        dispatcher: roles.contains(&Role::Dispatcher),
+        driver: roles.contains(&Role::Driver),
+    }
+}
+
+/// A person's membership in one organization.
+pub struct User(pub users::Model);
+
+#[Object]
+impl User {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::User, self.0.id)
+    }
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn roles(&self) -> Vec<Role> {
+        roles_of(&self.0)
+    }
+    async fn status(&self) -> UserStatus {
+        self.0.status.into()
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        loaders(ctx)
+            .organization
+            .load_one(self.0.organization_id)
+            .await
+            .map_err(loader_error)?
+            .map(Organization)
+            .ok_or_else(|| "organization not found".into())
+    }
+    /// Present when roles contains DRIVER.
+    async fn driver(&self) -> Option<Driver> {
+        self.0.is_driver.then(|| Driver(self.0.clone()))
+    }
+    async fn invited_at(&self) -> DateTime<Utc> {
+        self.0.invited_at
+    }
+    async fn activated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.activated_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+connection_type!(UserConnection, UserEdge, User, users::Model);
+
+/// Filters of `organization.users`.
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    status: Option<Vec<UserStatus>>,
+    roles: Option<Vec<Role>>,
+    /// Case-insensitive substring of first name, last name or email.
+    search: Option<String>,
+}
+
+impl UserFilter {
+    /// The service's filter.
+    pub fn into_service(self) -> service::UserFilter {
+        service::UserFilter {
+            status: self.status.map(|s| s.into_iter().map(Into::into).collect()),
+            roles: self.roles.map(|r| roles_from(&r)),
+            search: self.search,
+        }
+    }
+}
+
+/// Input of `inviteUser`.
+#[derive(InputObject)]
+pub struct InviteUserInput {
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone: Option<String>,
+    /// At least one.
+    roles: Vec<Role>,
+    /// For drivers; null means no depot.
+    depot_id: Option<ID>,
+}
+
+/// Every field optional; email cannot be changed.
+#[derive(InputObject)]
+pub struct EditUserInput {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    roles: Option<Vec<Role>>,
+    depot_id: Option<ID>,
+    /// Set true to remove the depot.
+    clear_depot: Option<bool>,
+}
+
+/// Input of `acceptInvitation`.
+#[derive(InputObject)]
+pub struct AcceptInvitationInput {
+    token: String,
+    /// Required when no account exists for the invited email yet; otherwise the existing account's password.
+    password: String,
+}
+
+/// What a delete removed.
+#[derive(SimpleObject)]
+pub struct DeletePayload {
+    /// The ID of the removed record.
+    pub deleted_id: ID,
+}
+
+/// User queries.
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// A user of the viewer's organization; null when not visible.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        let actor = actor(ctx)?;
+        let uuid = ids::decode(&id, Kind::User, "id").gql()?;
+        Ok(service::get(&state(ctx).db.conn, &actor, uuid)
+            .await
+            .gql()?
+            .map(User))
+    }
+}
+
+/// Invitation and user mutations.
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<User> {
+        let actor = actor(ctx)?;
+        let depot_id = input
+            .depot_id
+            .as_ref()
+            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
+            .transpose()
+            .gql()?;
+        let invite = Invite {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            email: input.email,
+            phone: input.phone,
+            roles: roles_from(&input.roles),
+            depot_id,
+        };
+        Ok(User(
+            service::invite(state(ctx), &actor, invite).await.gql()?,
+        ))
+    }
+
+    async fn resend_invitation(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&user_id, Kind::User, "userId").gql()?;
+        Ok(User(
+            service::resend_invitation(state(ctx), &actor, id)
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptInvitationInput,
+    ) -> Result<AuthPayload> {
+        let session = service::accept_invitation(state(ctx), &input.token, &input.password)
+            .await
+            .gql()?;
+        Ok(AuthPayload::from(session))
+    }
+
+    async fn edit_user(&self, ctx: &Context<'_>, id: ID, input: EditUserInput) -> Result<User> {
+        let actor = actor(ctx)?;
+        let user_id = ids::decode(&id, Kind::User, "id").gql()?;
+        let depot_id = input
+            .depot_id
+            .as_ref()
+            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
+            .transpose()
+            .gql()?;
+        let edit = Edit {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            phone: input.phone,
+            roles: input.roles.map(|r| roles_from(&r)),
+            depot_id,
+            clear_depot: input.clear_depot.unwrap_or(false),
+        };
+        Ok(User(
+            service::edit(state(ctx), &actor, user_id, edit)
+                .await
+                .gql()?,
+        ))
+    }
+
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload> {
+        let actor = actor(ctx)?;
+        let user_id = ids::decode(&id, Kind::User, "id").gql()?;
+        let deleted = service::delete(state(ctx), &actor, user_id).await.gql()?;
+        Ok(DeletePayload {
+            deleted_id: ids::encode(Kind::User, deleted),
+        })
+    }
+}

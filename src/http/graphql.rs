@@ -1,0 +1,202 @@
+//! GraphQL over HTTP as the GraphQL-over-HTTP specification asks: content negotiation,
+//! 415 for non-JSON bodies, 400 for malformed JSON and (with graphql-response+json) for
+//! request errors, 405 for mutations over GET, and batches capped.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, BatchResponse, Request};
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, RawQuery, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::metrics::OperationType;
+
+use super::ws::is_request_error;
+use super::{Edge, authenticate, sse, ws};
+
+/// Most operations in one batch.
+const MAX_BATCH: usize = 10;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// The response media type the client prefers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    Json,
+    GraphqlResponse,
+}
+
+fn negotiate(headers: &HeaderMap) -> MediaType {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return MediaType::Json;
+    };
+    let mut best = (MediaType::Json, -1.0f32);
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let kind = match media.as_str() {
+            GRAPHQL_RESPONSE_JSON => MediaType::GraphqlResponse,
+            "application/json" | "*/*" | "application/*" => MediaType::Json,
+            _ => continue,
+        };
+        if q > best.1 {
+            best = (kind, q);
+        }
+    }
+    best.0
+}
+
+/// Whether the client asks for Server-Sent Events (subscriptions without a WebSocket).
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message }] });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `POST /graphql`.
+pub async fn post(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|ct| ct == "application/json" || ct == GRAPHQL_RESPONSE_JSON);
+    if !is_json {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        );
+    }
+    if wants_event_stream(&headers) {
+        return match serde_json::from_slice::<Request>(&body) {
+            Ok(request) => sse::stream(&edge, &headers, request).await,
+            Err(e) => json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("malformed JSON body: {e}"),
+            ),
+        };
+    }
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("malformed JSON body: {e}"),
+            );
+        }
+    };
+    if let BatchRequest::Batch(items) = &batch
+        && items.len() > MAX_BATCH
+    {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("at most {MAX_BATCH} operations per batch"),
+        );
+    }
+    execute(&edge, &headers, batch).await
+}
+
+/// `GET /graphql`: a WebSocket upgrade, GraphiQL for browsers, or a query in the URL.
+pub async fn get_or_upgrade(
+    State(edge): State<Edge>,
+    RawQuery(query): RawQuery,
+    request: axum::extract::Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if parts.headers.get(header::UPGRADE).is_some() {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &edge).await {
+            Ok(upgrade) => ws::upgrade(edge, upgrade),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let headers = parts.headers;
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if query.is_none() && wants_html && !edge.state.settings.production {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .finish(),
+        )
+        .into_response();
+    }
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("malformed query string: {e}"),
+            );
+        }
+    };
+    if operation_type(&request) == Some(OperationType::Mutation) {
+        let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "mutations must use POST");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&edge, &headers, BatchRequest::Single(request)).await
+}
+
+/// The type of the operation a request will run, when it parses.
+fn operation_type(request: &Request) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    crate::graphql::observe::operation_type(&document, request.operation_name.as_deref())
+}
+
+async fn execute(edge: &Edge, headers: &HeaderMap, batch: BatchRequest) -> Response {
+    let media = negotiate(headers);
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = authenticate(&edge.state, header).await;
+    // Loaders cached for this request only: the page's relations are prefetched into them.
+    let loaders = crate::graphql::loaders::Loaders::new(edge.state.db.clone(), true);
+    let response = edge
+        .schema
+        .execute_batch(batch.data(auth).data(std::sync::Arc::new(loaders)))
+        .await;
+    respond(media, response)
+}
+
+fn respond(media: MediaType, response: BatchResponse) -> Response {
+    let content_type = match media {
+        MediaType::Json => "application/json",
+        MediaType::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+    };
+    let (status, body) = match &response {
+        BatchResponse::Single(r) if media == MediaType::GraphqlResponse && is_request_error(r) => (
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "errors": r.errors }).to_string(),
+        ),
+        _ => (
+            StatusCode::OK,
+            serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
+        ),
+    };
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}

@@ -1,0 +1,36 @@
+//! GraphQL over Server-Sent Events (the "distinct connections" mode): for clients that cannot
+//! open a WebSocket, `POST /graphql` with `Accept: text/event-stream` streams each result as
+//! an `event: next` and ends with `event: complete`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use async_graphql::Request;
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::{StreamExt, stream};
+
+use super::{Edge, authenticate};
+
+/// Interval of keep-alive comments.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Runs `request` and streams its results.
+pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Response {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = authenticate(&edge.state, header).await;
+    let results = edge
+        .schema
+        .execute_stream(request.data(auth))
+        .map(|response| {
+            let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+            Ok::<_, Infallible>(Event::default().event("next").data(data))
+        });
+    let done = stream::once(async { Ok(Event::default().event("complete").data("")) });
+    Sse::new(results.chain(done))
+        .keep_alive(KeepAlive::new().interval(KEEPALIVE))
+        .into_response()
+}

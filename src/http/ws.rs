@@ -1,0 +1,448 @@
+//! GraphQL over WebSocket: `graphql-transport-ws` and the legacy `graphql-ws` protocol.
+//!
+//! Written here rather than taken from async-graphql-axum so that the connection obeys the
+//! security baseline: `connection_init` within a few seconds (else 4408), a missing or
+//! invalid token closes with 4403, subscribing before the ack closes with 4401, a duplicate
+//! id closes with 4409, subscriptions per socket are capped, and the socket closes when the
+//! access token expires. Each subscription forwards into one bounded queue, so a slow client
+//! never buffers without bound: its streams stop being polled and catch up from the log.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_graphql::Request;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::auth::Auth;
+
+use super::{Edge, authenticate};
+
+/// Time allowed between the upgrade and `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Keep-alive interval.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Subscriptions one socket may hold.
+const MAX_SUBSCRIPTIONS: usize = 100;
+/// Read and write buffer of one socket.
+const SOCKET_BUFFER: usize = 8 * 1024;
+/// How long after the token's expiry the socket is closed.
+const EXPIRY_GRACE: Duration = Duration::from_millis(500);
+/// Messages queued for one socket before its subscriptions wait.
+const QUEUE: usize = 256;
+
+/// Which protocol the client speaks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Protocol {
+    /// `graphql-transport-ws` (graphql-ws library).
+    TransportWs,
+    /// `graphql-ws` (legacy subscriptions-transport-ws).
+    LegacyWs,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Self::TransportWs => "graphql-transport-ws",
+            Self::LegacyWs => "graphql-ws",
+        }
+    }
+}
+
+/// Accepts the upgrade with the protocol the client asked for.
+pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade) -> Response {
+    let requested: Vec<String> = upgrade
+        .requested_protocols()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| {
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let protocol = if requested.iter().any(|p| p == "graphql-transport-ws") {
+        Protocol::TransportWs
+    } else if requested.iter().any(|p| p == "graphql-ws") {
+        Protocol::LegacyWs
+    } else {
+        Protocol::TransportWs
+    };
+    // Small buffers: thousands of dashboards stay connected, and their messages are small.
+    let mut upgrade = upgrade
+        .max_message_size(1024 * 1024)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER);
+    if !requested.is_empty() {
+        upgrade.set_selected_protocol(HeaderValue::from_static(protocol.name()));
+    }
+    upgrade.on_upgrade(move |socket| Connection::new(edge, protocol).run(socket))
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+    payload: Option<Value>,
+}
+
+enum Outgoing {
+    /// A serialized message.
+    Raw(String),
+    /// A JSON message.
+    Text(Value),
+    /// The subscription `id` ended on its own.
+    Done(String),
+}
+
+struct Connection {
+    edge: Edge,
+    protocol: Protocol,
+    auth: Option<Auth>,
+    subscriptions: HashMap<String, JoinHandle<()>>,
+    tx: mpsc::Sender<Outgoing>,
+    rx: mpsc::Receiver<Outgoing>,
+}
+
+/// Why the server closes the socket: code, reason, and a message to send before closing.
+struct Close(u16, &'static str, Option<Value>);
+
+impl Connection {
+    fn new(edge: Edge, protocol: Protocol) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        Self {
+            edge,
+            protocol,
+            auth: None,
+            subscriptions: HashMap::new(),
+            tx,
+            rx,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+        tokio::pin!(init_deadline);
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
+        let mut expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let close = loop {
+            tokio::select! {
+                _ = &mut init_deadline, if self.auth.is_none() => break Some(Close(4408, "Connection initialisation timeout", None)),
+                _ = async { if let Some(e) = expiry.as_mut() { e.await } else { std::future::pending().await } } => {
+                    break Some(Close(4401, "Access token expired", None));
+                }
+                _ = keepalive.tick() => {
+                    let ping = match self.protocol {
+                        Protocol::TransportWs => json!({"type": "ping"}),
+                        Protocol::LegacyWs => json!({"type": "ka"}),
+                    };
+                    if sink.send(Message::Text(ping.to_string().into())).await.is_err() { break None; }
+                }
+                out = self.rx.recv() => match out {
+                    Some(Outgoing::Raw(text)) => {
+                        if sink.send(Message::Text(text.into())).await.is_err() { break None; }
+                    }
+                    Some(Outgoing::Text(v)) => {
+                        if sink.send(Message::Text(v.to_string().into())).await.is_err() { break None; }
+                    }
+                    Some(Outgoing::Done(id)) => { self.subscriptions.remove(&id); }
+                    None => break None,
+                },
+                incoming = stream.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Binary(_))) => break Some(Close(4400, "Binary messages are not supported", None)),
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                        Some(Ok(_)) => continue,
+                    };
+                    match self.handle(text.as_str()).await {
+                        Ok(replies) => {
+                            if let Some(exp) = self.expiry() { expiry.get_or_insert_with(|| Box::pin(tokio::time::sleep(exp))); }
+                            let mut failed = false;
+                            for reply in replies {
+                                if sink.send(Message::Text(reply.to_string().into())).await.is_err() { failed = true; break; }
+                            }
+                            if failed { break None; }
+                        }
+                        Err(close) => break Some(close),
+                    }
+                }
+            }
+        };
+        for (_, task) in self.subscriptions.drain() {
+            task.abort();
+        }
+        if let Some(Close(code, reason, preface)) = close {
+            if let Some(message) = preface {
+                let _ = sink.send(Message::Text(message.to_string().into())).await;
+            }
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+        let _ = sink.close().await;
+    }
+
+    /// Time left on the access token, once authenticated.
+    fn expiry(&self) -> Option<Duration> {
+        match &self.auth {
+            Some(Auth::Signed(p)) => {
+                let left = p.expires_at - chrono::Utc::now().timestamp();
+                // A moment after expiry, so each subscription's own "token expired" error goes out first.
+                Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)) + EXPIRY_GRACE)
+            }
+            _ => None,
+        }
+    }
+
+    async fn handle(&mut self, text: &str) -> Result<Vec<Value>, Close> {
+        let message: ClientMessage =
+            serde_json::from_str(text).map_err(|_| Close(4400, "Invalid message", None))?;
+        match (self.protocol, message.kind.as_str()) {
+            (_, "connection_init") => self.init(message.payload).await,
+            (Protocol::TransportWs, "ping") => Ok(vec![json!({"type": "pong"})]),
+            (Protocol::TransportWs, "pong") => Ok(Vec::new()),
+            (Protocol::TransportWs, "subscribe") | (Protocol::LegacyWs, "start") => {
+                self.subscribe(message.id, message.payload)
+            }
+            (Protocol::TransportWs, "complete") | (Protocol::LegacyWs, "stop") => {
+                let id = message.id.ok_or(Close(4400, "Missing id", None))?;
+                if let Some(task) = self.subscriptions.remove(&id) {
+                    task.abort();
+                }
+                Ok(match self.protocol {
+                    Protocol::LegacyWs => vec![json!({"type": "complete", "id": id})],
+                    Protocol::TransportWs => Vec::new(),
+                })
+            }
+            (Protocol::LegacyWs, "connection_terminate") => Err(Close(1000, "Terminated", None)),
+            _ => Err(Close(4400, "Unknown message type", None)),
+        }
+    }
+
+    async fn init(&mut self, payload: Option<Value>) -> Result<Vec<Value>, Close> {
+        if self.auth.is_some() {
+            return Err(Close(4429, "Too many initialisation requests", None));
+        }
+        let header = payload
+            .as_ref()
+            .and_then(|p| p.get("Authorization").or_else(|| p.get("authorization")))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let auth = authenticate(&self.edge.state, header.as_deref()).await;
+        if !matches!(auth, Auth::Signed(_)) {
+            // The legacy protocol has no close codes of its own; its error message comes first.
+            let preface = (self.protocol == Protocol::LegacyWs)
+                .then(|| json!({"type": "connection_error", "payload": {"message": "Forbidden"}}));
+            return Err(Close(4403, "Forbidden", preface));
+        }
+        self.auth = Some(auth);
+        Ok(vec![json!({"type": "connection_ack"})])
+    }
+
+    fn subscribe(
+        &mut self,
+        id: Option<String>,
+        payload: Option<Value>,
+    ) -> Result<Vec<Value>, Close> {
+        let Some(auth) = self.auth.clone() else {
+            return Err(Close(4401, "Unauthorized", None));
+        };
+        let id = id.ok_or(Close(4400, "Missing id", None))?;
+        if self
+            .subscriptions
+            .get(&id)
+            .is_some_and(|t| !t.is_finished())
+        {
+            return Err(Close(4409, "Subscriber for this id already exists", None));
+        }
+        let request: Request = match payload.map(serde_json::from_value) {
+            Some(Ok(r)) => r,
+            _ => return Err(Close(4400, "Invalid subscribe payload", None)),
+        };
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Ok(vec![
+                self.error_message(&id, "too many subscriptions on this connection"),
+            ]);
+        }
+        let task = match self.edge.groups.join(&self.edge, &auth, request) {
+            Ok(membership) => tokio::spawn(forward_shared(
+                self.edge.clone(),
+                self.protocol,
+                id.clone(),
+                membership,
+                self.expiry()
+                    .unwrap_or(Duration::ZERO)
+                    .saturating_sub(EXPIRY_GRACE),
+                self.tx.clone(),
+            )),
+            Err(request) => tokio::spawn(forward(
+                self.edge.clone(),
+                self.protocol,
+                id.clone(),
+                (*request).data(auth),
+                self.tx.clone(),
+            )),
+        };
+        self.subscriptions.insert(id, task);
+        Ok(Vec::new())
+    }
+
+    fn error_message(&self, id: &str, message: &str) -> Value {
+        let errors = json!([{ "message": message }]);
+        match self.protocol {
+            Protocol::TransportWs => json!({"type": "error", "id": id, "payload": errors}),
+            Protocol::LegacyWs => {
+                json!({"type": "error", "id": id, "payload": {"message": message}})
+            }
+        }
+    }
+}
+
+/// Runs one operation and forwards its responses to the socket's queue.
+async fn forward(
+    edge: Edge,
+    protocol: Protocol,
+    id: String,
+    request: Request,
+    tx: mpsc::Sender<Outgoing>,
+) {
+    let started = std::time::Instant::now();
+    let mut responses = edge.schema.execute_stream(request);
+    let mut first = true;
+    while let Some(response) = responses.next().await {
+        let request_error = first && is_request_error(&response);
+        first = false;
+        // Serialized straight to text: no intermediate JSON tree per message, which matters
+        // when one event goes out to thousands of subscribers.
+        let message = match (protocol, request_error) {
+            (Protocol::TransportWs, true) => envelope("error", &id, &response.errors),
+            (Protocol::TransportWs, false) => envelope("next", &id, &response),
+            (Protocol::LegacyWs, _) => envelope("data", &id, &response),
+        };
+        if tx.send(Outgoing::Raw(message)).await.is_err() {
+            return;
+        }
+        if request_error && protocol == Protocol::TransportWs {
+            let _ = tx.send(Outgoing::Done(id)).await;
+            return;
+        }
+    }
+    edge.state.metrics.record_request(
+        crate::metrics::OperationType::Subscription,
+        started.elapsed(),
+        false,
+    );
+    let _ = tx
+        .send(Outgoing::Text(json!({"type": "complete", "id": id})))
+        .await;
+    let _ = tx.send(Outgoing::Done(id)).await;
+}
+
+/// `{"type": …, "id": …, "payload": …}` as text.
+fn envelope<P: serde::Serialize>(kind: &str, id: &str, payload: &P) -> String {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a, P> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        id: &'a str,
+        payload: &'a P,
+    }
+    serde_json::to_string(&Envelope { kind, id, payload }).unwrap_or_else(|_| {
+        format!(r#"{{"type":"error","id":{},"payload":[{{"message":"response could not be encoded"}}]}}"#, json!(id))
+    })
+}
+
+/// A request error: nothing ran (parse, validation or variable errors carry no path).
+pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
+    matches!(response.data, async_graphql::Value::Null)
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Forwards a shared group's responses to this subscriber, wrapped in its own envelope.
+/// The member keeps its own token expiry, and one that falls too far behind the group is
+/// told to resubscribe (with `after`, to replay what it missed from the log).
+async fn forward_shared(
+    edge: Edge,
+    protocol: Protocol,
+    id: String,
+    mut membership: super::shared::Membership,
+    expires_in: Duration,
+    tx: mpsc::Sender<Outgoing>,
+) {
+    let metrics = edge.state.metrics.clone();
+    metrics.subscribers_add(1);
+    let id_json = serde_json::to_string(&id).unwrap_or_else(|_| "\"\"".into());
+    let deadline = tokio::time::sleep(expires_in);
+    tokio::pin!(deadline);
+    let ending = loop {
+        let item = tokio::select! {
+            _ = &mut deadline => break Some(("UNAUTHENTICATED", "the access token expired; subscribe again with a fresh token")),
+            item = membership.rx.recv() => item,
+        };
+        let item = match item {
+            Ok(item) => item,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                metrics.lag_disconnect();
+                break Some((
+                    "RATE_LIMITED",
+                    "this subscriber fell too far behind; subscribe again with `after` set to the last cursor received",
+                ));
+            }
+            Err(broadcast::error::RecvError::Closed) => break None,
+        };
+        let kind = match (protocol, item.request_error) {
+            (Protocol::TransportWs, true) => "error",
+            (Protocol::TransportWs, false) => "next",
+            (Protocol::LegacyWs, _) => "data",
+        };
+        let payload = if kind == "error" {
+            // graphql-transport-ws carries the errors list itself in an `error` message.
+            serde_json::from_str::<Value>(&item.payload)
+                .map(|v| v["errors"].to_string())
+                .unwrap_or_else(|_| "[]".into())
+        } else {
+            item.payload.clone()
+        };
+        let message = format!(r#"{{"type":"{kind}","id":{id_json},"payload":{payload}}}"#);
+        if tx.send(Outgoing::Raw(message)).await.is_err() {
+            metrics.subscribers_add(-1);
+            return;
+        }
+        metrics.event_delivered();
+        if kind == "error" {
+            metrics.subscribers_add(-1);
+            let _ = tx.send(Outgoing::Done(id)).await;
+            return;
+        }
+    };
+    metrics.subscribers_add(-1);
+    if let Some((code, message)) = ending {
+        let errors = json!([{ "message": message, "extensions": { "code": code } }]);
+        let message = match protocol {
+            Protocol::TransportWs => {
+                json!({"type": "next", "id": id, "payload": { "data": null, "errors": errors }})
+            }
+            Protocol::LegacyWs => {
+                json!({"type": "data", "id": id, "payload": { "data": null, "errors": errors }})
+            }
+        };
+        let _ = tx.send(Outgoing::Text(message)).await;
+    }
+    let _ = tx
+        .send(Outgoing::Text(json!({"type": "complete", "id": id})))
+        .await;
+    let _ = tx.send(Outgoing::Done(id)).await;
+}

@@ -1,0 +1,34 @@
+//! The `lastmile` binary: parse the command line, start logging, run the command.
+
+use clap::Parser;
+
+use lastmile::app::{self, Application};
+use lastmile::config::{Cli, Command};
+use lastmile::metrics::Metrics;
+use lastmile::{demo, graphql, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Err(message) = cli.settings.validate() {
+        eprintln!("lastmile: configuration error: {message}");
+        std::process::exit(2);
+    }
+    telemetry::init(cli.settings.log_format);
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Schema => print!("{}", graphql::sdl()),
+        Command::Migrate => {
+            app::connect_and_migrate(&cli.settings, Metrics::default()).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve { demo: with_demo } => {
+            let application = Application::build(cli.settings).await?;
+            if with_demo {
+                demo::load_if_empty(application.state()).await?;
+            }
+            tracing::info!(address = %application.local_addr()?, "serving GraphQL at /graphql");
+            application.run_until_stopped().await?;
+        }
+    }
+    Ok(())
+}

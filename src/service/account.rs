@@ -1,0 +1,551 @@
+//! Accounts and sessions: sign-up of an organization, sign-in, organization selection,
+//! refresh-token rotation with reuse detection, sign-out, password reset and personal settings.
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use entity::user::UserStatus;
+use entity::{account, organization, password_reset, refresh_token, user};
+
+use crate::auth::principal::Scope;
+use crate::auth::{Principal, Roles, password, token};
+use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
+use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::mail;
+use crate::state::AppState;
+
+/// Lifetime of a password reset link.
+const RESET_TTL_MINUTES: i64 = 60;
+
+/// Tokens handed to a client after signing in, refreshing or selecting an organization.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The JWT access token.
+    pub access_token: String,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// What the access token says.
+    pub principal: Principal,
+}
+
+/// The outcome of `signIn`.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The session (scoped when the account has exactly one active membership).
+    pub session: Session,
+    /// Organizations with an ACTIVE membership: (id, name).
+    pub organizations: Vec<organization::Model>,
+}
+
+/// Input of `createOrganization`.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    /// Organization name.
+    pub name: String,
+    /// First admin's first name.
+    pub first_name: String,
+    /// First admin's last name.
+    pub last_name: String,
+    /// First admin's email.
+    pub email: String,
+    /// First admin's password (the existing one when the account exists).
+    pub password: String,
+}
+
+/// Input of `updateSettings`; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    /// IANA zone name.
+    pub timezone: Option<String>,
+    /// ISO 4217 code.
+    pub currency: Option<String>,
+    /// CSV delimiter.
+    pub csv_delimiter: Option<String>,
+}
+
+/// The limiter key of password checks for `email`.
+pub fn credential_key(email: &Email) -> String {
+    format!("password:{}", email.as_str())
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::Unauthenticated("invalid email or password".into())
+}
+
+/// Creates an organization with its first ADMIN; reuses the account when the email has one.
+pub async fn create_organization(state: &AppState, input: NewOrganization) -> AppResult<Session> {
+    if !state.settings.allow_signup {
+        return Err(AppError::Forbidden(
+            "sign-up is closed on this gateway".into(),
+        ));
+    }
+    let name = Name::parse(&input.name).field("input.name")?.into_inner();
+    let first_name = Name::parse(&input.first_name)
+        .field("input.adminFirstName")?
+        .into_inner();
+    let last_name = Name::parse(&input.last_name)
+        .field("input.adminLastName")?
+        .into_inner();
+    let email = Email::parse(&input.email).field("input.adminEmail")?;
+    let pw = Password::parse(&input.password).field("input.adminPassword")?;
+
+    let existing = find_account(&state.db.conn, &email).await?;
+    if existing.is_some() {
+        state.limiter.attempt(&credential_key(&email))?;
+    }
+    let verified = password::verify(
+        pw.expose().to_owned(),
+        existing.as_ref().map(|a| a.password_hash.clone()),
+    )
+    .await?;
+    if existing.is_some() && !verified {
+        return Err(invalid_credentials());
+    }
+    let new_hash = match existing {
+        Some(_) => None,
+        None => Some(password::hash(pw.expose().to_owned()).await?),
+    };
+
+    let txn = state.db.begin_write().await?;
+    let now = Utc::now();
+    let account = match (existing, new_hash) {
+        (Some(a), _) => a,
+        (None, Some(hash)) => insert_account(&*txn, &email, hash).await.map_err(|e| {
+            on_unique_violation(e, || {
+                AppError::conflict("an account with this email was just created; sign in instead")
+            })
+        })?,
+        (None, None) => return Err(AppError::Internal(anyhow::anyhow!("password hash missing"))),
+    };
+    let org = organization::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await
+    .map_err(|e| {
+        on_unique_violation(e, || {
+            AppError::conflict("an organization with this name already exists")
+        })
+    })?;
+    let admin = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org.id),
+        account_id: Set(Some(account.id)),
+        email: Set(email.as_str().to_owned()),
+        first_name: Set(first_name),
+        last_name: Set(last_name),
+        phone: Set(None),
+        is_admin: Set(true),
+        is_dispatcher: Set(false),
+        is_driver: Set(false),
+        status: Set(UserStatus::Active),
+        depot_id: Set(None),
+        invited_at: Set(now),
+        activated_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await?;
+    let session = issue_session(state, &*txn, account.id, Some(scope_of(&admin)), None).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Signs in with email and password.
+pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignIn> {
+    // A malformed email cannot belong to an account: same answer as a wrong password.
+    let email = Email::parse(email).ok();
+    if let Some(email) = &email {
+        state.limiter.attempt(&credential_key(email))?;
+    }
+    let account = match &email {
+        Some(email) => find_account(&state.db.conn, email).await?,
+        None => None,
+    };
+    let ok = password::verify(
+        pw.to_owned(),
+        account.as_ref().map(|a| a.password_hash.clone()),
+    )
+    .await?;
+    let account = match (account, ok, email) {
+        (Some(a), true, Some(email)) => {
+            state.limiter.reset(&credential_key(&email));
+            a
+        }
+        _ => return Err(invalid_credentials()),
+    };
+    let memberships = active_memberships(&state.db.conn, account.id).await?;
+    let scope = match memberships.as_slice() {
+        [(only, _)] => Some(scope_of(only)),
+        _ => None,
+    };
+    let session = issue_session(state, &state.db.conn, account.id, scope, None).await?;
+    Ok(SignIn {
+        session,
+        organizations: memberships.into_iter().map(|(_, org)| org).collect(),
+    })
+}
+
+/// Scopes the session to one of the account's organizations.
+pub async fn select_organization(
+    state: &AppState,
+    principal: &Principal,
+    organization_id: Uuid,
+) -> AppResult<Session> {
+    let membership = user::Entity::find()
+        .filter(user::Column::AccountId.eq(principal.account_id))
+        .filter(user::Column::OrganizationId.eq(organization_id))
+        .filter(user::Column::Status.eq(UserStatus::Active))
+        .one(&state.db.conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("organization"))?;
+    issue_session(
+        state,
+        &state.db.conn,
+        principal.account_id,
+        Some(scope_of(&membership)),
+        None,
+    )
+    .await
+}
+
+/// Rotates a refresh token: the presented one dies, a new one of the same family is issued.
+/// Presenting a token that was already rotated revokes the whole family.
+pub async fn refresh(state: &AppState, presented: &str) -> AppResult<Session> {
+    let dead = || AppError::Unauthenticated("refresh token is not valid".into());
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(token::digest(presented)))
+        .one(&state.db.conn)
+        .await?
+        .ok_or_else(dead)?;
+    if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
+        return Err(dead());
+    }
+    let txn = state.db.begin_write().await?;
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&*txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        revoke_family(&*txn, row.family_id).await?;
+        txn.commit().await?;
+        tracing::warn!(account_id = %row.account_id, family_id = %row.family_id, "refresh token reuse; session family revoked");
+        return Err(dead());
+    }
+    let scope = match row.organization_id {
+        Some(org) => current_scope(&*txn, row.account_id, org).await?,
+        None => None,
+    };
+    let session = issue_session(state, &*txn, row.account_id, scope, Some(row.family_id)).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Ends the session the refresh token belongs to; false when it was not a live token.
+pub async fn sign_out(state: &AppState, presented: &str) -> AppResult<bool> {
+    let Some(row) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(token::digest(presented)))
+        .one(&state.db.conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let live = row.revoked_at.is_none() && row.used_at.is_none();
+    revoke_family(&state.db.conn, row.family_id).await?;
+    Ok(live)
+}
+
+/// Mails a reset link when the email has an account; answers the same either way.
+pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<bool> {
+    let email = Email::parse(email).field("email")?;
+    state
+        .limiter
+        .attempt(&format!("reset-mail:{}", email.as_str()))?;
+    let Some(account) = find_account(&state.db.conn, &email).await? else {
+        return Ok(true);
+    };
+    let secret = token::generate();
+    let now = Utc::now();
+    let txn = state.db.begin_write().await?;
+    password_reset::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(account.id),
+        token_hash: Set(token::digest(&secret)),
+        expires_at: Set(now + Duration::minutes(RESET_TTL_MINUTES)),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(&*txn)
+    .await?;
+    mail::enqueue(
+        &*txn,
+        mail::password_reset(&state.settings.public_url, &account.email, &secret),
+    )
+    .await?;
+    txn.commit().await?;
+    state.mailer.wake();
+    Ok(true)
+}
+
+/// Sets a new password with a reset token (single use) and ends every session of the account.
+pub async fn reset_password(
+    state: &AppState,
+    presented: &str,
+    new_password: &str,
+) -> AppResult<bool> {
+    let pw = Password::parse(new_password).field("newPassword")?;
+    let bad_token = || AppError::bad_input("token", "the reset link is invalid, used or expired");
+    let row = password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(token::digest(presented)))
+        .one(&state.db.conn)
+        .await?
+        .ok_or_else(bad_token)?;
+    if row.used_at.is_some() || row.expires_at <= Utc::now() {
+        return Err(bad_token());
+    }
+    let hash = password::hash(pw.expose().to_owned()).await?;
+    let txn = state.db.begin_write().await?;
+    let claimed = password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(password_reset::Column::Id.eq(row.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(&*txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(bad_token());
+    }
+    account::Entity::update_many()
+        .col_expr(account::Column::PasswordHash, Expr::value(hash))
+        .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(account::Column::Id.eq(row.account_id))
+        .exec(&*txn)
+        .await?;
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::AccountId.eq(row.account_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Updates the viewer's personal settings; every field is validated before anything is written.
+pub async fn update_settings(
+    state: &AppState,
+    account_id: Uuid,
+    change: SettingsChange,
+) -> AppResult<account::Model> {
+    let timezone = change
+        .timezone
+        .as_deref()
+        .map(Timezone::parse)
+        .transpose()
+        .field("input.timezone")?;
+    let currency = change
+        .currency
+        .as_deref()
+        .map(Currency::parse)
+        .transpose()
+        .field("input.currency")?;
+    let delimiter = change
+        .csv_delimiter
+        .as_deref()
+        .map(CsvDelimiter::parse)
+        .transpose()
+        .field("input.csvDelimiter")?;
+    let current = get(&state.db.conn, account_id).await?;
+    let mut active = current.into_active_model();
+    if let Some(tz) = timezone {
+        active.timezone = Set(tz.into_inner());
+    }
+    if let Some(c) = currency {
+        active.currency = Set(c.into_inner());
+    }
+    if let Some(d) = delimiter {
+        active.csv_delimiter = Set(d.into_inner());
+    }
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(&state.db.conn).await?)
+}
+
+/// The account, or UNAUTHENTICATED when it no longer exists.
+pub async fn get(conn: &impl ConnectionTrait, account_id: Uuid) -> AppResult<account::Model> {
+    account::Entity::find_by_id(account_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))
+}
+
+/// Every membership of the account that has been accepted, with its organization.
+pub async fn memberships(
+    conn: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> AppResult<Vec<(user::Model, organization::Model)>> {
+    let users = user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .order_by_asc(user::Column::Id)
+        .all(conn)
+        .await?;
+    let orgs = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(users.iter().map(|u| u.organization_id)))
+        .all(conn)
+        .await?;
+    Ok(users
+        .into_iter()
+        .filter_map(|u| {
+            let org = orgs.iter().find(|o| o.id == u.organization_id)?.clone();
+            Some((u, org))
+        })
+        .collect())
+}
+
+async fn active_memberships(
+    conn: &impl ConnectionTrait,
+    account_id: Uuid,
+) -> AppResult<Vec<(user::Model, organization::Model)>> {
+    Ok(memberships(conn, account_id)
+        .await?
+        .into_iter()
+        .filter(|(u, _)| u.status == UserStatus::Active)
+        .collect())
+}
+
+/// The scope a membership gives.
+pub fn scope_of(membership: &user::Model) -> Scope {
+    Scope {
+        organization_id: membership.organization_id,
+        user_id: membership.id,
+        roles: Roles {
+            admin: membership.is_admin,
+            dispatcher: membership.is_dispatcher,
+            driver: membership.is_driver,
+        },
+    }
+}
+
+/// The account's current scope in `organization_id`, if its membership there is still ACTIVE.
+pub async fn current_scope(
+    conn: &impl ConnectionTrait,
+    account_id: Uuid,
+    organization_id: Uuid,
+) -> AppResult<Option<Scope>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::OrganizationId.eq(organization_id))
+        .filter(user::Column::Status.eq(UserStatus::Active))
+        .one(conn)
+        .await?
+        .map(|m| scope_of(&m)))
+}
+
+/// The current scope of a token's membership: its roles as they are now, or `None` when the
+/// membership is gone, moved or no longer ACTIVE.
+pub async fn current_membership_scope(
+    conn: &impl ConnectionTrait,
+    account_id: Uuid,
+    scope: &Scope,
+) -> AppResult<Option<Scope>> {
+    Ok(user::Entity::find_by_id(scope.user_id)
+        .one(conn)
+        .await?
+        .filter(|m| {
+            m.organization_id == scope.organization_id
+                && m.account_id == Some(account_id)
+                && m.status == UserStatus::Active
+        })
+        .map(|m| scope_of(&m)))
+}
+
+/// Finds an account by (normalized) email.
+pub async fn find_account(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+) -> AppResult<Option<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(account::Column::Email.eq(email.as_str()))
+        .one(conn)
+        .await?)
+}
+
+/// Inserts an account with default settings.
+pub async fn insert_account(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+    password_hash: String,
+) -> Result<account::Model, sea_orm::DbErr> {
+    let now = Utc::now();
+    account::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        timezone: Set("UTC".into()),
+        currency: Set("EUR".into()),
+        csv_delimiter: Set(",".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+}
+
+/// Issues an access token and a refresh token (a new family unless `family` is given).
+pub async fn issue_session(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    account_id: Uuid,
+    scope: Option<Scope>,
+    family: Option<Uuid>,
+) -> AppResult<Session> {
+    let access_token = state.jwt.issue(account_id, scope.as_ref())?;
+    let refresh = token::generate();
+    let now = Utc::now();
+    let ttl = i64::try_from(state.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(account_id),
+        family_id: Set(family.unwrap_or_else(Uuid::now_v7)),
+        organization_id: Set(scope.as_ref().map(|s| s.organization_id)),
+        token_hash: Set(token::digest(&refresh)),
+        expires_at: Set(now + Duration::seconds(ttl)),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(Session {
+        access_token,
+        refresh_token: refresh,
+        expires_in: state.jwt.ttl,
+        principal: Principal {
+            account_id,
+            scope,
+            expires_at: now.timestamp() + state.jwt.ttl,
+        },
+    })
+}
+
+async fn revoke_family(conn: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}

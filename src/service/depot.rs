@@ -1,0 +1,162 @@
+//! Depots: where routes start; every role reads them, managers change them.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Select, Set,
+};
+use uuid::Uuid;
+
+use entity::route::{self, RouteStatus};
+use entity::{depot, user};
+
+use crate::auth::Actor;
+use crate::domain::{FieldResult, Name, Timezone};
+use crate::error::{AppError, AppResult};
+use crate::service::page::{self, Page, Window};
+use crate::state::AppState;
+
+/// Input of `createDepot` and `updateDepot`.
+#[derive(Debug, Clone)]
+pub struct DepotInput {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: Option<String>,
+    /// IANA zone.
+    pub timezone: String,
+}
+
+struct Valid {
+    name: String,
+    address: Option<String>,
+    timezone: String,
+}
+
+fn validate(input: DepotInput) -> AppResult<Valid> {
+    let name = Name::parse(&input.name).field("input.name")?.into_inner();
+    let address = match input.address.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) if a.chars().count() > 500 => {
+            return Err(AppError::bad_input(
+                "input.address",
+                "must be at most 500 characters",
+            ));
+        }
+        Some(a) => Some(a.to_owned()),
+    };
+    let timezone = Timezone::parse(&input.timezone)
+        .field("input.timezone")?
+        .into_inner();
+    Ok(Valid {
+        name,
+        address,
+        timezone,
+    })
+}
+
+/// The organization's depots.
+pub fn query(actor: &Actor) -> Select<depot::Entity> {
+    depot::Entity::find().filter(depot::Column::OrganizationId.eq(actor.organization_id))
+}
+
+/// One page of depots.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    window: Window,
+) -> AppResult<Page<depot::Model>> {
+    page::fetch(conn, query(actor), depot::Column::Id, window).await
+}
+
+/// How many depots.
+pub async fn count(conn: &impl ConnectionTrait, actor: &Actor) -> AppResult<i64> {
+    Ok(query(actor).count(conn).await? as i64)
+}
+
+/// The depot, when it is the actor's organization's.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<Option<depot::Model>> {
+    Ok(depot::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|d| d.organization_id == actor.organization_id))
+}
+
+async fn own(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<depot::Model> {
+    get(conn, actor, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("depot"))
+}
+
+/// Creates a depot.
+pub async fn create(state: &AppState, actor: &Actor, input: DepotInput) -> AppResult<depot::Model> {
+    actor.require_manager()?;
+    let v = validate(input)?;
+    let now = Utc::now();
+    let txn = state.db.begin_write().await?;
+    let depot = depot::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(actor.organization_id),
+        name: Set(v.name),
+        address: Set(v.address),
+        timezone: Set(v.timezone),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await?;
+    txn.commit().await?;
+    Ok(depot)
+}
+
+/// Replaces a depot's name, address and timezone.
+pub async fn update(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    input: DepotInput,
+) -> AppResult<depot::Model> {
+    let v = validate(input)?;
+    let txn = state.db.begin_write().await?;
+    let depot = own(&*txn, actor, id).await?;
+    actor.require_manager()?;
+    let mut active = depot.into_active_model();
+    active.name = Set(v.name);
+    active.address = Set(v.address);
+    active.timezone = Set(v.timezone);
+    active.updated_at = Set(Utc::now());
+    let depot = active.update(&*txn).await?;
+    txn.commit().await?;
+    Ok(depot)
+}
+
+/// Deletes a depot, unassigning its drivers; refused while it has PLANNED or IN_PROGRESS routes.
+pub async fn delete(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Uuid> {
+    let txn = state.db.begin_write().await?;
+    let depot = own(&*txn, actor, id).await?;
+    actor.require_manager()?;
+    let active_routes = route::Entity::find()
+        .filter(route::Column::DepotId.eq(depot.id))
+        .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
+        .count(&*txn)
+        .await?;
+    if active_routes > 0 {
+        return Err(AppError::conflict(
+            "the depot has PLANNED or IN_PROGRESS routes",
+        ));
+    }
+    user::Entity::update_many()
+        .col_expr(user::Column::DepotId, Expr::value(Option::<Uuid>::None))
+        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user::Column::DepotId.eq(depot.id))
+        .exec(&*txn)
+        .await?;
+    depot::Entity::delete_by_id(depot.id).exec(&*txn).await?;
+    txn.commit().await?;
+    Ok(depot.id)
+}

@@ -1,0 +1,241 @@
+//! Drivers: the driver cards of users with the DRIVER role, their availability, and
+//! ACTIVE/INACTIVE. A driver is visible to its organization and to partners it is shared with.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, Select, Set,
+};
+use uuid::Uuid;
+
+use entity::route::{self, RouteStatus};
+use entity::share;
+use entity::status_event::EventKind;
+use entity::user::{self, UserStatus};
+
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent};
+use crate::service::page::{self, Page, Window};
+use crate::service::user::{ensure_other_active_admin, search_condition};
+use crate::service::{active_route_of, commit, lock_organization, lock_user};
+use crate::state::AppState;
+
+/// Filters of driver lists.
+#[derive(Debug, Clone, Default)]
+pub struct DriverFilter {
+    /// Any of these statuses.
+    pub status: Option<Vec<UserStatus>>,
+    /// Of this depot.
+    pub depot_id: Option<Uuid>,
+    /// ACTIVE and not on a PLANNED or IN_PROGRESS route (or the opposite).
+    pub available: Option<bool>,
+    /// Case-insensitive substring of first name, last name or email.
+    pub search: Option<String>,
+}
+
+/// Drivers on a PLANNED or IN_PROGRESS route, as a subquery.
+fn busy_drivers() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(route::Column::DriverId)
+        .from(route::Entity)
+        .and_where(Expr::col(route::Column::DriverId).is_not_null())
+        .and_where(
+            Expr::col(route::Column::Status).is_in([RouteStatus::Planned, RouteStatus::InProgress]),
+        )
+        .to_owned()
+}
+
+/// Applies a filter to a drivers query.
+pub fn apply_filter(mut q: Select<user::Entity>, filter: &DriverFilter) -> Select<user::Entity> {
+    if let Some(statuses) = &filter.status {
+        q = q.filter(user::Column::Status.is_in(statuses.clone()));
+    }
+    if let Some(depot_id) = filter.depot_id {
+        q = q.filter(user::Column::DepotId.eq(depot_id));
+    }
+    match filter.available {
+        Some(true) => {
+            q = q
+                .filter(user::Column::Status.eq(UserStatus::Active))
+                .filter(user::Column::Id.not_in_subquery(busy_drivers()));
+        }
+        Some(false) => {
+            q = q.filter(
+                Condition::any()
+                    .add(user::Column::Status.ne(UserStatus::Active))
+                    .add(user::Column::Id.in_subquery(busy_drivers())),
+            );
+        }
+        None => {}
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        q = q.filter(search_condition(search.trim()));
+    }
+    q
+}
+
+/// The organization's drivers (a DRIVER sees only itself), filtered.
+pub fn query(actor: &Actor, filter: &DriverFilter) -> Select<user::Entity> {
+    let mut q = user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(actor.organization_id))
+        .filter(user::Column::IsDriver.eq(true));
+    if !actor.roles.is_manager() {
+        q = q.filter(user::Column::Id.eq(actor.user_id));
+    }
+    apply_filter(q, filter)
+}
+
+/// One page of the organization's drivers.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &DriverFilter,
+    window: Window,
+) -> AppResult<Page<user::Model>> {
+    page::fetch(conn, query(actor, filter), user::Column::Id, window).await
+}
+
+/// How many drivers match.
+pub async fn count(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &DriverFilter,
+) -> AppResult<i64> {
+    Ok(query(actor, filter).count(conn).await? as i64)
+}
+
+/// Whether the actor sees this driver as its owner (same organization; a DRIVER only itself).
+pub fn owner_view(actor: &Actor, driver: &user::Model) -> bool {
+    driver.is_driver
+        && driver.organization_id == actor.organization_id
+        && (actor.roles.is_manager() || driver.id == actor.user_id)
+}
+
+/// The driver card, when visible to the actor as owner or as partner.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<Option<user::Model>> {
+    let Some(driver) = user::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|u| u.is_driver)
+    else {
+        return Ok(None);
+    };
+    if owner_view(actor, &driver) {
+        return Ok(Some(driver));
+    }
+    if actor.roles.is_manager() && is_shared_with(conn, id, actor.organization_id).await? {
+        return Ok(Some(driver));
+    }
+    Ok(None)
+}
+
+/// Whether the driver is shared with `partner_id` now.
+pub async fn is_shared_with(
+    conn: &impl ConnectionTrait,
+    driver_id: Uuid,
+    partner_id: Uuid,
+) -> AppResult<bool> {
+    Ok(share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver_id))
+        .filter(share::Column::PartnerId.eq(partner_id))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+/// An own driver, locked for change; NOT_FOUND for anything else.
+async fn own_driver_for_change(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<user::Model> {
+    lock_user(conn, id)
+        .await?
+        .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("driver"))
+}
+
+/// Sets an ACTIVE driver INACTIVE; refused while it is on a PLANNED or IN_PROGRESS route.
+pub async fn set_inactive(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
+    let txn = state.db.begin_write().await?;
+    lock_organization(&*txn, actor.organization_id).await?;
+    let driver = own_driver_for_change(&*txn, actor, id).await?;
+    actor.require_manager()?;
+    match driver.status {
+        UserStatus::Inactive => return Ok(driver),
+        UserStatus::Invited => {
+            return Err(AppError::conflict(
+                "an INVITED driver cannot be set INACTIVE",
+            ));
+        }
+        UserStatus::Active => {}
+    }
+    if active_route_of(&*txn, driver.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "the driver is assigned to a PLANNED or IN_PROGRESS route",
+        ));
+    }
+    if driver.is_admin {
+        // An INACTIVE admin is no longer an ACTIVE ADMIN: the last one must stay.
+        ensure_other_active_admin(&*txn, &driver).await?;
+    }
+    let driver = set_status(&*txn, driver, UserStatus::Inactive).await?;
+    let event = events::append(
+        &*txn,
+        &driver,
+        NewEvent::transition(
+            EventKind::Deactivated,
+            Some(UserStatus::Active),
+            Some(UserStatus::Inactive),
+        ),
+    )
+    .await?;
+    commit(state, txn, vec![event], false).await?;
+    Ok(driver)
+}
+
+/// Sets an INACTIVE driver ACTIVE again.
+pub async fn set_active(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
+    let txn = state.db.begin_write().await?;
+    let driver = own_driver_for_change(&*txn, actor, id).await?;
+    actor.require_manager()?;
+    match driver.status {
+        UserStatus::Active => return Ok(driver),
+        UserStatus::Invited => {
+            return Err(AppError::conflict(
+                "an INVITED driver becomes ACTIVE by accepting the invitation",
+            ));
+        }
+        UserStatus::Inactive => {}
+    }
+    let driver = set_status(&*txn, driver, UserStatus::Active).await?;
+    let event = events::append(
+        &*txn,
+        &driver,
+        NewEvent::transition(
+            EventKind::Reactivated,
+            Some(UserStatus::Inactive),
+            Some(UserStatus::Active),
+        ),
+    )
+    .await?;
+    commit(state, txn, vec![event], false).await?;
+    Ok(driver)
+}
+
+async fn set_status(
+    conn: &impl ConnectionTrait,
+    driver: user::Model,
+    status: UserStatus,
+) -> AppResult<user::Model> {
+    let mut active = driver.into_active_model();
+    active.status = Set(status);
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(conn).await?)
+}

@@ -1,0 +1,311 @@
+//! Routes, the minimum the user rules need: planning, driver assignment (own or shared
+//! drivers), start, completion and cancellation.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QuerySelect, Select, Set,
+};
+use uuid::Uuid;
+
+use entity::depot;
+use entity::route::{self, RouteStatus};
+use entity::status_event::{self, EventKind};
+use entity::user::{self, UserStatus};
+
+use crate::auth::Actor;
+use crate::domain::{FieldResult, Name};
+use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent};
+use crate::service::driver::is_shared_with;
+use crate::service::page::{self, Page, Window};
+use crate::service::{active_route_of, commit, lock_user};
+use crate::state::AppState;
+
+/// Filters of `organization.routes`.
+#[derive(Debug, Clone, Default)]
+pub struct RouteFilter {
+    /// Any of these statuses.
+    pub status: Option<Vec<RouteStatus>>,
+    /// Assigned to this driver.
+    pub driver_id: Option<Uuid>,
+    /// Starting from this depot.
+    pub depot_id: Option<Uuid>,
+}
+
+/// Input of `createRoute`.
+#[derive(Debug, Clone)]
+pub struct NewRoute {
+    /// Name.
+    pub name: String,
+    /// Planned start.
+    pub planned_start: DateTime<Utc>,
+    /// Depot.
+    pub depot_id: Option<Uuid>,
+}
+
+/// The organization's routes (a DRIVER sees only its own), filtered.
+pub fn query(actor: &Actor, filter: &RouteFilter) -> Select<route::Entity> {
+    let mut q =
+        route::Entity::find().filter(route::Column::OrganizationId.eq(actor.organization_id));
+    if !actor.roles.is_manager() {
+        q = q.filter(route::Column::DriverId.eq(actor.user_id));
+    }
+    if let Some(statuses) = &filter.status {
+        q = q.filter(route::Column::Status.is_in(statuses.clone()));
+    }
+    if let Some(driver_id) = filter.driver_id {
+        q = q.filter(route::Column::DriverId.eq(driver_id));
+    }
+    if let Some(depot_id) = filter.depot_id {
+        q = q.filter(route::Column::DepotId.eq(depot_id));
+    }
+    q
+}
+
+/// One page of routes.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    window: Window,
+) -> AppResult<Page<route::Model>> {
+    page::fetch(conn, query(actor, filter), route::Column::Id, window).await
+}
+
+/// How many routes match.
+pub async fn count(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+) -> AppResult<i64> {
+    Ok(query(actor, filter).count(conn).await? as i64)
+}
+
+/// Whether the actor may see the route: its organization's; a DRIVER only its own.
+pub fn visible(actor: &Actor, route: &route::Model) -> bool {
+    route.organization_id == actor.organization_id
+        && (actor.roles.is_manager() || route.driver_id == Some(actor.user_id))
+}
+
+/// The route, when visible.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<Option<route::Model>> {
+    Ok(route::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|r| visible(actor, r)))
+}
+
+/// An own route locked for change; NOT_FOUND otherwise.
+async fn own_for_change(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<route::Model> {
+    route::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .filter(|r| r.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("route"))
+}
+
+/// Plans a route.
+pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResult<route::Model> {
+    actor.require_manager()?;
+    let name = Name::parse(&input.name).field("input.name")?.into_inner();
+    let txn = state.db.begin_write().await?;
+    if let Some(depot_id) = input.depot_id {
+        depot::Entity::find_by_id(depot_id)
+            .one(&*txn)
+            .await?
+            .filter(|d| d.organization_id == actor.organization_id)
+            .ok_or_else(|| AppError::not_found("depot"))?;
+    }
+    let now = Utc::now();
+    let route = route::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(actor.organization_id),
+        name: Set(name),
+        planned_start: Set(input.planned_start),
+        status: Set(RouteStatus::Planned),
+        depot_id: Set(input.depot_id),
+        driver_id: Set(None),
+        driver_name: Set(None),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await?;
+    txn.commit().await?;
+    Ok(route)
+}
+
+/// Assigns an ACTIVE, free driver (own, or shared with the organization) to a PLANNED route.
+pub async fn assign(
+    state: &AppState,
+    actor: &Actor,
+    route_id: Uuid,
+    driver_id: Uuid,
+) -> AppResult<route::Model> {
+    let txn = state.db.begin_write().await?;
+    let route = own_for_change(&*txn, actor, route_id).await?;
+    actor.require_manager()?;
+    let driver = lock_user(&*txn, driver_id).await?.filter(|u| u.is_driver);
+    let driver = match driver {
+        Some(d) if d.organization_id == actor.organization_id => d,
+        Some(d) if is_shared_with(&*txn, d.id, actor.organization_id).await? => d,
+        _ => return Err(AppError::not_found("driver")),
+    };
+    if route.status != RouteStatus::Planned {
+        return Err(AppError::conflict(
+            "only a PLANNED route can be assigned a driver",
+        ));
+    }
+    if route.driver_id == Some(driver.id) {
+        return Ok(route);
+    }
+    if driver.status != UserStatus::Active {
+        return Err(AppError::conflict(
+            format!("the driver is {:?} and cannot be assigned", driver.status).to_uppercase(),
+        ));
+    }
+    if active_route_of(&*txn, driver.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "the driver is already on a PLANNED or IN_PROGRESS route",
+        ));
+    }
+    let mut events = Vec::new();
+    if let Some(previous) = route.driver_id {
+        events.extend(unassigned_event(&*txn, &route, previous).await?);
+    }
+    let mut active = route.into_active_model();
+    active.driver_id = Set(Some(driver.id));
+    active.updated_at = Set(Utc::now());
+    let route = active.update(&*txn).await?;
+    let mut event = NewEvent::same_status(EventKind::Assigned, &driver);
+    event.route = Some((route.id, route.organization_id));
+    events.push(events::append(&*txn, &driver, event).await?);
+    commit(state, txn, events, false).await?;
+    Ok(route)
+}
+
+async fn unassigned_event(
+    conn: &impl ConnectionTrait,
+    route: &route::Model,
+    driver_id: Uuid,
+) -> AppResult<Option<status_event::Model>> {
+    let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
+        return Ok(None);
+    };
+    let mut event = NewEvent::same_status(EventKind::Unassigned, &driver);
+    event.route = Some((route.id, route.organization_id));
+    Ok(Some(events::append(conn, &driver, event).await?))
+}
+
+/// Removes the driver from a PLANNED route.
+pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let txn = state.db.begin_write().await?;
+    let route = own_for_change(&*txn, actor, route_id).await?;
+    actor.require_manager()?;
+    if route.status != RouteStatus::Planned {
+        return Err(AppError::conflict("only a PLANNED route can be unassigned"));
+    }
+    let Some(previous) = route.driver_id else {
+        return Ok(route);
+    };
+    let events = unassigned_event(&*txn, &route, previous)
+        .await?
+        .into_iter()
+        .collect();
+    let mut active = route.into_active_model();
+    active.driver_id = Set(None);
+    active.updated_at = Set(Utc::now());
+    let route = active.update(&*txn).await?;
+    commit(state, txn, events, false).await?;
+    Ok(route)
+}
+
+/// Whether the actor may start or complete the route: a manager, or the route's own DRIVER.
+fn may_drive(actor: &Actor, route: &route::Model) -> bool {
+    actor.roles.is_manager() || (actor.roles.driver && route.driver_id == Some(actor.user_id))
+}
+
+/// PLANNED → IN_PROGRESS; the route needs a driver.
+pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let txn = state.db.begin_write().await?;
+    let route = own_for_change(&*txn, actor, route_id).await?;
+    if !may_drive(actor, &route) {
+        return Err(AppError::forbidden());
+    }
+    if route.status != RouteStatus::Planned {
+        return Err(AppError::conflict("only a PLANNED route can be started"));
+    }
+    if route.driver_id.is_none() {
+        return Err(AppError::conflict("a route needs a driver to start"));
+    }
+    let route = set_status(&*txn, route, RouteStatus::InProgress, None).await?;
+    txn.commit().await?;
+    Ok(route)
+}
+
+/// IN_PROGRESS → COMPLETED; records the driver's name and the time.
+pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let txn = state.db.begin_write().await?;
+    let route = own_for_change(&*txn, actor, route_id).await?;
+    if !may_drive(actor, &route) {
+        return Err(AppError::forbidden());
+    }
+    if route.status != RouteStatus::InProgress {
+        return Err(AppError::conflict(
+            "only an IN_PROGRESS route can be completed",
+        ));
+    }
+    let driver_name = match route.driver_id {
+        Some(id) => user::Entity::find_by_id(id)
+            .one(&*txn)
+            .await?
+            .map(|d| format!("{} {}", d.first_name, d.last_name)),
+        None => None,
+    };
+    let route = set_status(&*txn, route, RouteStatus::Completed, Some(driver_name)).await?;
+    txn.commit().await?;
+    Ok(route)
+}
+
+/// PLANNED or IN_PROGRESS → CANCELLED.
+pub async fn cancel(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let txn = state.db.begin_write().await?;
+    let route = own_for_change(&*txn, actor, route_id).await?;
+    actor.require_manager()?;
+    if !route.status.is_active() {
+        return Err(AppError::conflict(
+            "only a PLANNED or IN_PROGRESS route can be cancelled",
+        ));
+    }
+    let route = set_status(&*txn, route, RouteStatus::Cancelled, None).await?;
+    txn.commit().await?;
+    Ok(route)
+}
+
+async fn set_status(
+    conn: &impl ConnectionTrait,
+    route: route::Model,
+    status: RouteStatus,
+    driver_name: Option<Option<String>>,
+) -> AppResult<route::Model> {
+    let now = Utc::now();
+    let mut active = route.into_active_model();
+    active.status = Set(status);
+    if let Some(name) = driver_name {
+        active.driver_name = Set(name);
+        active.completed_at = Set(Some(now));
+    }
+    active.updated_at = Set(now);
+    Ok(active.update(conn).await?)
+}

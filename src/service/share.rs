@@ -1,0 +1,183 @@
+//! Sharing drivers with partner organizations: finding a partner by exact name, sharing
+//! several drivers at once, unsharing one, and the partner's and owner's lists.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    Select, Set,
+};
+use uuid::Uuid;
+
+use entity::status_event::EventKind;
+use entity::user::{self, UserStatus};
+use entity::{organization, route, share};
+
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::events::{self, NewEvent};
+use crate::service::page::{self, Page, Window};
+use crate::service::{active_route_of, commit, lock_user};
+use crate::state::AppState;
+
+/// An organization by its exact, case-sensitive name (ADMIN only).
+pub async fn find_organization(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    name: &str,
+) -> AppResult<Option<organization::Model>> {
+    actor.require_admin()?;
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Name.eq(name))
+        .one(conn)
+        .await?
+        // Some databases compare case-insensitively under some collations; the rule is exact.
+        .filter(|o| o.name == name))
+}
+
+/// Shares drivers with a partner, all or nothing; already shared drivers are left as they are.
+pub async fn share_drivers(
+    state: &AppState,
+    actor: &Actor,
+    partner_id: Uuid,
+    driver_ids: Vec<Uuid>,
+) -> AppResult<Vec<share::Model>> {
+    actor.require_admin()?;
+    if partner_id == actor.organization_id {
+        return Err(AppError::bad_input(
+            "partnerId",
+            "drivers cannot be shared with their own organization",
+        ));
+    }
+    if driver_ids.is_empty() {
+        return Err(AppError::bad_input("driverIds", "name at least one driver"));
+    }
+    if driver_ids.len() > 500 {
+        return Err(AppError::bad_input(
+            "driverIds",
+            "at most 500 drivers at once",
+        ));
+    }
+    let mut ids = driver_ids;
+    ids.sort();
+    ids.dedup();
+    let txn = state.db.begin_write().await?;
+    organization::Entity::find_by_id(partner_id)
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("partner organization"))?;
+    let mut shares = Vec::with_capacity(ids.len());
+    let mut events = Vec::new();
+    for id in ids {
+        let driver = lock_user(&*txn, id)
+            .await?
+            .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
+            .ok_or_else(|| AppError::not_found("driver"))?;
+        if driver.status == UserStatus::Invited {
+            return Err(AppError::conflict("an INVITED driver cannot be shared"));
+        }
+        let existing = share::Entity::find()
+            .filter(share::Column::DriverId.eq(driver.id))
+            .filter(share::Column::PartnerId.eq(partner_id))
+            .one(&*txn)
+            .await?;
+        if let Some(existing) = existing {
+            shares.push(existing);
+            continue;
+        }
+        let share = share::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            driver_id: Set(driver.id),
+            owner_id: Set(actor.organization_id),
+            partner_id: Set(partner_id),
+            shared_by: Set(Some(actor.user_id)),
+            shared_at: Set(Utc::now()),
+        }
+        .insert(&*txn)
+        .await?;
+        let mut event = NewEvent::same_status(EventKind::Shared, &driver);
+        event.partner_id = Some(partner_id);
+        events.push(events::append(&*txn, &driver, event).await?);
+        shares.push(share);
+    }
+    commit(state, txn, events, false).await?;
+    Ok(shares)
+}
+
+/// Ends one share, instantly; refused while the driver is on an active route of that partner.
+pub async fn unshare_driver(
+    state: &AppState,
+    actor: &Actor,
+    driver_id: Uuid,
+    partner_id: Uuid,
+) -> AppResult<user::Model> {
+    let txn = state.db.begin_write().await?;
+    let driver = lock_user(&*txn, driver_id)
+        .await?
+        .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("driver"))?;
+    actor.require_admin()?;
+    let share = share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver.id))
+        .filter(share::Column::PartnerId.eq(partner_id))
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("share"))?;
+    if active_route_of(&*txn, driver.id)
+        .await?
+        .is_some_and(|r: route::Model| r.organization_id == partner_id)
+    {
+        return Err(AppError::conflict(
+            "the driver is on a PLANNED or IN_PROGRESS route of this partner",
+        ));
+    }
+    share::Entity::delete_by_id(share.id).exec(&*txn).await?;
+    let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
+    event.partner_id = Some(partner_id);
+    let event = events::append(&*txn, &driver, event).await?;
+    commit(state, txn, vec![event], false).await?;
+    Ok(driver)
+}
+
+/// Shares granted to the actor's organization (the partner view); managers only.
+pub fn with_us(actor: &Actor) -> AppResult<Select<share::Entity>> {
+    actor.require_manager()?;
+    Ok(share::Entity::find().filter(share::Column::PartnerId.eq(actor.organization_id)))
+}
+
+/// Shares the actor's organization granted; managers only.
+pub fn by_us(actor: &Actor) -> AppResult<Select<share::Entity>> {
+    actor.require_manager()?;
+    Ok(share::Entity::find().filter(share::Column::OwnerId.eq(actor.organization_id)))
+}
+
+/// One page of shares.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    select: Select<share::Entity>,
+    window: Window,
+) -> AppResult<Page<share::Model>> {
+    page::fetch(conn, select, share::Column::Id, window).await
+}
+
+/// How many shares.
+pub async fn count(conn: &impl ConnectionTrait, select: Select<share::Entity>) -> AppResult<i64> {
+    Ok(select.count(conn).await? as i64)
+}
+
+/// Whether the actor may see the share: as owner or as partner (managers), never as a DRIVER.
+pub fn visible(actor: &Actor, share: &share::Model) -> bool {
+    actor.roles.is_manager()
+        && (share.owner_id == actor.organization_id || share.partner_id == actor.organization_id)
+}
+
+/// The share, when visible.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<Option<share::Model>> {
+    Ok(share::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|s| visible(actor, s)))
+}

@@ -1,0 +1,598 @@
+//! Users: invitations, acceptance, editing, deletion, with the role and last-admin rules.
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, Select, Set,
+};
+use uuid::Uuid;
+
+use entity::status_event::{self, EventKind};
+use entity::user::{self, UserStatus};
+use entity::{depot, invitation, organization, share};
+
+use crate::auth::{Actor, Roles, password, token};
+use crate::domain::{Email, FieldResult, Name, Password, Phone};
+use crate::error::{AppError, AppResult, on_unique_violation};
+use crate::events::{self, NewEvent};
+use crate::mail;
+use crate::service::account::{self, Session};
+use crate::service::page::{self, Page, Window};
+use crate::service::{
+    active_route_of, commit, contains_pattern, lock_organization, lock_user, own_user,
+};
+use crate::state::AppState;
+
+/// Invitations work this long.
+const INVITATION_DAYS: i64 = 7;
+
+/// Filters of `organization.users`.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Any of these statuses.
+    pub status: Option<Vec<UserStatus>>,
+    /// Holding any of these roles.
+    pub roles: Option<Roles>,
+    /// Case-insensitive substring of first name, last name or email.
+    pub search: Option<String>,
+}
+
+/// Input of `inviteUser`.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Email.
+    pub email: String,
+    /// Phone (E.164).
+    pub phone: Option<String>,
+    /// Roles (at least one).
+    pub roles: Roles,
+    /// Depot (drivers only); already decoded.
+    pub depot_id: Option<Uuid>,
+}
+
+/// Input of `editUser`; `None` keeps the value.
+#[derive(Debug, Clone, Default)]
+pub struct Edit {
+    /// New first name.
+    pub first_name: Option<String>,
+    /// New last name.
+    pub last_name: Option<String>,
+    /// New phone; `Some("")` removes it.
+    pub phone: Option<String>,
+    /// New roles.
+    pub roles: Option<Roles>,
+    /// New depot.
+    pub depot_id: Option<Uuid>,
+    /// Remove the depot.
+    pub clear_depot: bool,
+}
+
+/// The users query of `actor`, filtered (a DRIVER sees only itself).
+pub fn query(actor: &Actor, filter: &UserFilter) -> Select<user::Entity> {
+    let mut q = user::Entity::find().filter(user::Column::OrganizationId.eq(actor.organization_id));
+    if !actor.roles.is_manager() {
+        q = q.filter(user::Column::Id.eq(actor.user_id));
+    }
+    if let Some(statuses) = &filter.status {
+        q = q.filter(user::Column::Status.is_in(statuses.clone()));
+    }
+    if let Some(roles) = filter.roles {
+        let mut any = Condition::any();
+        if roles.admin {
+            any = any.add(user::Column::IsAdmin.eq(true));
+        }
+        if roles.dispatcher {
+            any = any.add(user::Column::IsDispatcher.eq(true));
+        }
+        if roles.driver {
+            any = any.add(user::Column::IsDriver.eq(true));
+        }
+        q = q.filter(any);
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        q = q.filter(search_condition(search.trim()));
+    }
+    q
+}
+
+/// Case-insensitive substring match on first name, last name or email.
+pub fn search_condition(needle: &str) -> Condition {
+    let pattern = contains_pattern(needle);
+    let like = |col: user::Column| {
+        Expr::expr(Func::lower(Expr::col((user::Entity, col))))
+            .like(LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    Condition::any()
+        .add(like(user::Column::FirstName))
+        .add(like(user::Column::LastName))
+        .add(like(user::Column::Email))
+}
+
+/// One page of users.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &UserFilter,
+    window: Window,
+) -> AppResult<Page<user::Model>> {
+    page::fetch(conn, query(actor, filter), user::Column::Id, window).await
+}
+
+/// How many users match.
+pub async fn count(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &UserFilter,
+) -> AppResult<i64> {
+    Ok(query(actor, filter).count(conn).await? as i64)
+}
+
+/// Whether `actor` may see `user` (same organization; a DRIVER only itself).
+pub fn visible(actor: &Actor, user: &user::Model) -> bool {
+    user.organization_id == actor.organization_id
+        && (actor.roles.is_manager() || user.id == actor.user_id)
+}
+
+/// The user, when the actor may see it.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|u| visible(actor, u)))
+}
+
+fn roles_of(user: &user::Model) -> Roles {
+    Roles {
+        admin: user.is_admin,
+        dispatcher: user.is_dispatcher,
+        driver: user.is_driver,
+    }
+}
+
+/// A DISPATCHER may neither touch an ADMIN nor grant ADMIN.
+fn check_admin_rule(
+    actor: &Actor,
+    target: Option<&user::Model>,
+    new_roles: Option<Roles>,
+) -> AppResult<()> {
+    if actor.roles.admin {
+        return Ok(());
+    }
+    let touches_admin = target.is_some_and(|t| t.is_admin) || new_roles.is_some_and(|r| r.admin);
+    if touches_admin {
+        return Err(AppError::Forbidden(
+            "only an ADMIN can grant, edit or remove the ADMIN role".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A depot of the actor's organization, or NOT_FOUND naming the field.
+async fn own_depot(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    depot_id: Uuid,
+) -> AppResult<depot::Model> {
+    depot::Entity::find_by_id(depot_id)
+        .one(conn)
+        .await?
+        .filter(|d| d.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("depot"))
+}
+
+/// Invites a user: INVITED, with a single-use invitation mailed in the same transaction.
+pub async fn invite(state: &AppState, actor: &Actor, input: Invite) -> AppResult<user::Model> {
+    actor.require_manager()?;
+    let first_name = Name::parse(&input.first_name)
+        .field("input.firstName")?
+        .into_inner();
+    let last_name = Name::parse(&input.last_name)
+        .field("input.lastName")?
+        .into_inner();
+    let email = Email::parse(&input.email).field("input.email")?;
+    let phone = input
+        .phone
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(Phone::parse)
+        .transpose()
+        .field("input.phone")?
+        .map(Phone::into_inner);
+    if input.roles.is_empty() {
+        return Err(AppError::bad_input(
+            "input.roles",
+            "at least one role is required",
+        ));
+    }
+    if input.depot_id.is_some() && !input.roles.driver {
+        return Err(AppError::bad_input(
+            "input.depotId",
+            "only drivers have a depot",
+        ));
+    }
+    check_admin_rule(actor, None, Some(input.roles))?;
+
+    let txn = state.db.begin_write().await?;
+    if let Some(depot_id) = input.depot_id {
+        own_depot(&*txn, actor, depot_id).await?;
+    }
+    let now = Utc::now();
+    let user = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(actor.organization_id),
+        account_id: Set(None),
+        email: Set(email.as_str().to_owned()),
+        first_name: Set(first_name),
+        last_name: Set(last_name),
+        phone: Set(phone),
+        is_admin: Set(input.roles.admin),
+        is_dispatcher: Set(input.roles.dispatcher),
+        is_driver: Set(input.roles.driver),
+        status: Set(UserStatus::Invited),
+        depot_id: Set(input.depot_id),
+        invited_at: Set(now),
+        activated_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*txn)
+    .await
+    .map_err(|e| {
+        on_unique_violation(e, || {
+            AppError::conflict("this email is already a user of the organization")
+        })
+    })?;
+    send_invitation(state, &*txn, &user).await?;
+    let event = events::append(
+        &*txn,
+        &user,
+        NewEvent::transition(EventKind::Invited, None, Some(UserStatus::Invited)),
+    )
+    .await?;
+    commit(state, txn, vec![event], true).await?;
+    Ok(user)
+}
+
+/// Issues a new invitation token (older ones stop working) and queues the mail.
+async fn send_invitation(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    user: &user::Model,
+) -> AppResult<()> {
+    invitation::Entity::delete_many()
+        .filter(invitation::Column::UserId.eq(user.id))
+        .exec(conn)
+        .await?;
+    let secret = token::generate();
+    let now = Utc::now();
+    invitation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.id),
+        token_hash: Set(token::digest(&secret)),
+        expires_at: Set(now + Duration::days(INVITATION_DAYS)),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    let org_name = organization::Entity::find_by_id(user.organization_id)
+        .one(conn)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let mail = mail::invitation(
+        &state.settings.public_url,
+        &user.email,
+        &user.first_name,
+        &org_name,
+        &secret,
+    );
+    mail::enqueue(conn, mail).await?;
+    Ok(())
+}
+
+/// Replaces the invitation of an INVITED user with a new one.
+pub async fn resend_invitation(
+    state: &AppState,
+    actor: &Actor,
+    user_id: Uuid,
+) -> AppResult<user::Model> {
+    let txn = state.db.begin_write().await?;
+    let user = own_user(&*txn, actor.organization_id, user_id, "user").await?;
+    actor.require_manager()?;
+    check_admin_rule(actor, Some(&user), None)?;
+    if user.status != UserStatus::Invited {
+        return Err(AppError::conflict(
+            "the user has already accepted the invitation",
+        ));
+    }
+    send_invitation(state, &*txn, &user).await?;
+    let mut active = user.into_active_model();
+    active.invited_at = Set(Utc::now());
+    active.updated_at = Set(Utc::now());
+    let user = active.update(&*txn).await?;
+    commit(state, txn, Vec::new(), true).await?;
+    Ok(user)
+}
+
+/// Accepts an invitation: creates the account or checks the existing one's password; ACTIVE.
+pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> AppResult<Session> {
+    let bad_token =
+        || AppError::bad_input("input.token", "the invitation is invalid, used or expired");
+    let invitation = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(token::digest(presented)))
+        .one(&state.db.conn)
+        .await?
+        .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())
+        .ok_or_else(bad_token)?;
+    let user = user::Entity::find_by_id(invitation.user_id)
+        .one(&state.db.conn)
+        .await?
+        .filter(|u| u.status == UserStatus::Invited)
+        .ok_or_else(bad_token)?;
+    let email = Email::parse(&user.email).field("email")?;
+    let existing = account::find_account(&state.db.conn, &email).await?;
+    let new_hash = match &existing {
+        Some(a) => {
+            state.limiter.attempt(&account::credential_key(&email))?;
+            if !password::verify(pw.to_owned(), Some(a.password_hash.clone())).await? {
+                return Err(AppError::Unauthenticated(
+                    "invalid email or password".into(),
+                ));
+            }
+            None
+        }
+        None => {
+            let pw = Password::parse(pw).field("input.password")?;
+            Some(password::hash(pw.expose().to_owned()).await?)
+        }
+    };
+
+    let txn = state.db.begin_write().await?;
+    let claimed = invitation::Entity::update_many()
+        .col_expr(invitation::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(invitation::Column::Id.eq(invitation.id))
+        .filter(invitation::Column::UsedAt.is_null())
+        .exec(&*txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(bad_token());
+    }
+    let account = match (existing, new_hash) {
+        (Some(a), _) => a,
+        (None, Some(hash)) => account::insert_account(&*txn, &email, hash)
+            .await
+            .map_err(|e| {
+                on_unique_violation(e, || {
+                    AppError::conflict("an account with this email was just created; try again")
+                })
+            })?,
+        (None, None) => return Err(AppError::Internal(anyhow::anyhow!("password hash missing"))),
+    };
+    let now = Utc::now();
+    let mut active = user.into_active_model();
+    active.status = Set(UserStatus::Active);
+    active.account_id = Set(Some(account.id));
+    active.activated_at = Set(Some(now));
+    active.updated_at = Set(now);
+    let user = active.update(&*txn).await?;
+    let event = events::append(
+        &*txn,
+        &user,
+        NewEvent::transition(
+            EventKind::Activated,
+            Some(UserStatus::Invited),
+            Some(UserStatus::Active),
+        ),
+    )
+    .await?;
+    let session = account::issue_session(
+        state,
+        &*txn,
+        account.id,
+        Some(account::scope_of(&user)),
+        None,
+    )
+    .await?;
+    commit(state, txn, vec![event], false).await?;
+    Ok(session)
+}
+
+/// Edits a user. Anyone may edit their own names and phone; roles and depot need a manager.
+pub async fn edit(
+    state: &AppState,
+    actor: &Actor,
+    user_id: Uuid,
+    input: Edit,
+) -> AppResult<user::Model> {
+    let first_name = input
+        .first_name
+        .as_deref()
+        .map(Name::parse)
+        .transpose()
+        .field("input.firstName")?;
+    let last_name = input
+        .last_name
+        .as_deref()
+        .map(Name::parse)
+        .transpose()
+        .field("input.lastName")?;
+    let phone = match input.phone.as_deref() {
+        None => None,
+        Some("") => Some(None),
+        Some(p) => Some(Some(Phone::parse(p).field("input.phone")?.into_inner())),
+    };
+    if input.roles.is_some_and(|r| r.is_empty()) {
+        return Err(AppError::bad_input(
+            "input.roles",
+            "at least one role is required",
+        ));
+    }
+    if input.clear_depot && input.depot_id.is_some() {
+        return Err(AppError::bad_input(
+            "input.clearDepot",
+            "pass either depotId or clearDepot",
+        ));
+    }
+
+    let txn = state.db.begin_write().await?;
+    lock_organization(&*txn, actor.organization_id).await?;
+    let user = lock_user(&*txn, user_id)
+        .await?
+        .filter(|u| u.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("user"))?;
+    let changes_membership = input.roles.is_some() || input.depot_id.is_some() || input.clear_depot;
+    if user.id != actor.user_id || changes_membership {
+        actor.require_manager()?;
+    }
+    check_admin_rule(actor, Some(&user), input.roles)?;
+    if user.status == UserStatus::Invited {
+        return Err(AppError::conflict(
+            "an INVITED user cannot be edited until the invitation is accepted",
+        ));
+    }
+    let roles = input.roles.unwrap_or(roles_of(&user));
+    if input.depot_id.is_some() && !roles.driver {
+        return Err(AppError::bad_input(
+            "input.depotId",
+            "only drivers have a depot",
+        ));
+    }
+    if let Some(depot_id) = input.depot_id {
+        own_depot(&*txn, actor, depot_id).await?;
+    }
+    let mut events = Vec::new();
+    if user.is_admin && !roles.admin {
+        ensure_other_active_admin(&*txn, &user).await?;
+    }
+    if user.is_driver && !roles.driver {
+        events.extend(retire_driver(&*txn, &user).await?);
+    }
+    let mut active = user.clone().into_active_model();
+    if let Some(n) = first_name {
+        active.first_name = Set(n.into_inner());
+    }
+    if let Some(n) = last_name {
+        active.last_name = Set(n.into_inner());
+    }
+    if let Some(p) = phone {
+        active.phone = Set(p);
+    }
+    active.is_admin = Set(roles.admin);
+    active.is_dispatcher = Set(roles.dispatcher);
+    active.is_driver = Set(roles.driver);
+    if !roles.driver {
+        active.depot_id = Set(None);
+        if user.status == UserStatus::Inactive {
+            active.status = Set(UserStatus::Active);
+        }
+    } else if input.clear_depot {
+        active.depot_id = Set(None);
+    } else if let Some(depot_id) = input.depot_id {
+        active.depot_id = Set(Some(depot_id));
+    }
+    active.updated_at = Set(Utc::now());
+    let user = active.update(&*txn).await?;
+    commit(state, txn, events, false).await?;
+    Ok(user)
+}
+
+/// CONFLICT unless the organization keeps another ACTIVE ADMIN besides `user`.
+/// The caller holds the organization lock ([`lock_organization`]).
+pub async fn ensure_other_active_admin(
+    conn: &impl ConnectionTrait,
+    user: &user::Model,
+) -> AppResult<()> {
+    let others = user::Entity::find()
+        .filter(user::Column::OrganizationId.eq(user.organization_id))
+        .filter(user::Column::IsAdmin.eq(true))
+        .filter(user::Column::Status.eq(UserStatus::Active))
+        .filter(user::Column::Id.ne(user.id))
+        .all(conn)
+        .await?;
+    if others.is_empty() && user.status == UserStatus::Active {
+        return Err(AppError::conflict(
+            "the organization must keep at least one ACTIVE ADMIN",
+        ));
+    }
+    Ok(())
+}
+
+/// What deleting a driver (or removing its role) requires: not on an active route of any
+/// organization; its shares end, each with an UNSHARED event.
+async fn retire_driver(
+    conn: &impl ConnectionTrait,
+    driver: &user::Model,
+) -> AppResult<Vec<status_event::Model>> {
+    if active_route_of(conn, driver.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "the driver is assigned to a PLANNED or IN_PROGRESS route",
+        ));
+    }
+    let shares = share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver.id))
+        .all(conn)
+        .await?;
+    let mut events = Vec::with_capacity(shares.len());
+    for s in shares {
+        share::Entity::delete_by_id(s.id).exec(conn).await?;
+        let mut e = NewEvent::same_status(EventKind::Unshared, driver);
+        e.partner_id = Some(s.partner_id);
+        events.push(events::append(conn, driver, e).await?);
+    }
+    Ok(events)
+}
+
+/// Deletes a user; completed routes keep the driver's name.
+pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult<Uuid> {
+    let txn = state.db.begin_write().await?;
+    lock_organization(&*txn, actor.organization_id).await?;
+    let user = lock_user(&*txn, user_id)
+        .await?
+        .filter(|u| u.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("user"))?;
+    actor.require_manager()?;
+    check_admin_rule(actor, Some(&user), None)?;
+    if user.is_admin {
+        ensure_other_active_admin(&*txn, &user).await?;
+    }
+    let mut events = Vec::new();
+    if user.is_driver {
+        if active_route_of(&*txn, user.id).await?.is_some() {
+            return Err(AppError::conflict(
+                "the driver is assigned to a PLANNED or IN_PROGRESS route",
+            ));
+        }
+        // DELETED first, so partners sharing the driver are still in its audience.
+        events.push(
+            events::append(
+                &*txn,
+                &user,
+                NewEvent::transition(EventKind::Deleted, Some(user.status), None),
+            )
+            .await?,
+        );
+        events.extend(retire_driver(&*txn, &user).await?);
+    } else {
+        events.push(
+            events::append(
+                &*txn,
+                &user,
+                NewEvent::transition(EventKind::Deleted, Some(user.status), None),
+            )
+            .await?,
+        );
+    }
+    user::Entity::delete_by_id(user.id).exec(&*txn).await?;
+    commit(state, txn, events, false).await?;
+    Ok(user.id)
+}

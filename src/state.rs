@@ -1,0 +1,30 @@
+//! `AppState`: everything a request needs, built once at startup and cloned cheaply.
+
+use std::sync::Arc;
+
+use crate::auth::JwtKeys;
+use crate::auth::limiter::Limiter;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::events::EventHub;
+use crate::mail::Mailer;
+use crate::metrics::Metrics;
+
+/// Shared state of one gateway instance.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub db: Db,
+    /// Configuration read at startup.
+    pub settings: Arc<Settings>,
+    /// JWT keys and rules.
+    pub jwt: JwtKeys,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Status event fan-out.
+    pub events: EventHub,
+    /// Wakes the mail delivery task after a commit queued mail.
+    pub mailer: Mailer,
+    /// Budget of password checks and reset mails per email.
+    pub limiter: Limiter,
+}

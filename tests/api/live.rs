@@ -1,0 +1,984 @@
+//! Live status changes over WebSocket: both subprotocols, scoping, resume without loss,
+//! the connection's security rules, and (with Redis) several instances and a Redis outage.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{Options, TestApp, spawn_app, spawn_with};
+
+/// The WebSocket subprotocols the gateway speaks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Proto {
+    /// graphql-transport-ws
+    Transport,
+    /// graphql-ws (legacy)
+    Legacy,
+}
+
+/// How long a test waits for one message before failing.
+const WAIT: Duration = Duration::from_secs(15);
+
+pub const STATUS_CHANGED: &str = "subscription($after: String) { statusChanged(after: $after) {
+    cursor kind at userId driverId previousStatus status
+    driver { id firstName } user { id email } partner { id name } route { id name } } }";
+
+/// A test WebSocket client.
+pub struct Ws {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    proto: Proto,
+    hub: lastmile::events::EventHub,
+}
+
+impl Ws {
+    /// Opens a socket without initialising.
+    pub async fn open(app: &TestApp, proto: Proto) -> Self {
+        let mut request = format!("ws://127.0.0.1:{}/graphql", app.port)
+            .into_client_request()
+            .expect("request");
+        let name = match proto {
+            Proto::Transport => "graphql-transport-ws",
+            Proto::Legacy => "graphql-ws",
+        };
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(name));
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(name)
+        );
+        Self {
+            socket,
+            proto,
+            hub: app.state.events.clone(),
+        }
+    }
+
+    /// Opens and initialises with `token`; waits for the ack.
+    pub async fn connect(app: &TestApp, proto: Proto, token: &str) -> Self {
+        let mut ws = Self::open(app, proto).await;
+        ws.send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })).await;
+        let ack = ws.recv().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    /// Sends a JSON message.
+    pub async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// Subscribes to statusChanged under `id`.
+    pub async fn subscribe(&mut self, id: &str, after: Option<&str>) {
+        let kind = match self.proto {
+            Proto::Transport => "subscribe",
+            Proto::Legacy => "start",
+        };
+        let listening = self.hub.receivers();
+        self.send(json!({ "type": kind, "id": id, "payload": { "query": STATUS_CHANGED, "variables": { "after": after } } })).await;
+        // The server registers the subscription asynchronously: give it a moment (bounded,
+        // and not an assertion, since a refused subscription never registers) so that a
+        // change made right after this call is not made before the stream listens.
+        for _ in 0..80 {
+            if self.hub.receivers() > listening {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The next protocol message that is not a keep-alive.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a message within the wait")
+                .expect("socket open")
+                .expect("message");
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON message");
+                    match value["type"].as_str() {
+                        Some("ka") | Some("pong") => continue,
+                        Some("ping") => {
+                            self.send(json!({ "type": "pong" })).await;
+                            continue;
+                        }
+                        _ => return value,
+                    }
+                }
+                Message::Close(frame) => {
+                    return json!({ "type": "__close", "code": frame.map(|f| u16::from(f.code)) });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next status event's `statusChanged` object.
+    pub async fn event(&mut self) -> Value {
+        let message = self.recv().await;
+        let expected = match self.proto {
+            Proto::Transport => "next",
+            Proto::Legacy => "data",
+        };
+        assert_eq!(message["type"], expected, "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        message["payload"]["data"]["statusChanged"].clone()
+    }
+
+    /// Waits for the server to close the socket; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            let message = self.recv().await;
+            if message["type"] == "__close" {
+                return message["code"].as_u64().map(|c| c as u16);
+            }
+        }
+    }
+}
+
+async fn set_inactive(app: &TestApp, token: &str, driver_id: &str) {
+    app.ok(
+        Some(token),
+        "mutation($d: ID!) { setDriverInactive(driverId: $d) { status } }",
+        json!({ "d": driver_id }),
+    )
+    .await;
+}
+
+async fn set_active(app: &TestApp, token: &str, driver_id: &str) {
+    app.ok(
+        Some(token),
+        "mutation($d: ID!) { setDriverActive(driverId: $d) { status } }",
+        json!({ "d": driver_id }),
+    )
+    .await;
+}
+
+async fn share(app: &TestApp, token: &str, partner: &str, driver_id: &str) {
+    app.ok(
+        Some(token),
+        "mutation($p: ID!, $d: [ID!]!) { shareDrivers(partnerId: $p, driverIds: $d) { id } }",
+        json!({ "p": partner, "d": [driver_id] }),
+    )
+    .await;
+}
+
+async fn unshare(app: &TestApp, token: &str, partner: &str, driver_id: &str) {
+    app.ok(
+        Some(token),
+        "mutation($p: ID!, $d: ID!) { unshareDriver(partnerId: $p, driverId: $d) { id } }",
+        json!({ "p": partner, "d": driver_id }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_admin_subscriber_sees_invited_then_activated_when_an_invitation_is_accepted() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    let member = app.member(&org.admin.token, &["DRIVER"]).await;
+    let invited = ws.event().await;
+    assert_eq!(invited["kind"], "INVITED");
+    assert_eq!(invited["previousStatus"], Value::Null);
+    assert_eq!(invited["status"], "INVITED");
+    assert_eq!(invited["userId"], member.user_id.as_str());
+    assert_eq!(invited["driverId"], member.driver_id.as_str());
+    let activated = ws.event().await;
+    assert_eq!(activated["kind"], "ACTIVATED");
+    assert_eq!(
+        (
+            activated["previousStatus"].as_str(),
+            activated["status"].as_str()
+        ),
+        (Some("INVITED"), Some("ACTIVE"))
+    );
+    assert_eq!(activated["user"]["email"], member.email.as_str());
+    assert!(
+        activated["cursor"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<i64>()
+            .unwrap_or(0)
+            > invited["cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .parse::<i64>()
+                .unwrap_or(0)
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_protocol_delivers_deactivated_with_previous_status_active() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Legacy, &org.admin.token).await;
+    ws.subscribe("a", None).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let event = ws.event().await;
+    assert_eq!(event["kind"], "DEACTIVATED");
+    assert_eq!(
+        (event["previousStatus"].as_str(), event["status"].as_str()),
+        (Some("ACTIVE"), Some("INACTIVE"))
+    );
+    set_active(&app, &org.admin.token, &driver.driver_id).await;
+    let event = ws.event().await;
+    assert_eq!(event["kind"], "REACTIVATED");
+    assert_eq!(
+        (event["previousStatus"].as_str(), event["status"].as_str()),
+        (Some("INACTIVE"), Some("ACTIVE"))
+    );
+}
+
+#[tokio::test]
+async fn shared_unshared_assigned_and_unassigned_reach_the_owner() {
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner").await;
+    let partner = app.create_org("Partner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    let route = app.route(&owner.admin.token, "Morning").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    ws.subscribe("1", None).await;
+
+    share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let shared = ws.event().await;
+    assert_eq!(shared["kind"], "SHARED");
+    assert_eq!(shared["partner"]["name"], "Partner");
+    assert_eq!(
+        (shared["previousStatus"].as_str(), shared["status"].as_str()),
+        (Some("ACTIVE"), Some("ACTIVE"))
+    );
+
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($r: ID!, $d: ID!) { assignDriver(routeId: $r, driverId: $d) { id } }",
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    let assigned = ws.event().await;
+    assert_eq!(assigned["kind"], "ASSIGNED");
+    assert_eq!(assigned["route"]["name"], "Morning");
+
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+        json!({ "r": route }),
+    )
+    .await;
+    assert_eq!(ws.event().await["kind"], "UNASSIGNED");
+
+    unshare(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let unshared = ws.event().await;
+    assert_eq!(unshared["kind"], "UNSHARED");
+    assert_eq!(unshared["partner"]["name"], "Partner");
+}
+
+#[tokio::test]
+async fn an_unrelated_organization_receives_nothing() {
+    let app = spawn_app().await;
+    let acme = app.create_org("Acme").await;
+    let other = app.create_org("Other").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &other.admin.token).await;
+    ws.subscribe("1", None).await;
+    let driver = app.member(&acme.admin.token, &["DRIVER"]).await;
+    set_inactive(&app, &acme.admin.token, &driver.driver_id).await;
+    // The first event the other organization sees is its own.
+    let own = app
+        .invite(&other.admin.token, "own@example.test", &["DISPATCHER"])
+        .await;
+    let event = ws.event().await;
+    assert_eq!(event["kind"], "INVITED");
+    assert_eq!(event["userId"], own.as_str());
+}
+
+#[tokio::test]
+async fn a_partner_sees_status_events_of_a_shared_driver_only_while_it_is_shared() {
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner").await;
+    let partner = app.create_org("Partner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &partner.admin.token).await;
+    ws.subscribe("1", None).await;
+
+    set_inactive(&app, &owner.admin.token, &driver.driver_id).await; // not shared yet: unseen
+    set_active(&app, &owner.admin.token, &driver.driver_id).await; // not shared yet: unseen
+    share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let shared = ws.event().await;
+    assert_eq!(shared["kind"], "SHARED");
+    assert_eq!(shared["userId"], Value::Null);
+    assert_eq!(shared["user"], Value::Null);
+    assert_eq!(shared["driver"]["id"], driver.driver_id.as_str());
+
+    set_inactive(&app, &owner.admin.token, &driver.driver_id).await;
+    let deactivated = ws.event().await;
+    assert_eq!(deactivated["kind"], "DEACTIVATED");
+    assert_eq!(deactivated["userId"], Value::Null);
+
+    unshare(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let unshared = ws.event().await;
+    assert_eq!(unshared["kind"], "UNSHARED");
+    assert_eq!(
+        unshared["driver"],
+        Value::Null,
+        "no longer visible once unshared"
+    );
+
+    set_active(&app, &owner.admin.token, &driver.driver_id).await; // unshared: unseen
+    let own = app
+        .invite(&partner.admin.token, "own@example.test", &["DISPATCHER"])
+        .await;
+    let next = ws.event().await;
+    assert_eq!(
+        (next["kind"].as_str(), next["userId"].as_str()),
+        (Some("INVITED"), Some(own.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_subscription_gets_exactly_the_missed_events_in_order_then_live_ones() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let seen = ws.event().await;
+    let cursor = seen["cursor"].as_str().unwrap_or_default().to_owned();
+    drop(ws);
+
+    // Missed while disconnected: three changes.
+    set_active(&app, &org.admin.token, &driver.driver_id).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    app.invite(&org.admin.token, "late@example.test", &["DISPATCHER"])
+        .await;
+
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("2", Some(&cursor)).await;
+    let kinds: Vec<Value> = [ws.event().await, ws.event().await, ws.event().await]
+        .into_iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![json!("REACTIVATED"), json!("DEACTIVATED"), json!("INVITED")]
+    );
+    set_active(&app, &org.admin.token, &driver.driver_id).await;
+    let live = ws.event().await;
+    assert_eq!(live["kind"], "REACTIVATED");
+}
+
+#[tokio::test]
+async fn a_cursor_that_is_not_ours_is_bad_input() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", Some("not-a-cursor")).await;
+    let message = ws.recv().await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test]
+async fn connection_init_without_a_valid_token_closes_with_4403() {
+    let app = spawn_app().await;
+    for payload in [json!({}), json!({ "Authorization": "Bearer garbage" })] {
+        let mut ws = Ws::open(&app, Proto::Transport).await;
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        assert_eq!(ws.closed().await, Some(4403));
+    }
+}
+
+#[tokio::test]
+async fn subscribing_before_the_ack_closes_with_4401() {
+    let app = spawn_app().await;
+    let mut ws = Ws::open(&app, Proto::Transport).await;
+    ws.subscribe("1", None).await;
+    assert_eq!(ws.closed().await, Some(4401));
+}
+
+#[tokio::test]
+async fn a_duplicate_subscription_id_closes_with_4409() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("same", None).await;
+    ws.subscribe("same", None).await;
+    assert_eq!(ws.closed().await, Some(4409));
+}
+
+#[tokio::test]
+async fn a_socket_without_connection_init_closes_with_4408() {
+    let app = spawn_app().await;
+    let mut ws = Ws::open(&app, Proto::Transport).await;
+    assert_eq!(ws.closed().await, Some(4408));
+}
+
+#[tokio::test]
+async fn the_socket_closes_when_the_access_token_expires() {
+    let app = spawn_with(Options {
+        extra: vec![("--access-token-ttl".into(), "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    let message = ws.recv().await;
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{message}"
+    );
+    assert_eq!(ws.closed().await, Some(4401));
+}
+
+#[tokio::test]
+async fn a_driver_cannot_watch_the_organization() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    ws.subscribe("1", None).await;
+    let message = ws.recv().await;
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{message}"
+    );
+}
+
+fn redis_url() -> Option<String> {
+    std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
+}
+
+#[tokio::test]
+async fn a_mutation_on_one_instance_reaches_a_subscriber_on_another() {
+    if redis_url().is_none() {
+        eprintln!("REDIS_URL not set: the multi-instance test runs in the PostgreSQL + Redis pass");
+        return;
+    }
+    let one = spawn_app().await;
+    let two = spawn_with(Options {
+        database_url: Some(one.database_url.clone()),
+        redis_channel: one.redis_channel.clone(),
+        ..Default::default()
+    })
+    .await;
+    let org = one.create_org("Acme").await;
+    let driver = one.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&two, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    set_inactive(&one, &org.admin.token, &driver.driver_id).await;
+    let event = ws.event().await;
+    assert_eq!(event["kind"], "DEACTIVATED");
+    assert_eq!(event["driver"]["id"], driver.driver_id.as_str());
+}
+
+/// A Redis server of this test's own, so it can be killed without disturbing other tests.
+struct PrivateRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl PrivateRedis {
+    async fn start(port: u16) -> Option<Self> {
+        let child = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let mut redis = Self {
+            port,
+            child: Some(child),
+        };
+        for _ in 0..100 {
+            if redis.ping().await {
+                return Some(redis);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        redis.kill().await;
+        None
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn ping(&self) -> bool {
+        TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+    }
+}
+
+async fn ready(app: &TestApp) -> u16 {
+    match app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn wait_ready(app: &TestApp, status: u16) {
+    for _ in 0..200 {
+        if ready(app).await == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/readyz never answered {status}");
+}
+
+#[tokio::test]
+async fn a_redis_outage_loses_no_event_and_readiness_reports_it() {
+    if redis_url().is_none() {
+        eprintln!("REDIS_URL not set: the Redis outage test runs in the PostgreSQL + Redis pass");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let Some(mut redis) = PrivateRedis::start(port).await else {
+        eprintln!("redis-server is not installed here; outage test skipped");
+        return;
+    };
+    let channel = Some(format!("lastmile:outage:{}", uuid::Uuid::now_v7().simple()));
+    let one = spawn_with(Options {
+        redis_url: Some(redis.url()),
+        redis_channel: channel.clone(),
+        ..Default::default()
+    })
+    .await;
+    let two = spawn_with(Options {
+        database_url: Some(one.database_url.clone()),
+        redis_url: Some(redis.url()),
+        redis_channel: channel,
+        ..Default::default()
+    })
+    .await;
+    wait_ready(&two, 200).await;
+    let org = one.create_org("Acme").await;
+    let driver = one.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&two, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    set_inactive(&one, &org.admin.token, &driver.driver_id).await;
+    let mut cursors = vec![
+        ws.event().await["cursor"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<i64>()
+            .unwrap_or(0),
+    ];
+
+    redis.kill().await;
+    wait_ready(&two, 503).await;
+    wait_ready(&one, 503).await;
+    // Mutations keep succeeding while Redis is away.
+    set_active(&one, &org.admin.token, &driver.driver_id).await;
+    set_inactive(&one, &org.admin.token, &driver.driver_id).await;
+    one.invite(
+        &org.admin.token,
+        "during-outage@example.test",
+        &["DISPATCHER"],
+    )
+    .await;
+
+    let Some(restarted) = PrivateRedis::start(port).await else {
+        panic!("redis-server did not restart")
+    };
+    redis = restarted;
+    wait_ready(&two, 200).await;
+    set_active(&one, &org.admin.token, &driver.driver_id).await;
+
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        let event = ws.event().await;
+        kinds.push(event["kind"].as_str().unwrap_or_default().to_owned());
+        cursors.push(
+            event["cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .parse::<i64>()
+                .unwrap_or(0),
+        );
+    }
+    assert_eq!(
+        kinds,
+        ["REACTIVATED", "DEACTIVATED", "INVITED", "REACTIVATED"]
+    );
+    assert!(
+        cursors.windows(2).all(|w| w[0] < w[1]),
+        "cursors not strictly increasing: {cursors:?}"
+    );
+    redis.kill().await;
+}
+
+#[tokio::test]
+async fn a_refused_change_writes_no_event() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let invited = app
+        .invite(&org.admin.token, "pending@example.test", &["DRIVER"])
+        .await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    let refused = app
+        .gql(
+            Some(&org.admin.token),
+            "mutation($d: ID!) { setDriverInactive(driverId: $d) { status } }",
+            json!({ "d": crate::helpers::driver_id_of(&invited) }),
+        )
+        .await;
+    crate::helpers::assert_code(&refused, "CONFLICT");
+    let later = app
+        .invite(&org.admin.token, "later@example.test", &["DISPATCHER"])
+        .await;
+    let first = ws.event().await;
+    assert_eq!(
+        (first["kind"].as_str(), first["userId"].as_str()),
+        (Some("INVITED"), Some(later.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_partner_sees_assignments_to_its_own_routes_only() {
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner").await;
+    let partner = app.create_org("Partner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &partner.admin.token).await;
+    ws.subscribe("1", None).await;
+    let owners_route = app.route(&owner.admin.token, "Owner route").await;
+    let assign = "mutation($r: ID!, $d: ID!) { assignDriver(routeId: $r, driverId: $d) { id } }";
+    app.ok(
+        Some(&owner.admin.token),
+        assign,
+        json!({ "r": owners_route, "d": driver.driver_id }),
+    )
+    .await;
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+        json!({ "r": owners_route }),
+    )
+    .await;
+    let partners_route = app.route(&partner.admin.token, "Partner route").await;
+    app.ok(
+        Some(&partner.admin.token),
+        assign,
+        json!({ "r": partners_route, "d": driver.driver_id }),
+    )
+    .await;
+    let event = ws.event().await;
+    assert_eq!(event["kind"], "ASSIGNED");
+    assert_eq!(event["route"]["name"], "Partner route");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_catches_up_from_the_log_in_order() {
+    let app = spawn_with(Options {
+        extra: vec![("--subscriber-backlog".into(), "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let owner = app.create_org("Owner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    let mut partners = Vec::new();
+    for i in 0..8 {
+        partners.push(app.create_org(&format!("Partner {i}")).await);
+    }
+    let ids: Vec<&str> = partners.iter().map(|p| p.id.as_str()).collect();
+    for id in &ids {
+        share(&app, &owner.admin.token, id, &driver.driver_id).await;
+    }
+    let mut ws = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    ws.subscribe("1", None).await;
+    // One commit, nine events (DELETED and eight UNSHARED): far more than the backlog of two.
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($u: ID!) { deleteUser(id: $u) { deletedId } }",
+        json!({ "u": driver.user_id }),
+    )
+    .await;
+    let mut events = Vec::new();
+    for _ in 0..9 {
+        events.push(ws.event().await);
+    }
+    assert_eq!(events[0]["kind"], "DELETED");
+    assert!(events[1..].iter().all(|e| e["kind"] == "UNSHARED"));
+    let cursors: Vec<i64> = events
+        .iter()
+        .map(|e| {
+            e["cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert!(
+        cursors.windows(2).all(|w| w[0] + 1 == w[1]),
+        "a gap or a duplicate: {cursors:?}"
+    );
+    let metrics = app.state.metrics.render();
+    let replays = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lastmile_event_replays_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        replays >= 1,
+        "the subscriber never fell behind, so the test proved nothing:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_older_than_the_retention_gets_a_clear_error() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    app.invite(&org.admin.token, "old@example.test", &["DISPATCHER"])
+        .await;
+    let pruned = lastmile::events::retention::prune(&app.state.db, 0)
+        .await
+        .expect("prune");
+    assert!(pruned >= 1);
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", Some("0")).await;
+    let message = ws.recv().await;
+    let error = &message["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{message}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("retention"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_also_stream_over_server_sent_events() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&org.admin.token)
+        .header("accept", "text/event-stream")
+        // From the start of the log, so the change below is seen whether it lands before or after the stream opens.
+        .json(&json!({ "query": "subscription { statusChanged(after: \"0\") { kind driverId } }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+    );
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let mut text = String::new();
+    while !text.contains("DEACTIVATED") {
+        let chunk = tokio::time::timeout(WAIT, response.chunk())
+            .await
+            .expect("a chunk in time")
+            .expect("stream")
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("event: next"), "{text}");
+    assert!(text.contains(&driver.driver_id), "{text}");
+}
+
+const LIVE_ONLY: &str = "subscription { statusChanged { cursor kind driverId userId } }";
+
+impl Ws {
+    /// Subscribes with a document that has no cursor (served by a shared group).
+    pub async fn subscribe_live(&mut self, id: &str) {
+        let kind = match self.proto {
+            Proto::Transport => "subscribe",
+            Proto::Legacy => "start",
+        };
+        self.send(json!({ "type": kind, "id": id, "payload": { "query": LIVE_ONLY } }))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn subscribers_sharing_one_live_stream_each_get_every_event_of_their_own_organization_only() {
+    let app = spawn_app().await;
+    let acme = app.create_org("Acme").await;
+    let other = app.create_org("Other").await;
+    let dispatcher = app.member(&acme.admin.token, &["DISPATCHER"]).await;
+    let driver = app.member(&acme.admin.token, &["DRIVER"]).await;
+    let mut admin_ws = Ws::connect(&app, Proto::Transport, &acme.admin.token).await;
+    let mut second_admin_ws = Ws::connect(&app, Proto::Legacy, &acme.admin.token).await;
+    let mut dispatcher_ws = Ws::connect(&app, Proto::Transport, &dispatcher.session.token).await;
+    let mut other_ws = Ws::connect(&app, Proto::Transport, &other.admin.token).await;
+    admin_ws.subscribe_live("a").await;
+    second_admin_ws.subscribe_live("b").await;
+    dispatcher_ws.subscribe_live("c").await;
+    other_ws.subscribe_live("d").await;
+    // Subscriptions register asynchronously: wait until the three groups (Acme admins, Acme
+    // dispatchers, Other admins; the two Acme admin sockets share one) listen to the hub.
+    for _ in 0..200 {
+        if app.state.events.receivers() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        app.state.events.receivers(),
+        3,
+        "one live stream per organization and role set"
+    );
+    set_inactive(&app, &acme.admin.token, &driver.driver_id).await;
+    set_active(&app, &acme.admin.token, &driver.driver_id).await;
+    for ws in [&mut admin_ws, &mut second_admin_ws, &mut dispatcher_ws] {
+        let first = ws.event().await;
+        let second = ws.event().await;
+        assert_eq!(
+            (first["kind"].as_str(), second["kind"].as_str()),
+            (Some("DEACTIVATED"), Some("REACTIVATED"))
+        );
+        assert_eq!(first["driverId"], driver.driver_id.as_str());
+    }
+    let own = app
+        .invite(&other.admin.token, "own@example.test", &["DISPATCHER"])
+        .await;
+    let event = other_ws.event().await;
+    assert_eq!(
+        (event["kind"].as_str(), event["userId"].as_str()),
+        (Some("INVITED"), Some(own.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_shared_live_stream_still_ends_each_member_at_its_own_token_expiry() {
+    let app = spawn_with(Options {
+        extra: vec![("--access-token-ttl".into(), "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe_live("1").await;
+    let message = ws.recv().await;
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{message}"
+    );
+    assert_eq!(ws.closed().await, Some(4401));
+}
+
+#[tokio::test]
+async fn a_driver_on_the_shared_live_stream_is_forbidden() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    ws.subscribe_live("1").await;
+    let message = ws.recv().await;
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_socket_holds_at_most_one_hundred_subscriptions() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    for i in 0..100 {
+        ws.subscribe_live(&format!("s{i}")).await;
+    }
+    ws.subscribe_live("one-too-many").await;
+    let message = ws.recv().await;
+    assert_eq!(
+        (message["type"].as_str(), message["id"].as_str()),
+        (Some("error"), Some("one-too-many")),
+        "{message}"
+    );
+    assert!(
+        message["payload"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too many")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn deleted_carries_the_last_status_before_and_none_after() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    app.ok(
+        Some(&org.admin.token),
+        "mutation($u: ID!) { deleteUser(id: $u) { deletedId } }",
+        json!({ "u": driver.user_id }),
+    )
+    .await;
+    let deleted = ws.event().await;
+    assert_eq!(deleted["kind"], "DELETED");
+    assert_eq!(
+        (
+            deleted["previousStatus"].as_str(),
+            deleted["status"].as_str()
+        ),
+        (Some("INACTIVE"), None)
+    );
+    assert!(
+        deleted["driver"].is_null(),
+        "a deleted driver is no longer visible: {deleted}"
+    );
+}
