@@ -328,9 +328,12 @@ impl TestApp {
         let Ok(entries) = std::fs::read_dir(&self.mail_dir) else {
             return Vec::new();
         };
+        // Only finished mails: a `.eml.tmp` file is still being written.
         entries
             .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
             .filter(|t| {
                 t.lines()
                     .any(|l| l.to_lowercase().starts_with("to:") && l.contains(to))
