@@ -1,5 +1,7 @@
 //! Depots: the `Depot` type, its drivers, and depot management.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use entity::depot as depots;
@@ -8,6 +10,7 @@ use crate::connection_type;
 use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
 use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::{DepotDriversKey, DepotDriversQuery};
 use crate::graphql::organization::Organization;
 use crate::graphql::user::DeletePayload;
 use crate::graphql::{Gql, actor, loader_error, loaders, state};
@@ -52,22 +55,29 @@ impl Depot {
     ) -> Result<DriverConnection> {
         let actor = actor(ctx)?;
         let window = args(first, after, last, before).window().gql()?;
-        let mut filter = filter
+        let filter = filter
             .map(DriverFilter::into_service)
             .transpose()
             .gql()?
             .unwrap_or_default();
-        filter.depot_id = Some(self.0.id);
-        let conn = &state(ctx).db.conn;
-        let page = service::driver::list(conn, &actor, &filter, window)
-            .await
-            .gql()?;
-        crate::graphql::prefetch::drivers(ctx, &page.items).await?;
-        let total = if wants_total(ctx) {
-            Some(service::driver::count(conn, &actor, &filter).await.gql()?)
-        } else {
-            None
+        // Every depot of a list asks at once: one statement for all their pages.
+        let key = DepotDriversKey {
+            depot_id: self.0.id,
+            query: Arc::new(DepotDriversQuery::new(
+                actor,
+                filter,
+                window,
+                wants_total(ctx),
+            )),
         };
+        let found = loaders(ctx)
+            .depot_drivers
+            .load_one(key)
+            .await
+            .map_err(loader_error)?
+            .ok_or("drivers of the depot not loaded")?;
+        crate::graphql::prefetch::drivers(ctx, &found.page.items).await?;
+        let (page, total) = (found.page.clone(), found.total);
         Ok(DriverConnection::new(page, total, Driver))
     }
 }

@@ -22,8 +22,12 @@ use uuid::Uuid;
 use entity::route::{self, RouteStatus};
 use entity::{depot, organization, share, user};
 
+use crate::auth::Actor;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::service;
+use crate::service::driver::DriverFilter;
+use crate::service::page::{Page, Window};
 
 /// Rows by primary key.
 macro_rules! by_id_loader {
@@ -99,6 +103,129 @@ impl Loader<Uuid> for SharesByDriverLoader {
     }
 }
 
+/// Which drivers of a depot to load: the reader, filter and window (the same for every depot
+/// of one list, so their pages are loaded together).
+pub struct DepotDriversQuery {
+    actor: Actor,
+    filter: DriverFilter,
+    window: Window,
+    total: bool,
+    /// Everything above that changes the result, as text: what keys are compared by.
+    signature: String,
+}
+
+impl DepotDriversQuery {
+    /// The query for `actor`, with `filter`, one `window` per depot, and the counts when `total`.
+    pub fn new(actor: Actor, mut filter: DriverFilter, window: Window, total: bool) -> Self {
+        // The depot is the key's; a depot filter from the client is replaced by it.
+        filter.depot_id = None;
+        let signature = format!(
+            "{}|{}|{}|{filter:?}|{window:?}|{total}",
+            actor.organization_id,
+            actor.user_id,
+            actor.roles.is_manager()
+        );
+        Self {
+            actor,
+            filter,
+            window,
+            total,
+            signature,
+        }
+    }
+}
+
+/// One depot's drivers under one [`DepotDriversQuery`].
+#[derive(Clone)]
+pub struct DepotDriversKey {
+    /// The depot.
+    pub depot_id: Uuid,
+    /// What to load.
+    pub query: Arc<DepotDriversQuery>,
+}
+
+impl PartialEq for DepotDriversKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.depot_id == other.depot_id && self.query.signature == other.query.signature
+    }
+}
+
+impl Eq for DepotDriversKey {}
+
+impl Hash for DepotDriversKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.depot_id.hash(state);
+        self.query.signature.hash(state);
+    }
+}
+
+/// A depot's page of drivers, and how many match in all when asked.
+pub struct DepotDrivers {
+    /// The page.
+    pub page: Page<user::Model>,
+    /// The number of matching drivers of the depot, when the query asked for it.
+    pub total: Option<i64>,
+}
+
+/// The drivers of each depot, one page per depot, in one statement per distinct query (and
+/// one more for the counts).
+pub struct DepotDriversLoader(Db);
+
+impl Loader<DepotDriversKey> for DepotDriversLoader {
+    type Value = Arc<DepotDrivers>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[DepotDriversKey],
+    ) -> Result<HashMap<DepotDriversKey, Self::Value>, Self::Error> {
+        let mut queries: HashMap<&str, (&Arc<DepotDriversQuery>, Vec<Uuid>)> = HashMap::new();
+        for key in keys {
+            queries
+                .entry(key.query.signature.as_str())
+                .or_insert_with(|| (&key.query, Vec::new()))
+                .1
+                .push(key.depot_id);
+        }
+        let conn = &self.0.conn;
+        let mut found = HashMap::with_capacity(keys.len());
+        for (query, depots) in queries.into_values() {
+            let (q, depots) = (query.as_ref(), depots.as_slice());
+            let mut pages =
+                service::driver::list_per_depot(conn, &q.actor, &q.filter, q.window, depots)
+                    .await
+                    .map_err(Arc::new)?;
+            let mut totals = if q.total {
+                Some(
+                    service::driver::count_per_depot(conn, &q.actor, &q.filter, depots)
+                        .await
+                        .map_err(Arc::new)?,
+                )
+            } else {
+                None
+            };
+            for depot_id in depots {
+                let page = pages.remove(depot_id).unwrap_or(Page {
+                    items: Vec::new(),
+                    has_next: false,
+                    has_previous: false,
+                });
+                let total = totals
+                    .as_mut()
+                    .map(|t| t.remove(depot_id).unwrap_or_default());
+                found.insert(
+                    DepotDriversKey {
+                        depot_id: *depot_id,
+                        query: query.clone(),
+                    },
+                    Arc::new(DepotDrivers { page, total }),
+                );
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// A cache for the life of one request, or none at all.
 #[derive(Clone, Copy)]
 pub struct RequestCache {
@@ -138,6 +265,8 @@ pub struct Loaders {
     pub active_route: Cached<ActiveRouteLoader>,
     /// Shares by driver id.
     pub shares: Cached<SharesByDriverLoader>,
+    /// Pages of drivers by depot.
+    pub depot_drivers: Cached<DepotDriversLoader>,
 }
 
 impl Loaders {
@@ -159,7 +288,8 @@ impl Loaders {
                 tokio::spawn,
                 cache,
             ),
-            shares: DataLoader::with_cache(SharesByDriverLoader(db), tokio::spawn, cache),
+            shares: DataLoader::with_cache(SharesByDriverLoader(db.clone()), tokio::spawn, cache),
+            depot_drivers: DataLoader::with_cache(DepotDriversLoader(db), tokio::spawn, cache),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Drivers: the driver cards of users with the DRIVER role, their availability, and
 //! ACTIVE/INACTIVE. A driver is visible to its organization and to partners it is shared with.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, Select, Set,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
@@ -104,6 +106,51 @@ pub async fn count(
     filter: &DriverFilter,
 ) -> AppResult<i64> {
     Ok(query(actor, filter).count(conn).await? as i64)
+}
+
+/// One page of drivers for each of `depots`, with the same filter and window, in one statement.
+pub async fn list_per_depot(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &DriverFilter,
+    window: Window,
+    depots: &[Uuid],
+) -> AppResult<HashMap<Uuid, Page<user::Model>>> {
+    page::fetch_per_parent(
+        conn,
+        query(actor, filter),
+        user::Column::Id,
+        user::Column::DepotId,
+        |driver| driver.depot_id,
+        depots,
+        window,
+    )
+    .await
+}
+
+/// How many drivers match in each of `depots`, in one statement.
+pub async fn count_per_depot(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &DriverFilter,
+    depots: &[Uuid],
+) -> AppResult<HashMap<Uuid, i64>> {
+    let counted: Vec<(Option<Uuid>, i64)> = query(actor, filter)
+        .filter(user::Column::DepotId.is_in(depots.iter().copied()))
+        .select_only()
+        .column(user::Column::DepotId)
+        .column_as(Expr::col(user::Column::Id).count(), "drivers")
+        .group_by(user::Column::DepotId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut totals: HashMap<Uuid, i64> = depots.iter().map(|d| (*d, 0)).collect();
+    for (depot, n) in counted {
+        if let Some(depot) = depot {
+            totals.insert(depot, n);
+        }
+    }
+    Ok(totals)
 }
 
 /// Whether the actor sees this driver as its owner (same organization; a DRIVER only itself).

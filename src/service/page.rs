@@ -3,8 +3,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
 };
 use uuid::Uuid;
 
@@ -112,6 +116,80 @@ where
     E: EntityTrait,
     C: ColumnTrait,
 {
+    let mut query = bounded(select, key, window);
+    query = if window.backward {
+        query.order_by_desc(key)
+    } else {
+        query.order_by_asc(key)
+    };
+    let items = if window.limit == 0 {
+        Vec::new()
+    } else {
+        query.limit(window.limit + 1).all(conn).await?
+    };
+    Ok(cut(items, window))
+}
+
+/// The same window over the rows of each parent (rows whose `parent` column is one of
+/// `parents`), in one statement however many parents: each parent's rows are ranked by `key`
+/// (`ROW_NUMBER() OVER (PARTITION BY parent …)`) and only the first `limit + 1` kept.
+/// Every parent gets a page, empty when it has no rows.
+pub async fn fetch_per_parent<E, K, P>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    key: K,
+    parent: P,
+    parent_of: impl Fn(&E::Model) -> Option<Uuid>,
+    parents: &[Uuid],
+    window: Window,
+) -> AppResult<HashMap<Uuid, Page<E::Model>>>
+where
+    E: EntityTrait,
+    K: ColumnTrait,
+    P: ColumnTrait,
+{
+    let mut grouped: HashMap<Uuid, Vec<E::Model>> =
+        parents.iter().map(|p| (*p, Vec::new())).collect();
+    if window.limit > 0 && !parents.is_empty() {
+        let order = if window.backward {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let mut ranked = bounded(select, key, window)
+            .filter(parent.is_in(parents.iter().copied()))
+            .into_query();
+        ranked.expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            WindowStatement::partition_by(parent)
+                .order_by(key, order)
+                .to_owned(),
+            Alias::new(RANK),
+        );
+        let paged = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new(RANK)).lte(window.limit as i64 + 1))
+            .order_by(Alias::new(RANK), Order::Asc)
+            .to_owned();
+        let statement = conn.get_database_backend().build(&paged);
+        for row in E::find().from_raw_sql(statement).all(conn).await? {
+            if let Some(rows) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
+                rows.push(row);
+            }
+        }
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(parent, items)| (parent, cut(items, window)))
+        .collect())
+}
+
+/// The rank column of [`fetch_per_parent`].
+const RANK: &str = "page_rank";
+
+/// `select` restricted to the rows after `after` and before `before`.
+fn bounded<E: EntityTrait, C: ColumnTrait>(select: Select<E>, key: C, window: Window) -> Select<E> {
     let mut query = select;
     if let Some(after) = window.after {
         query = query.filter(key.gt(after));
@@ -119,22 +197,15 @@ where
     if let Some(before) = window.before {
         query = query.filter(key.lt(before));
     }
-    query = if window.backward {
-        query.order_by_desc(key)
-    } else {
-        query.order_by_asc(key)
-    };
-    let mut items = if window.limit == 0 {
-        Vec::new()
-    } else {
-        query.limit(window.limit + 1).all(conn).await?
-    };
+    query
+}
+
+/// A page from up to `limit + 1` rows in the window's fetch order.
+fn cut<M>(mut items: Vec<M>, window: Window) -> Page<M> {
     let more = items.len() as u64 > window.limit;
     items.truncate(window.limit as usize);
     if window.backward {
         items.reverse();
-    }
-    Ok(if window.backward {
         Page {
             items,
             has_next: window.before.is_some(),
@@ -146,5 +217,5 @@ where
             has_next: more,
             has_previous: window.after.is_some(),
         }
-    })
+    }
 }

@@ -323,6 +323,17 @@ impl TestApp {
         panic!("no mail to {to} arrived");
     }
 
+    /// How many mails were delivered.
+    pub fn mails(&self) -> usize {
+        std::fs::read_dir(&self.mail_dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// Every mail file to `to`.
     pub fn mails_to(&self, to: &str) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.mail_dir) else {

@@ -31,13 +31,13 @@ async fn fleet(app: &TestApp, token: &str, n: usize) {
         )
         .await;
     }
-    // The mail worker's statements are not the query's: let it deliver every invitation first.
+    settle_mail(app, n + 2).await;
+}
+
+/// Waits until `count` mails were delivered: the mail worker's statements are not the query's.
+async fn settle_mail(app: &TestApp, count: usize) {
     for _ in 0..400 {
-        if std::fs::read_dir(&app.mail_dir)
-            .map(|d| d.count())
-            .unwrap_or(0)
-            >= n + 2
-        {
+        if app.mails() >= count {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -79,4 +79,112 @@ async fn the_driver_list_costs_the_same_statements_for_5_and_for_500_drivers() {
     assert_eq!(five, five_hundred);
     // Session check, organization, the page, then one per relation: depot, current route, organization.
     assert!(five_hundred <= 6, "{five_hundred} statements");
+}
+
+const DEPOTS_QUERY: &str = "query($last: Int) { organization { depots(first: 50) { nodes { name drivers(last: $last) { totalCount pageInfo { hasPreviousPage hasNextPage } nodes { lastName depot { name } currentRoute { name } } } } } } }";
+
+/// `depots` depots named "Depot i", the i-th with `i % 4` drivers named "i.j" in order.
+async fn depots_with_drivers(app: &TestApp, token: &str, depots: usize) {
+    let mails = app.mails();
+    for i in 0..depots {
+        let depot = app.depot(token, &format!("Depot {i}")).await;
+        for j in 0..i % 4 {
+            app.ok(
+                Some(token),
+                "mutation($i: InviteUserInput!) { inviteUser(input: $i) { id } }",
+                json!({ "i": { "firstName": "Driver", "lastName": format!("{i}.{j}"), "email": format!("d{i}-{j}@fleet.test"), "roles": ["DRIVER"], "depotId": depot } }),
+            )
+            .await;
+        }
+    }
+    settle_mail(app, mails + (0..depots).map(|i| i % 4).sum::<usize>()).await;
+}
+
+/// The least statements of several runs of `query`, and its data.
+async fn least_statements(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> (u64, serde_json::Value) {
+    let mut least = u64::MAX;
+    let mut data = serde_json::Value::Null;
+    for _ in 0..5 {
+        let before = app.statements();
+        data = app.ok(Some(token), query, variables.clone()).await;
+        least = least.min(app.statements() - before);
+    }
+    (least, data)
+}
+
+/// Each depot's page as (depot name, driver last names, totalCount, hasPreviousPage, hasNextPage).
+fn depot_pages(data: &serde_json::Value) -> Vec<(String, Vec<String>, i64, bool, bool)> {
+    data["organization"]["depots"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|depot| {
+            let drivers = &depot["drivers"];
+            let names = drivers["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    assert_eq!(d["depot"]["name"], depot["name"]);
+                    d["lastName"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            (
+                depot["name"].as_str().unwrap().to_owned(),
+                names,
+                drivers["totalCount"].as_i64().unwrap(),
+                drivers["pageInfo"]["hasPreviousPage"].as_bool().unwrap(),
+                drivers["pageInfo"]["hasNextPage"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_depot_gets_its_own_page_of_drivers_at_the_same_cost_for_2_and_for_12_depots() {
+    let small = spawn_app().await;
+    let org = small.create_org("Few depots").await;
+    depots_with_drivers(&small, &org.admin.token, 2).await;
+    let (two, _) =
+        least_statements(&small, &org.admin.token, DEPOTS_QUERY, json!({ "last": 2 })).await;
+
+    let large = spawn_app().await;
+    let org = large.create_org("Many depots").await;
+    depots_with_drivers(&large, &org.admin.token, 12).await;
+    let (twelve, data) =
+        least_statements(&large, &org.admin.token, DEPOTS_QUERY, json!({ "last": 2 })).await;
+
+    println!("statements per request: 2 depots = {two}, 12 depots = {twelve}");
+    assert_eq!(two, twelve);
+
+    // The last two drivers of each depot, in order, with that depot's own count.
+    let pages = depot_pages(&data);
+    assert_eq!(pages.len(), 12);
+    for (i, (name, drivers, total, has_previous, has_next)) in pages.into_iter().enumerate() {
+        let all: Vec<String> = (0..i % 4).map(|j| format!("{i}.{j}")).collect();
+        let expected = all[all.len().saturating_sub(2)..].to_vec();
+        assert_eq!(name, format!("Depot {i}"));
+        assert_eq!(drivers, expected, "drivers of {name}");
+        assert_eq!(total, all.len() as i64, "totalCount of {name}");
+        assert_eq!(has_previous, all.len() > 2, "hasPreviousPage of {name}");
+        assert!(!has_next, "hasNextPage of {name}");
+    }
+
+    // Forward from a cursor, with a filter, still depot by depot.
+    let forward = "{ organization { depots(first: 50) { nodes { name drivers(first: 1, filter: { search: \"Driver\" }) { totalCount pageInfo { hasPreviousPage hasNextPage } nodes { lastName depot { name } currentRoute { name } } } } } } }";
+    let data = large.ok(Some(&org.admin.token), forward, json!({})).await;
+    for (i, (name, drivers, total, has_previous, has_next)) in
+        depot_pages(&data).into_iter().enumerate()
+    {
+        let expected: Vec<String> = (0..(i % 4).min(1)).map(|j| format!("{i}.{j}")).collect();
+        assert_eq!(drivers, expected, "drivers of {name}");
+        assert_eq!(total, (i % 4) as i64, "totalCount of {name}");
+        assert!(!has_previous, "hasPreviousPage of {name}");
+        assert_eq!(has_next, i % 4 > 1, "hasNextPage of {name}");
+    }
 }
