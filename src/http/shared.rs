@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_graphql::Request;
 use async_graphql::parser::types::OperationType;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -51,9 +51,41 @@ struct Group {
 
 /// A membership in a group: the receiver, and the group kept alive by it.
 pub struct Membership {
-    /// The group's responses.
-    pub rx: broadcast::Receiver<Arc<Item>>,
-    _group: Arc<Group>,
+    rx: broadcast::Receiver<Arc<Item>>,
+    group: Arc<Group>,
+}
+
+/// What a member receives.
+pub enum Delivery {
+    /// The group's next response.
+    Item(Arc<Item>),
+    /// The member fell more than the group's backlog behind; nothing more follows.
+    Lagged,
+    /// The group's operation ended.
+    End,
+}
+
+impl Membership {
+    /// The member's deliveries, ending after `Lagged` or `End`; the group lives as long.
+    pub fn into_deliveries(self) -> impl Stream<Item = Delivery> + Send + 'static {
+        let Membership { mut rx, group } = self;
+        async_stream::stream! {
+            let _alive = group;
+            loop {
+                match rx.recv().await {
+                    Ok(item) => yield Delivery::Item(item),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        yield Delivery::Lagged;
+                        break;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        yield Delivery::End;
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The registry of live groups of this instance.
@@ -90,7 +122,7 @@ impl Groups {
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
             return Ok(Membership {
                 rx: group.tx.subscribe(),
-                _group: group,
+                group,
             });
         }
         let (tx, rx) = broadcast::channel(GROUP_BACKLOG);
@@ -105,7 +137,7 @@ impl Groups {
             request,
             tx,
         ));
-        Ok(Membership { rx, _group: group })
+        Ok(Membership { rx, group })
     }
 
     fn remove(&self, key: &Key) {

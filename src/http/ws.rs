@@ -4,24 +4,31 @@
 //! security baseline: `connection_init` within a few seconds (else 4408), a missing or
 //! invalid token closes with 4403, subscribing before the ack closes with 4401, a duplicate
 //! id closes with 4409, subscriptions per socket are capped, and the socket closes when the
-//! access token expires. Each subscription forwards into one bounded queue, so a slow client
-//! never buffers without bound: its streams stop being polled and catch up from the log.
+//! access token expires. Members of a shared live stream ([`super::shared`]) are read by the
+//! connection itself, with no task or queue of their own, because one event goes to thousands
+//! of them; other subscriptions run in their own task and forward into one bounded queue. A
+//! slow client never buffers without bound: its streams stop being polled and catch up from
+//! the log, or (shared members) are told to resubscribe once they fall too far behind.
 
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamMap;
 
 use crate::auth::Auth;
 
+use super::shared::Delivery;
 use super::{Edge, authenticate};
 
 /// Time allowed between the upgrade and `connection_init`.
@@ -101,17 +108,33 @@ enum Outgoing {
     Done(String),
 }
 
+/// A shared member's deliveries.
+type Deliveries = Pin<Box<dyn Stream<Item = Delivery> + Send>>;
+
 struct Connection {
     edge: Edge,
     protocol: Protocol,
     auth: Option<Auth>,
+    /// Subscriptions running in their own task.
     subscriptions: HashMap<String, JoinHandle<()>>,
+    /// Members of shared live streams, by subscription id.
+    shared: StreamMap<Arc<str>, Deliveries>,
     tx: mpsc::Sender<Outgoing>,
     rx: mpsc::Receiver<Outgoing>,
 }
 
 /// Why the server closes the socket: code, reason, and a message to send before closing.
 struct Close(u16, &'static str, Option<Value>);
+
+/// What woke the connection.
+enum Step {
+    InitTimeout,
+    Expiry,
+    Keepalive,
+    Own(Option<Outgoing>),
+    Shared(Arc<str>, Delivery),
+    Incoming(Option<Result<Message, axum::Error>>),
+}
 
 impl Connection {
     fn new(edge: Edge, protocol: Protocol) -> Self {
@@ -121,56 +144,109 @@ impl Connection {
             protocol,
             auth: None,
             subscriptions: HashMap::new(),
+            shared: StreamMap::new(),
             tx,
             rx,
         }
     }
 
-    async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
+    async fn run(mut self, mut socket: WebSocket) {
         let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
         tokio::pin!(init_deadline);
         let mut keepalive = tokio::time::interval(KEEPALIVE);
         keepalive.tick().await;
-        let mut expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        // Fires first when the token expires (shared members are ended), then, a moment later,
+        // closes the socket (other subscriptions end themselves in that moment).
+        let mut expiry: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        let mut expired = false;
         let close = loop {
-            tokio::select! {
-                _ = &mut init_deadline, if self.auth.is_none() => break Some(Close(4408, "Connection initialisation timeout", None)),
-                _ = async { if let Some(e) = expiry.as_mut() { e.await } else { std::future::pending().await } } => {
-                    break Some(Close(4401, "Access token expired", None));
+            let step = tokio::select! {
+                _ = &mut init_deadline, if self.auth.is_none() => Step::InitTimeout,
+                _ = async { if let Some(e) = expiry.as_mut() { e.await } else { std::future::pending().await } } => Step::Expiry,
+                _ = keepalive.tick() => Step::Keepalive,
+                out = self.rx.recv() => Step::Own(out),
+                Some((id, delivery)) = self.shared.next(), if !self.shared.is_empty() => Step::Shared(id, delivery),
+                incoming = socket.recv() => Step::Incoming(incoming),
+            };
+            match step {
+                Step::InitTimeout => {
+                    break Some(Close(4408, "Connection initialisation timeout", None));
                 }
-                _ = keepalive.tick() => {
+                Step::Expiry if expired => break Some(Close(4401, "Access token expired", None)),
+                Step::Expiry => {
+                    expired = true;
+                    if let Some(e) = expiry.as_mut() {
+                        e.as_mut().reset(tokio::time::Instant::now() + EXPIRY_GRACE);
+                    }
+                    let ids: Vec<Arc<str>> = self.shared.keys().cloned().collect();
+                    let mut failed = false;
+                    for id in ids {
+                        self.leave(&id);
+                        let ending = self.ending(
+                            &id,
+                            "UNAUTHENTICATED",
+                            "the access token expired; subscribe again with a fresh token",
+                        );
+                        if send_all(&mut socket, ending).await.is_err() {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if failed {
+                        break None;
+                    }
+                }
+                Step::Keepalive => {
                     let ping = match self.protocol {
-                        Protocol::TransportWs => json!({"type": "ping"}),
-                        Protocol::LegacyWs => json!({"type": "ka"}),
+                        Protocol::TransportWs => r#"{"type":"ping"}"#,
+                        Protocol::LegacyWs => r#"{"type":"ka"}"#,
                     };
-                    if sink.send(Message::Text(ping.to_string().into())).await.is_err() { break None; }
+                    if socket.send(Message::Text(ping.into())).await.is_err() {
+                        break None;
+                    }
                 }
-                out = self.rx.recv() => match out {
+                Step::Own(out) => match out {
                     Some(Outgoing::Raw(text)) => {
-                        if sink.send(Message::Text(text.into())).await.is_err() { break None; }
+                        if socket.send(Message::Text(text.into())).await.is_err() {
+                            break None;
+                        }
                     }
                     Some(Outgoing::Text(v)) => {
-                        if sink.send(Message::Text(v.to_string().into())).await.is_err() { break None; }
+                        if socket
+                            .send(Message::Text(v.to_string().into()))
+                            .await
+                            .is_err()
+                        {
+                            break None;
+                        }
                     }
-                    Some(Outgoing::Done(id)) => { self.subscriptions.remove(&id); }
+                    Some(Outgoing::Done(id)) => {
+                        self.subscriptions.remove(&id);
+                    }
                     None => break None,
                 },
-                incoming = stream.next() => {
+                Step::Shared(id, delivery) => {
+                    if self.deliver(&mut socket, id, delivery).await.is_err() {
+                        break None;
+                    }
+                }
+                Step::Incoming(incoming) => {
                     let text = match incoming {
                         Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Binary(_))) => break Some(Close(4400, "Binary messages are not supported", None)),
+                        Some(Ok(Message::Binary(_))) => {
+                            break Some(Close(4400, "Binary messages are not supported", None));
+                        }
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
                         Some(Ok(_)) => continue,
                     };
                     match self.handle(text.as_str()).await {
                         Ok(replies) => {
-                            if let Some(exp) = self.expiry() { expiry.get_or_insert_with(|| Box::pin(tokio::time::sleep(exp))); }
-                            let mut failed = false;
-                            for reply in replies {
-                                if sink.send(Message::Text(reply.to_string().into())).await.is_err() { failed = true; break; }
+                            if let Some(left) = self.expires_in() {
+                                expiry.get_or_insert_with(|| Box::pin(tokio::time::sleep(left)));
                             }
-                            if failed { break None; }
+                            if send_all(&mut socket, replies).await.is_err() {
+                                break None;
+                            }
                         }
                         Err(close) => break Some(close),
                     }
@@ -180,27 +256,103 @@ impl Connection {
         for (_, task) in self.subscriptions.drain() {
             task.abort();
         }
+        let members = self.shared.len();
+        self.shared.clear();
+        self.edge.state.metrics.subscribers_add(-(members as i64));
         if let Some(Close(code, reason, preface)) = close {
             if let Some(message) = preface {
-                let _ = sink.send(Message::Text(message.to_string().into())).await;
+                let _ = socket.send(Message::Text(message.to_string().into())).await;
             }
-            let _ = sink
+            let _ = socket
                 .send(Message::Close(Some(CloseFrame {
                     code,
                     reason: reason.into(),
                 })))
                 .await;
         }
-        let _ = sink.close().await;
+        let _ = socket.close().await;
+    }
+
+    /// Sends one delivery of the shared member `id`, wrapped in its own envelope.
+    async fn deliver(
+        &mut self,
+        socket: &mut WebSocket,
+        id: Arc<str>,
+        delivery: Delivery,
+    ) -> Result<(), axum::Error> {
+        let metrics = &self.edge.state.metrics;
+        let item = match delivery {
+            Delivery::Item(item) => item,
+            Delivery::Lagged => {
+                metrics.lag_disconnect();
+                self.leave(&id);
+                let ending = self.ending(
+                    &id,
+                    "RATE_LIMITED",
+                    "this subscriber fell too far behind; subscribe again with `after` set to the last cursor received",
+                );
+                return send_all(socket, ending).await;
+            }
+            Delivery::End => {
+                self.leave(&id);
+                return send_all(socket, vec![json!({"type": "complete", "id": &*id})]).await;
+            }
+        };
+        let kind = match (self.protocol, item.request_error) {
+            (Protocol::TransportWs, true) => "error",
+            (Protocol::TransportWs, false) => "next",
+            (Protocol::LegacyWs, _) => "data",
+        };
+        let id_json = serde_json::to_string(&*id).unwrap_or_else(|_| "\"\"".into());
+        let message = if kind == "error" {
+            // graphql-transport-ws carries the errors list itself in an `error` message.
+            let errors = serde_json::from_str::<Value>(&item.payload)
+                .map(|v| v["errors"].to_string())
+                .unwrap_or_else(|_| "[]".into());
+            format!(r#"{{"type":"error","id":{id_json},"payload":{errors}}}"#)
+        } else {
+            format!(
+                r#"{{"type":"{kind}","id":{id_json},"payload":{}}}"#,
+                item.payload
+            )
+        };
+        socket.send(Message::Text(message.into())).await?;
+        metrics.event_delivered();
+        if kind == "error" {
+            // The operation failed as a whole: the subscription is over (no `complete` follows).
+            self.leave(&id);
+        }
+        Ok(())
+    }
+
+    /// Drops the shared member `id`, if there is one.
+    fn leave(&mut self, id: &str) -> bool {
+        let left = self.shared.remove(id).is_some();
+        if left {
+            self.edge.state.metrics.subscribers_add(-1);
+        }
+        left
+    }
+
+    /// The error that ends subscription `id`, then its `complete`.
+    fn ending(&self, id: &str, code: &str, message: &str) -> Vec<Value> {
+        let payload = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] });
+        let kind = match self.protocol {
+            Protocol::TransportWs => "next",
+            Protocol::LegacyWs => "data",
+        };
+        vec![
+            json!({"type": kind, "id": id, "payload": payload}),
+            json!({"type": "complete", "id": id}),
+        ]
     }
 
     /// Time left on the access token, once authenticated.
-    fn expiry(&self) -> Option<Duration> {
+    fn expires_in(&self) -> Option<Duration> {
         match &self.auth {
             Some(Auth::Signed(p)) => {
                 let left = p.expires_at - chrono::Utc::now().timestamp();
-                // A moment after expiry, so each subscription's own "token expired" error goes out first.
-                Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)) + EXPIRY_GRACE)
+                Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
             }
             _ => None,
         }
@@ -221,6 +373,7 @@ impl Connection {
                 if let Some(task) = self.subscriptions.remove(&id) {
                     task.abort();
                 }
+                self.leave(&id);
                 Ok(match self.protocol {
                     Protocol::LegacyWs => vec![json!({"type": "complete", "id": id})],
                     Protocol::TransportWs => Vec::new(),
@@ -260,42 +413,39 @@ impl Connection {
             return Err(Close(4401, "Unauthorized", None));
         };
         let id = id.ok_or(Close(4400, "Missing id", None))?;
-        if self
+        let running = self
             .subscriptions
             .get(&id)
-            .is_some_and(|t| !t.is_finished())
-        {
+            .is_some_and(|t| !t.is_finished());
+        if running || self.shared.contains_key(id.as_str()) {
             return Err(Close(4409, "Subscriber for this id already exists", None));
         }
         let request: Request = match payload.map(serde_json::from_value) {
             Some(Ok(r)) => r,
             _ => return Err(Close(4400, "Invalid subscribe payload", None)),
         };
-        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+        if self.subscriptions.len() + self.shared.len() >= MAX_SUBSCRIPTIONS {
             return Ok(vec![
                 self.error_message(&id, "too many subscriptions on this connection"),
             ]);
         }
-        let task = match self.edge.groups.join(&self.edge, &auth, request) {
-            Ok(membership) => tokio::spawn(forward_shared(
-                self.edge.clone(),
-                self.protocol,
-                id.clone(),
-                membership,
-                self.expiry()
-                    .unwrap_or(Duration::ZERO)
-                    .saturating_sub(EXPIRY_GRACE),
-                self.tx.clone(),
-            )),
-            Err(request) => tokio::spawn(forward(
-                self.edge.clone(),
-                self.protocol,
-                id.clone(),
-                (*request).data(auth),
-                self.tx.clone(),
-            )),
-        };
-        self.subscriptions.insert(id, task);
+        match self.edge.groups.join(&self.edge, &auth, request) {
+            Ok(membership) => {
+                self.edge.state.metrics.subscribers_add(1);
+                self.shared
+                    .insert(Arc::from(id), Box::pin(membership.into_deliveries()));
+            }
+            Err(request) => {
+                let task = tokio::spawn(forward(
+                    self.edge.clone(),
+                    self.protocol,
+                    id.clone(),
+                    (*request).data(auth),
+                    self.tx.clone(),
+                ));
+                self.subscriptions.insert(id, task);
+            }
+        }
         Ok(Vec::new())
     }
 
@@ -371,78 +521,15 @@ pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
-/// Forwards a shared group's responses to this subscriber, wrapped in its own envelope.
-/// The member keeps its own token expiry, and one that falls too far behind the group is
-/// told to resubscribe (with `after`, to replay what it missed from the log).
-async fn forward_shared(
-    edge: Edge,
-    protocol: Protocol,
-    id: String,
-    mut membership: super::shared::Membership,
-    expires_in: Duration,
-    tx: mpsc::Sender<Outgoing>,
-) {
-    let metrics = edge.state.metrics.clone();
-    metrics.subscribers_add(1);
-    let id_json = serde_json::to_string(&id).unwrap_or_else(|_| "\"\"".into());
-    let deadline = tokio::time::sleep(expires_in);
-    tokio::pin!(deadline);
-    let ending = loop {
-        let item = tokio::select! {
-            _ = &mut deadline => break Some(("UNAUTHENTICATED", "the access token expired; subscribe again with a fresh token")),
-            item = membership.rx.recv() => item,
-        };
-        let item = match item {
-            Ok(item) => item,
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                metrics.lag_disconnect();
-                break Some((
-                    "RATE_LIMITED",
-                    "this subscriber fell too far behind; subscribe again with `after` set to the last cursor received",
-                ));
-            }
-            Err(broadcast::error::RecvError::Closed) => break None,
-        };
-        let kind = match (protocol, item.request_error) {
-            (Protocol::TransportWs, true) => "error",
-            (Protocol::TransportWs, false) => "next",
-            (Protocol::LegacyWs, _) => "data",
-        };
-        let payload = if kind == "error" {
-            // graphql-transport-ws carries the errors list itself in an `error` message.
-            serde_json::from_str::<Value>(&item.payload)
-                .map(|v| v["errors"].to_string())
-                .unwrap_or_else(|_| "[]".into())
-        } else {
-            item.payload.clone()
-        };
-        let message = format!(r#"{{"type":"{kind}","id":{id_json},"payload":{payload}}}"#);
-        if tx.send(Outgoing::Raw(message)).await.is_err() {
-            metrics.subscribers_add(-1);
-            return;
-        }
-        metrics.event_delivered();
-        if kind == "error" {
-            metrics.subscribers_add(-1);
-            let _ = tx.send(Outgoing::Done(id)).await;
-            return;
-        }
-    };
-    metrics.subscribers_add(-1);
-    if let Some((code, message)) = ending {
-        let errors = json!([{ "message": message, "extensions": { "code": code } }]);
-        let message = match protocol {
-            Protocol::TransportWs => {
-                json!({"type": "next", "id": id, "payload": { "data": null, "errors": errors }})
-            }
-            Protocol::LegacyWs => {
-                json!({"type": "data", "id": id, "payload": { "data": null, "errors": errors }})
-            }
-        };
-        let _ = tx.send(Outgoing::Text(message)).await;
+/// Sends `messages` in order, flushing once.
+async fn send_all(socket: &mut WebSocket, messages: Vec<Value>) -> Result<(), axum::Error> {
+    if messages.is_empty() {
+        return Ok(());
     }
-    let _ = tx
-        .send(Outgoing::Text(json!({"type": "complete", "id": id})))
-        .await;
-    let _ = tx.send(Outgoing::Done(id)).await;
+    for message in messages {
+        socket
+            .feed(Message::Text(message.to_string().into()))
+            .await?;
+    }
+    socket.flush().await
 }

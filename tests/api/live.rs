@@ -982,3 +982,65 @@ async fn deleted_carries_the_last_status_before_and_none_after() {
         "a deleted driver is no longer visible: {deleted}"
     );
 }
+
+/// The `lastmile_subscribers` gauge as `/metrics` shows it, once it equals `expected` (or the
+/// last value seen after a bounded wait).
+async fn subscribers_gauge(app: &TestApp, expected: i64) -> i64 {
+    let mut seen = i64::MIN;
+    for _ in 0..200 {
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await;
+        let text = metrics.expect("metrics answer").text().await.expect("text");
+        seen = text
+            .lines()
+            .find_map(|l| l.strip_prefix("lastmile_subscribers "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("the subscribers gauge");
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_subscriber_gauge_follows_subscriptions_joining_completing_and_disconnecting() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe_live("shared-1").await;
+    ws.subscribe_live("shared-2").await;
+    ws.subscribe("own", None).await;
+    let mut legacy = Ws::connect(&app, Proto::Legacy, &org.admin.token).await;
+    legacy.subscribe_live("shared-3").await;
+    assert_eq!(subscribers_gauge(&app, 4).await, 4);
+
+    ws.send(json!({ "type": "complete", "id": "shared-2" }))
+        .await;
+    assert_eq!(subscribers_gauge(&app, 3).await, 3);
+    legacy
+        .send(json!({ "type": "stop", "id": "shared-3" }))
+        .await;
+    assert_eq!(legacy.recv().await["type"], "complete");
+    assert_eq!(subscribers_gauge(&app, 2).await, 2);
+
+    drop(ws);
+    assert_eq!(subscribers_gauge(&app, 0).await, 0);
+    // Everyone left, so the stream ended; a new member starts it again and is served.
+    let listening = app.state.events.receivers();
+    legacy.subscribe_live("shared-4").await;
+    assert_eq!(subscribers_gauge(&app, 1).await, 1);
+    for _ in 0..200 {
+        if app.state.events.receivers() > listening {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    app.invite(&org.admin.token, "late@example.test", &["DRIVER"])
+        .await;
+    assert_eq!(legacy.event().await["kind"], "INVITED");
+}
