@@ -136,7 +136,11 @@ impl Application {
             }));
         }
 
-        let limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
+        // Counted in Redis when configured, so the budget holds across instances.
+        let mut limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
+        if let Some((client, _)) = &redis {
+            limiter = limiter.shared(client.clone(), &settings.redis_channel);
+        }
         let state = AppState {
             db,
             settings: settings.clone(),

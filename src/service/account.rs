@@ -98,7 +98,7 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
 
     let existing = find_account(&state.db.conn, &email).await?;
     if existing.is_some() {
-        state.limiter.attempt(&credential_key(&email))?;
+        state.limiter.attempt(&credential_key(&email)).await?;
     }
     let verified = password::verify(
         pw.expose().to_owned(),
@@ -167,7 +167,7 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
     // A malformed email cannot belong to an account: same answer as a wrong password.
     let email = Email::parse(email).ok();
     if let Some(email) = &email {
-        state.limiter.attempt(&credential_key(email))?;
+        state.limiter.attempt(&credential_key(email)).await?;
     }
     let account = match &email {
         Some(email) => find_account(&state.db.conn, email).await?,
@@ -180,7 +180,7 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
     .await?;
     let account = match (account, ok, email) {
         (Some(a), true, Some(email)) => {
-            state.limiter.reset(&credential_key(&email));
+            state.limiter.reset(&credential_key(&email)).await;
             a
         }
         _ => return Err(invalid_credentials()),
@@ -274,7 +274,8 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
     let email = Email::parse(email).field("email")?;
     state
         .limiter
-        .attempt(&format!("reset-mail:{}", email.as_str()))?;
+        .attempt(&format!("reset-mail:{}", email.as_str()))
+        .await?;
     let Some(account) = find_account(&state.db.conn, &email).await? else {
         return Ok(true);
     };

@@ -343,7 +343,10 @@ pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> A
     let existing = account::find_account(&state.db.conn, &email).await?;
     let new_hash = match &existing {
         Some(a) => {
-            state.limiter.attempt(&account::credential_key(&email))?;
+            state
+                .limiter
+                .attempt(&account::credential_key(&email))
+                .await?;
             if !password::verify(pw.to_owned(), Some(a.password_hash.clone())).await? {
                 return Err(AppError::Unauthenticated(
                     "invalid email or password".into(),

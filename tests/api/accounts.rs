@@ -429,3 +429,41 @@ async fn repeated_wrong_passwords_are_rate_limited_even_when_the_right_one_follo
         .await;
     assert_code(&limited, "RATE_LIMITED");
 }
+
+#[tokio::test]
+async fn the_password_attempt_budget_is_shared_by_every_instance() {
+    if std::env::var("REDIS_URL").map_or(true, |u| u.is_empty()) {
+        eprintln!("REDIS_URL not set: instances share attempt counts only through Redis");
+        return;
+    }
+    let one = spawn_app().await;
+    let two = spawn_with(Options {
+        database_url: Some(one.database_url.clone()),
+        redis_channel: one.redis_channel.clone(),
+        ..Default::default()
+    })
+    .await;
+    let org = one.create_org("Acme").await;
+    // Ten wrong passwords spread over both instances spend the one budget.
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let body = app
+            .gql(
+                None,
+                SIGN_IN,
+                json!({ "e": org.admin_email, "p": "wrong password!" }),
+            )
+            .await;
+        assert_code(&body, "UNAUTHENTICATED");
+    }
+    for app in [&one, &two] {
+        let limited = app
+            .gql(
+                None,
+                SIGN_IN,
+                json!({ "e": org.admin_email, "p": PASSWORD }),
+            )
+            .await;
+        assert_code(&limited, "RATE_LIMITED");
+    }
+}
