@@ -3,11 +3,17 @@
 
 use serde_json::json;
 
-use crate::helpers::{Options, PASSWORD, assert_code, spawn_app, spawn_with};
+use crate::helpers::{Options, PASSWORD, TestApp, assert_code, redis_url, spawn_app, spawn_with};
 
 const SIGN_IN: &str = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) {
     accessToken refreshToken expiresIn scoped organizations { id name } } }";
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken viewer { email } } }";
+
+/// A sign-in of `email` with a wrong password.
+async fn wrong_password(app: &TestApp, email: &str) -> serde_json::Value {
+    app.gql(None, SIGN_IN, json!({ "e": email, "p": "wrong password!" }))
+        .await
+}
 
 #[tokio::test]
 async fn creating_an_organization_signs_its_admin_in_scoped_to_it() {
@@ -97,13 +103,7 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
             json!({ "e": "nobody@example.test", "p": PASSWORD }),
         )
         .await;
-    let wrong = app
-        .gql(
-            None,
-            SIGN_IN,
-            json!({ "e": org.admin_email, "p": "wrong password!" }),
-        )
-        .await;
+    let wrong = wrong_password(&app, &org.admin_email).await;
     assert_code(&unknown, "UNAUTHENTICATED");
     assert_code(&wrong, "UNAUTHENTICATED");
     assert_eq!(
@@ -411,13 +411,7 @@ async fn repeated_wrong_passwords_are_rate_limited_even_when_the_right_one_follo
     let app = spawn_app().await;
     let org = app.create_org("Acme").await;
     for _ in 0..10 {
-        let body = app
-            .gql(
-                None,
-                SIGN_IN,
-                json!({ "e": org.admin_email, "p": "wrong password!" }),
-            )
-            .await;
+        let body = wrong_password(&app, &org.admin_email).await;
         assert_code(&body, "UNAUTHENTICATED");
     }
     let limited = app
@@ -432,28 +426,17 @@ async fn repeated_wrong_passwords_are_rate_limited_even_when_the_right_one_follo
 
 #[tokio::test]
 async fn the_password_attempt_budget_is_shared_by_every_instance() {
-    if std::env::var("REDIS_URL").map_or(true, |u| u.is_empty()) {
+    if redis_url().is_none() {
         eprintln!("REDIS_URL not set: instances share attempt counts only through Redis");
         return;
     }
     let one = spawn_app().await;
-    let two = spawn_with(Options {
-        database_url: Some(one.database_url.clone()),
-        redis_channel: one.redis_channel.clone(),
-        ..Default::default()
-    })
-    .await;
+    let two = one.second_instance().await;
     let org = one.create_org("Acme").await;
     // Ten wrong passwords spread over both instances spend the one budget.
     for i in 0..10 {
         let app = if i % 2 == 0 { &one } else { &two };
-        let body = app
-            .gql(
-                None,
-                SIGN_IN,
-                json!({ "e": org.admin_email, "p": "wrong password!" }),
-            )
-            .await;
+        let body = wrong_password(app, &org.admin_email).await;
         assert_code(&body, "UNAUTHENTICATED");
     }
     for app in [&one, &two] {

@@ -52,6 +52,11 @@ pub struct Options {
     pub extra: Vec<(String, String)>,
 }
 
+/// `REDIS_URL` when set: the tests that need several instances run only with Redis.
+pub fn redis_url() -> Option<String> {
+    std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
+}
+
 /// A fresh database URL: a new PostgreSQL database when `DATABASE_URL` is PostgreSQL,
 /// otherwise a SQLite file in `dir`.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
@@ -321,6 +326,16 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("no mail to {to} arrived");
+    }
+
+    /// Another gateway instance on the same database and Redis channel.
+    pub async fn second_instance(&self) -> TestApp {
+        spawn_with(Options {
+            database_url: Some(self.database_url.clone()),
+            redis_channel: self.redis_channel.clone(),
+            ..Default::default()
+        })
+        .await
     }
 
     /// How many mails were delivered.

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{Options, TestApp, spawn_app, spawn_with};
+use crate::helpers::{Options, TestApp, redis_url, spawn_app, spawn_with};
 
 /// The WebSocket subprotocols the gateway speaks.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -468,10 +468,6 @@ async fn a_driver_cannot_watch_the_organization() {
     );
 }
 
-fn redis_url() -> Option<String> {
-    std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
-}
-
 #[tokio::test]
 async fn a_mutation_on_one_instance_reaches_a_subscriber_on_another() {
     if redis_url().is_none() {
@@ -479,12 +475,7 @@ async fn a_mutation_on_one_instance_reaches_a_subscriber_on_another() {
         return;
     }
     let one = spawn_app().await;
-    let two = spawn_with(Options {
-        database_url: Some(one.database_url.clone()),
-        redis_channel: one.redis_channel.clone(),
-        ..Default::default()
-    })
-    .await;
+    let two = one.second_instance().await;
     let org = one.create_org("Acme").await;
     let driver = one.member(&org.admin.token, &["DRIVER"]).await;
     let mut ws = Ws::connect(&two, Proto::Transport, &org.admin.token).await;
