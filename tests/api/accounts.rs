@@ -9,10 +9,15 @@ const SIGN_IN: &str = "mutation($e: String!, $p: String!) { signIn(email: $e, pa
     accessToken refreshToken expiresIn scoped organizations { id name } } }";
 const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken viewer { email } } }";
 
+/// A sign-in of `email` with `password`.
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> serde_json::Value {
+    app.gql(None, SIGN_IN, json!({ "e": email, "p": password }))
+        .await
+}
+
 /// A sign-in of `email` with a wrong password.
 async fn wrong_password(app: &TestApp, email: &str) -> serde_json::Value {
-    app.gql(None, SIGN_IN, json!({ "e": email, "p": "wrong password!" }))
-        .await
+    sign_in(app, email, "wrong password!").await
 }
 
 #[tokio::test]
@@ -414,13 +419,7 @@ async fn repeated_wrong_passwords_are_rate_limited_even_when_the_right_one_follo
         let body = wrong_password(&app, &org.admin_email).await;
         assert_code(&body, "UNAUTHENTICATED");
     }
-    let limited = app
-        .gql(
-            None,
-            SIGN_IN,
-            json!({ "e": org.admin_email, "p": PASSWORD }),
-        )
-        .await;
+    let limited = sign_in(&app, &org.admin_email, PASSWORD).await;
     assert_code(&limited, "RATE_LIMITED");
 }
 
@@ -440,13 +439,7 @@ async fn the_password_attempt_budget_is_shared_by_every_instance() {
         assert_code(&body, "UNAUTHENTICATED");
     }
     for app in [&one, &two] {
-        let limited = app
-            .gql(
-                None,
-                SIGN_IN,
-                json!({ "e": org.admin_email, "p": PASSWORD }),
-            )
-            .await;
+        let limited = sign_in(app, &org.admin_email, PASSWORD).await;
         assert_code(&limited, "RATE_LIMITED");
     }
 }
