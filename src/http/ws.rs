@@ -136,6 +136,62 @@ enum Step {
     Incoming(Option<Result<Message, axum::Error>>),
 }
 
+/// Whether the connection goes on.
+enum Flow {
+    Go,
+    /// Stop, with the close the server decided (none when the client went away).
+    Stop(Option<Close>),
+}
+
+/// The connection's clocks.
+struct Timers {
+    /// `connection_init` must come before this.
+    init_deadline: Pin<Box<tokio::time::Sleep>>,
+    keepalive: tokio::time::Interval,
+    /// Set once authenticated: fires when the token expires (shared members end), then, a
+    /// moment later, closes the socket (other subscriptions end themselves in that moment).
+    expiry: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The token has expired; the next expiry closes the socket.
+    expired: bool,
+}
+
+impl Timers {
+    async fn start() -> Self {
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.tick().await;
+        Self {
+            init_deadline: Box::pin(tokio::time::sleep(INIT_TIMEOUT)),
+            keepalive,
+            expiry: None,
+            expired: false,
+        }
+    }
+
+    /// Arms the expiry, once.
+    fn expire_in(&mut self, left: Duration) {
+        self.expiry
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(left)));
+    }
+
+    /// Waits for `expiry`; forever when it is not armed.
+    async fn until(expiry: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+        match expiry.as_mut() {
+            Some(expiry) => expiry.await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The token expired: the socket closes after the grace period.
+    fn expire(&mut self) {
+        self.expired = true;
+        if let Some(expiry) = self.expiry.as_mut() {
+            expiry
+                .as_mut()
+                .reset(tokio::time::Instant::now() + EXPIRY_GRACE);
+        }
+    }
+}
+
 impl Connection {
     fn new(edge: Edge, protocol: Protocol) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -151,108 +207,108 @@ impl Connection {
     }
 
     async fn run(mut self, mut socket: WebSocket) {
-        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
-        tokio::pin!(init_deadline);
-        let mut keepalive = tokio::time::interval(KEEPALIVE);
-        keepalive.tick().await;
-        // Fires first when the token expires (shared members are ended), then, a moment later,
-        // closes the socket (other subscriptions end themselves in that moment).
-        let mut expiry: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        let mut expired = false;
+        let mut timers = Timers::start().await;
         let close = loop {
             let step = tokio::select! {
-                _ = &mut init_deadline, if self.auth.is_none() => Step::InitTimeout,
-                _ = async { if let Some(e) = expiry.as_mut() { e.await } else { std::future::pending().await } } => Step::Expiry,
-                _ = keepalive.tick() => Step::Keepalive,
+                _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
+                _ = Timers::until(&mut timers.expiry) => Step::Expiry,
+                _ = timers.keepalive.tick() => Step::Keepalive,
                 out = self.rx.recv() => Step::Own(out),
                 Some((id, delivery)) = self.shared.next(), if !self.shared.is_empty() => Step::Shared(id, delivery),
                 incoming = socket.recv() => Step::Incoming(incoming),
             };
-            match step {
-                Step::InitTimeout => {
-                    break Some(Close(4408, "Connection initialisation timeout", None));
-                }
-                Step::Expiry if expired => break Some(Close(4401, "Access token expired", None)),
-                Step::Expiry => {
-                    expired = true;
-                    if let Some(e) = expiry.as_mut() {
-                        e.as_mut().reset(tokio::time::Instant::now() + EXPIRY_GRACE);
-                    }
-                    let ids: Vec<Arc<str>> = self.shared.keys().cloned().collect();
-                    let mut failed = false;
-                    for id in ids {
-                        self.leave(&id);
-                        let ending = self.ending(
-                            &id,
-                            "UNAUTHENTICATED",
-                            "the access token expired; subscribe again with a fresh token",
-                        );
-                        if send_all(&mut socket, ending).await.is_err() {
-                            failed = true;
-                            break;
-                        }
-                    }
-                    if failed {
-                        break None;
-                    }
-                }
-                Step::Keepalive => {
-                    let ping = match self.protocol {
-                        Protocol::TransportWs => r#"{"type":"ping"}"#,
-                        Protocol::LegacyWs => r#"{"type":"ka"}"#,
-                    };
-                    if socket.send(Message::Text(ping.into())).await.is_err() {
-                        break None;
-                    }
-                }
-                Step::Own(out) => match out {
-                    Some(Outgoing::Raw(text)) => {
-                        if socket.send(Message::Text(text.into())).await.is_err() {
-                            break None;
-                        }
-                    }
-                    Some(Outgoing::Text(v)) => {
-                        if socket
-                            .send(Message::Text(v.to_string().into()))
-                            .await
-                            .is_err()
-                        {
-                            break None;
-                        }
-                    }
-                    Some(Outgoing::Done(id)) => {
-                        self.subscriptions.remove(&id);
-                    }
-                    None => break None,
-                },
-                Step::Shared(id, delivery) => {
-                    if self.deliver(&mut socket, id, delivery).await.is_err() {
-                        break None;
-                    }
-                }
-                Step::Incoming(incoming) => {
-                    let text = match incoming {
-                        Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Binary(_))) => {
-                            break Some(Close(4400, "Binary messages are not supported", None));
-                        }
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
-                        Some(Ok(_)) => continue,
-                    };
-                    match self.handle(text.as_str()).await {
-                        Ok(replies) => {
-                            if let Some(left) = self.expires_in() {
-                                expiry.get_or_insert_with(|| Box::pin(tokio::time::sleep(left)));
-                            }
-                            if send_all(&mut socket, replies).await.is_err() {
-                                break None;
-                            }
-                        }
-                        Err(close) => break Some(close),
-                    }
-                }
+            if let Flow::Stop(close) = self.step(&mut socket, &mut timers, step).await {
+                break close;
             }
         };
+        self.finish(socket, close).await;
+    }
+
+    /// Acts on what woke the connection.
+    async fn step(&mut self, socket: &mut WebSocket, timers: &mut Timers, step: Step) -> Flow {
+        let sent = match step {
+            Step::InitTimeout => {
+                return Flow::Stop(Some(Close(4408, "Connection initialisation timeout", None)));
+            }
+            Step::Expiry if timers.expired => {
+                return Flow::Stop(Some(Close(4401, "Access token expired", None)));
+            }
+            Step::Expiry => {
+                timers.expire();
+                self.end_members(socket).await
+            }
+            Step::Keepalive => {
+                let ping = match self.protocol {
+                    Protocol::TransportWs => r#"{"type":"ping"}"#,
+                    Protocol::LegacyWs => r#"{"type":"ka"}"#,
+                };
+                socket.send(Message::Text(ping.into())).await
+            }
+            Step::Own(None) => return Flow::Stop(None),
+            Step::Own(Some(Outgoing::Raw(text))) => socket.send(Message::Text(text.into())).await,
+            Step::Own(Some(Outgoing::Text(v))) => {
+                socket.send(Message::Text(v.to_string().into())).await
+            }
+            Step::Own(Some(Outgoing::Done(id))) => {
+                self.subscriptions.remove(&id);
+                Ok(())
+            }
+            Step::Shared(id, delivery) => self.deliver(socket, id, delivery).await,
+            Step::Incoming(incoming) => return self.incoming(socket, timers, incoming).await,
+        };
+        match sent {
+            Ok(()) => Flow::Go,
+            Err(_) => Flow::Stop(None),
+        }
+    }
+
+    /// A message from the client.
+    async fn incoming(
+        &mut self,
+        socket: &mut WebSocket,
+        timers: &mut Timers,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> Flow {
+        let text = match incoming {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(_))) => {
+                return Flow::Stop(Some(Close(4400, "Binary messages are not supported", None)));
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Flow::Stop(None),
+            Some(Ok(_)) => return Flow::Go,
+        };
+        match self.handle(text.as_str()).await {
+            Ok(replies) => {
+                if let Some(left) = self.expires_in() {
+                    timers.expire_in(left);
+                }
+                match send_all(socket, replies).await {
+                    Ok(()) => Flow::Go,
+                    Err(_) => Flow::Stop(None),
+                }
+            }
+            Err(close) => Flow::Stop(Some(close)),
+        }
+    }
+
+    /// The token expired: every shared member gets its error and `complete` (other
+    /// subscriptions end themselves before the socket closes).
+    async fn end_members(&mut self, socket: &mut WebSocket) -> Result<(), axum::Error> {
+        let ids: Vec<Arc<str>> = self.shared.keys().cloned().collect();
+        for id in ids {
+            self.leave(&id);
+            let ending = self.ending(
+                &id,
+                "UNAUTHENTICATED",
+                "the access token expired; subscribe again with a fresh token",
+            );
+            send_all(socket, ending).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every subscription and closes the socket, with `close` when the server decided it.
+    async fn finish(mut self, mut socket: WebSocket, close: Option<Close>) {
         for (_, task) in self.subscriptions.drain() {
             task.abort();
         }
