@@ -6,6 +6,8 @@
 //! live events on, dropping any at or below the last cursor sent. An event committed during
 //! the replay is thus in the log, in the live buffer, or both, and is sent exactly once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use futures_util::Stream;
@@ -32,6 +34,33 @@ pub enum StreamEnd {
     TokenExpired,
     /// The log could not be read.
     Failed,
+}
+
+/// How the edge runs a stream on behalf of several subscribers: a shared execution, or the
+/// replay of one member of it. Such streams report how far they have read and are not counted
+/// as subscribers (their members are).
+#[derive(Clone, Default)]
+pub struct Tap {
+    /// How far the stream has read.
+    pub progress: Progress,
+    /// End once the replay has caught up instead of going on live.
+    pub replay_only: bool,
+}
+
+/// The cursor of the last event a stream read, seen or not by its subscriber: after an event
+/// was yielded, its own cursor.
+#[derive(Clone, Default)]
+pub struct Progress(Arc<AtomicI64>);
+
+impl Progress {
+    /// The cursor read last.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, cursor: i64) {
+        self.0.store(cursor, Ordering::Release);
+    }
 }
 
 /// Parses a cursor given by a client.
@@ -67,29 +96,30 @@ async fn read_after(db: &Db, after: i64) -> Result<Vec<status_event::Model>, sea
         .await
 }
 
-/// The event stream of a subscriber in `organization_id`, ending when the token expires.
+/// The event stream of a subscriber in `organization_id`, ending when the token expires
+/// (or, with a replay-only tap, once the replay has caught up).
 pub fn open(
     hub: EventHub,
     db: Db,
     organization_id: Uuid,
     after: Option<i64>,
     expires_in: Duration,
-    count: bool,
+    tap: Option<Tap>,
 ) -> impl Stream<Item = Result<Event, StreamEnd>> {
     let mut live = hub.subscribe();
-    // A shared group's execution is not a subscriber: its members are counted instead.
-    let metrics = if count {
-        hub.metrics().clone()
-    } else {
-        crate::metrics::Metrics::default()
-    };
+    let metrics = hub.metrics().clone();
     let deadline = tokio::time::Instant::now() + expires_in;
     // With no cursor, start at what this instance has broadcast when the live feed opened.
     let start = after.unwrap_or_else(|| hub.last_cursor());
+    let (progress, replay_only) = match &tap {
+        Some(tap) => (tap.progress.clone(), tap.replay_only),
+        None => (Progress::default(), false),
+    };
+    let counted = tap.is_none();
     async_stream::stream! {
-        metrics.subscribers_add(1);
-        let _guard = SubscriberGuard(metrics.clone());
+        let _guard = counted.then(|| SubscriberGuard::new(metrics.clone()));
         let mut last = start;
+        progress.set(last);
         // One timer for the whole stream: re-arming one per event would cost a timer-wheel
         // insertion per event per subscriber.
         let expiry = tokio::time::sleep_until(deadline);
@@ -110,9 +140,12 @@ pub fn open(
                     let full = batch.len() as u64 == REPLAY_BATCH;
                     for event in batch {
                         last = event.id;
+                        progress.set(last);
                         if visibility::receives(&event, organization_id) {
-                            metrics.event_delivered();
-                            yield Ok(std::sync::Arc::new(event));
+                            if counted {
+                                metrics.event_delivered();
+                            }
+                            yield Ok(Arc::new(event));
                         }
                     }
                     if !full {
@@ -120,6 +153,9 @@ pub fn open(
                     }
                 }
                 replay = false;
+                if replay_only {
+                    return;
+                }
             }
             let received = tokio::select! {
                 _ = &mut expiry => {
@@ -134,8 +170,11 @@ pub fn open(
                         continue;
                     }
                     last = event.id;
+                    progress.set(last);
                     if visibility::receives(&event, organization_id) {
-                        metrics.event_delivered();
+                        if counted {
+                            metrics.event_delivered();
+                        }
                         yield Ok(event);
                     }
                 }
@@ -151,6 +190,13 @@ pub fn open(
 
 /// Keeps the subscriber gauge right however the stream ends.
 struct SubscriberGuard(crate::metrics::Metrics);
+
+impl SubscriberGuard {
+    fn new(metrics: crate::metrics::Metrics) -> Self {
+        metrics.subscribers_add(1);
+        Self(metrics)
+    }
+}
 
 impl Drop for SubscriberGuard {
     fn drop(&mut self) {

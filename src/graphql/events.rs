@@ -165,14 +165,13 @@ impl Subscription {
         let expires_at = auth(ctx).principal().gql()?.expires_at;
         let remaining =
             Duration::from_secs(u64::try_from(expires_at - Utc::now().timestamp()).unwrap_or(0));
-        let counted = ctx.data_opt::<crate::http::GroupExecution>().is_none();
         let events = stream::open(
             state.events.clone(),
             state.db.clone(),
             actor.organization_id,
             after,
             remaining,
-            counted,
+            ctx.data_opt::<stream::Tap>().cloned(),
         );
         Ok(events.map(|item| match item {
             Ok(event) => Ok(StatusEvent(event)),

@@ -23,7 +23,6 @@ use crate::graphql::AppSchema;
 use crate::state::AppState;
 
 pub use auth::authenticate;
-pub use shared::GroupExecution;
 
 /// Largest request body accepted (413 above).
 const MAX_BODY: usize = 1024 * 1024;

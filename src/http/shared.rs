@@ -1,21 +1,28 @@
 //! Shared live subscriptions: subscribers of one organization (same roles) running the same
-//! `statusChanged` document without a resume cursor receive the very same responses, so one
-//! execution serves them all and each member only wraps the serialized payload in its own
-//! envelope. Without this, every event is executed and serialized once per subscriber.
+//! `statusChanged` document receive the very same responses, so one execution serves them all
+//! and each member only wraps the serialized payload in its own envelope. Without this, every
+//! event is executed and serialized once per subscriber.
 //!
-//! Subscriptions with `after` (a replay) or any other document run on their own.
+//! A member resuming with `after` (as every dashboard does after a reconnect) first replays
+//! what it missed with an execution of its own, then continues on the group's responses,
+//! skipping those at or below the last cursor its replay read: no gap, no duplicate. It joins
+//! the group before replaying, so whatever the group sends meanwhile waits in its backlog.
+//!
+//! Other documents, or an `after` written into the document itself, run on their own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use async_graphql::Request;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{OperationType, Selection};
+use async_graphql::{Name, Request, Value, Variables};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::auth::{Auth, Principal};
+use crate::events::stream::{Progress, Tap};
+use crate::graphql::AppSchema;
 
 use super::Edge;
 
@@ -24,16 +31,24 @@ const GROUP_BACKLOG: usize = 1024;
 /// How long the group's own execution stays authorized; members keep their own expiry.
 const GROUP_LIFETIME: Duration = Duration::from_secs(3650 * 24 * 3600);
 
-/// Marks the shared execution, so per-subscriber metrics count members, not groups.
-#[derive(Clone, Copy)]
-pub struct GroupExecution;
-
 /// One response of a group, serialized once.
 pub struct Item {
     /// Nothing ran: parse, validation or authorization of the whole operation failed.
     pub request_error: bool,
     /// The serialized GraphQL response.
     pub payload: String,
+    /// The cursor of the event the response is about.
+    pub cursor: i64,
+}
+
+impl Item {
+    fn new(response: &async_graphql::Response, first: bool, cursor: i64) -> Self {
+        Self {
+            request_error: first && super::ws::is_request_error(response),
+            payload: serde_json::to_string(response).unwrap_or_else(|_| "{}".into()),
+            cursor,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -49,10 +64,19 @@ struct Group {
     tx: broadcast::Sender<Arc<Item>>,
 }
 
-/// A membership in a group: the receiver, and the group kept alive by it.
+/// A membership in a group: the receiver, the group kept alive by it, and the member's own
+/// replay when it resumes from a cursor.
 pub struct Membership {
     rx: broadcast::Receiver<Arc<Item>>,
     group: Arc<Group>,
+    replay: Option<Replay>,
+}
+
+/// A member's replay: its own request, run until it has caught up.
+struct Replay {
+    schema: AppSchema,
+    request: Request,
+    progress: Progress,
 }
 
 /// What a member receives.
@@ -68,11 +92,33 @@ pub enum Delivery {
 impl Membership {
     /// The member's deliveries, ending after `Lagged` or `End`; the group lives as long.
     pub fn into_deliveries(self) -> impl Stream<Item = Delivery> + Send + 'static {
-        let Membership { mut rx, group } = self;
+        let Membership {
+            mut rx,
+            group,
+            replay,
+        } = self;
         async_stream::stream! {
             let _alive = group;
+            // Group responses at or below this cursor were part of the replay.
+            let mut seam = i64::MIN;
+            if let Some(Replay { schema, request, progress }) = replay {
+                let mut responses = schema.execute_stream(request);
+                let mut first = true;
+                while let Some(response) = responses.next().await {
+                    let failed = !response.errors.is_empty();
+                    yield Delivery::Item(Arc::new(Item::new(&response, first, progress.get())));
+                    first = false;
+                    if failed {
+                        // A refused cursor or an expired token: the subscription is over.
+                        yield Delivery::End;
+                        return;
+                    }
+                }
+                seam = progress.get();
+            }
             loop {
                 match rx.recv().await {
+                    Ok(item) if item.cursor <= seam => continue,
                     Ok(item) => yield Delivery::Item(item),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         yield Delivery::Lagged;
@@ -108,36 +154,54 @@ impl Groups {
         let Some(scope) = principal.scope.as_ref() else {
             return Err(Box::new(request));
         };
-        if !shareable(&request) {
+        let Some(after_variable) = shareable(&request) else {
             return Err(Box::new(request));
-        }
+        };
+        // The group runs the document live, without the member's cursor.
+        let mut variables = request.variables.clone();
+        let resumes = after_variable
+            .and_then(|name| variables.remove(&Name::new(name)))
+            .is_some_and(|after| after != Value::Null);
         let key = Key {
             organization_id: scope.organization_id,
             roles: scope.roles.names(),
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
-            variables: serde_json::to_string(&request.variables).unwrap_or_default(),
+            variables: serde_json::to_string(&variables).unwrap_or_default(),
         };
+        let replay = resumes.then(|| {
+            let progress = Progress::default();
+            let tap = Tap {
+                progress: progress.clone(),
+                replay_only: true,
+            };
+            Replay {
+                schema: edge.schema.clone(),
+                request: request.data(auth.clone()).data(tap),
+                progress,
+            }
+        });
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
             return Ok(Membership {
                 rx: group.tx.subscribe(),
                 group,
+                replay,
             });
         }
         let (tx, rx) = broadcast::channel(GROUP_BACKLOG);
         let group = Arc::new(Group { tx: tx.clone() });
         groups.insert(key.clone(), Arc::downgrade(&group));
         drop(groups);
+        let live = group_request(&key, variables);
         tokio::spawn(run(
             self.clone(),
             edge.clone(),
             key,
-            group_auth(principal),
-            request,
+            live.data(group_auth(principal)),
             tx,
         ));
-        Ok(Membership { rx, group })
+        Ok(Membership { rx, group, replay })
     }
 
     fn remove(&self, key: &Key) {
@@ -148,23 +212,51 @@ impl Groups {
     }
 }
 
-/// A live `statusChanged` subscription without a cursor.
-fn shareable(request: &Request) -> bool {
-    let after_given = request
-        .variables
-        .get("after")
-        .is_some_and(|v| !matches!(v, async_graphql::Value::Null));
-    if after_given || request.query.contains("after") || !request.query.contains("statusChanged") {
-        return false;
+/// Whether `request` is a `statusChanged` subscription a group can serve: then the name of
+/// the variable carrying its `after` argument, if it has one. An `after` written into the
+/// document, or a document this cannot read, is not shared.
+fn shareable(request: &Request) -> Option<Option<String>> {
+    if !request.query.contains("statusChanged") {
+        return None;
     }
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
+    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
     let mut operations = doc.operations.iter();
-    match (operations.next(), operations.next()) {
-        (Some((_, op)), None) => op.node.ty == OperationType::Subscription,
-        _ => false,
+    let (Some((_, op)), None) = (operations.next(), operations.next()) else {
+        return None;
+    };
+    if op.node.ty != OperationType::Subscription {
+        return None;
     }
+    let [field] = op.node.selection_set.node.items.as_slice() else {
+        return None;
+    };
+    let Selection::Field(field) = &field.node else {
+        return None;
+    };
+    if field.node.name.node != "statusChanged" {
+        return None;
+    }
+    match field
+        .node
+        .arguments
+        .iter()
+        .find(|(name, _)| name.node == "after")
+    {
+        None => Some(None),
+        Some((_, value)) => match &value.node {
+            async_graphql_value::Value::Variable(name) => Some(Some(name.to_string())),
+            _ => None,
+        },
+    }
+}
+
+/// The group's own request: the document with the variables every member shares.
+fn group_request(key: &Key, variables: Variables) -> Request {
+    let mut request = Request::new(key.query.clone()).variables(variables);
+    if let Some(name) = &key.operation_name {
+        request = request.operation_name(name.clone());
+    }
+    request
 }
 
 /// The member's authorization, living as long as the group (members enforce their own expiry).
@@ -178,25 +270,21 @@ async fn run(
     groups: Arc<Groups>,
     edge: Edge,
     key: Key,
-    auth: Auth,
     request: Request,
     tx: broadcast::Sender<Arc<Item>>,
 ) {
-    let mut responses = edge
-        .schema
-        .execute_stream(request.data(auth).data(GroupExecution));
+    let progress = Progress::default();
+    let tap = Tap {
+        progress: progress.clone(),
+        replay_only: false,
+    };
+    let mut responses = edge.schema.execute_stream(request.data(tap));
     let mut first = true;
     while let Some(response) = responses.next().await {
-        let request_error = first && super::ws::is_request_error(&response);
+        // The stream waits while its response is resolved: progress is this event's cursor.
+        let item = Item::new(&response, first, progress.get());
         first = false;
-        let payload = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
-        if tx
-            .send(Arc::new(Item {
-                request_error,
-                payload,
-            }))
-            .is_err()
-        {
+        if tx.send(Arc::new(item)).is_err() {
             break;
         }
     }

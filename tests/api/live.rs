@@ -1035,3 +1035,76 @@ async fn the_subscriber_gauge_follows_subscriptions_joining_completing_and_disco
         .await;
     assert_eq!(legacy.event().await["kind"], "INVITED");
 }
+
+/// The `cursor` of a status event, as a number.
+fn cursor_of(event: &Value) -> i64 {
+    event["cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_resuming_subscriber_joins_the_running_live_stream_without_gap_or_duplicate() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut watcher = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    watcher.subscribe("watch", None).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let resume_from = cursor_of(&watcher.event().await);
+    // Missed by the resuming dashboard, delivered live to the watcher.
+    set_active(&app, &org.admin.token, &driver.driver_id).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    watcher.event().await;
+    watcher.event().await;
+
+    let mut resumed = Ws::connect(&app, Proto::Legacy, &org.admin.token).await;
+    resumed
+        .subscribe("resume", Some(&resume_from.to_string()))
+        .await;
+    // Changes racing with the replay: in the log, in the group's stream, or both.
+    set_active(&app, &org.admin.token, &driver.driver_id).await;
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        events.push(resumed.event().await);
+    }
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["REACTIVATED", "DEACTIVATED", "REACTIVATED", "DEACTIVATED"]
+    );
+    let cursors: Vec<i64> = events.iter().map(cursor_of).collect();
+    assert_eq!(
+        cursors,
+        (resume_from + 1..=resume_from + 4).collect::<Vec<_>>(),
+        "a gap or a duplicate at the seam"
+    );
+
+    // Once caught up, the resumed dashboard is served by the one live execution.
+    let mut receivers = usize::MAX;
+    for _ in 0..200 {
+        receivers = app.state.events.receivers();
+        if receivers == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(receivers, 1, "one live execution for both dashboards");
+    set_active(&app, &org.admin.token, &driver.driver_id).await;
+    assert_eq!(cursor_of(&resumed.event().await), resume_from + 5);
+    let watched: Vec<i64> = [
+        watcher.event().await,
+        watcher.event().await,
+        watcher.event().await,
+    ]
+    .iter()
+    .map(cursor_of)
+    .collect();
+    assert_eq!(watched, [resume_from + 3, resume_from + 4, resume_from + 5]);
+}
