@@ -3,7 +3,8 @@
 //! memory per connected subscriber.
 //!
 //! Run with `scripts/bench-fanout.sh` (raises the open-files limit), or
-//! `FANOUT_SUBSCRIBERS=1000,5000 cargo bench --bench fanout`. Uses `DATABASE_URL` /
+//! `FANOUT_SUBSCRIBERS=1000,5000 cargo bench --bench fanout`. `FANOUT_RESUME=1` subscribes
+//! with a cursor, as dashboards do after a reconnect. Uses `DATABASE_URL` /
 //! `REDIS_URL` when set, else SQLite and in-process fan-out. Loopback only; bounded in
 //! count and time.
 
@@ -84,6 +85,7 @@ async fn subscriber(
     port: u16,
     index: usize,
     token: Arc<String>,
+    resume: bool,
 ) -> Option<tokio::task::JoinHandle<Vec<f64>>> {
     let source = format!("127.0.0.{}:0", 1 + index % 4);
     let socket = TcpSocket::new_v4().ok()?;
@@ -112,8 +114,16 @@ async fn subscriber(
             break;
         }
     }
-    let sub = json!({ "type": "subscribe", "id": "1", "payload": { "query": "subscription { statusChanged { cursor at kind } }" } });
+    // Resuming subscribers pass a cursor, as dashboards do after a reconnect.
+    let payload = if resume {
+        json!({ "query": "subscription($after: String) { statusChanged(after: $after) { cursor at kind } }", "variables": { "after": "0" } })
+    } else {
+        json!({ "query": "subscription { statusChanged { cursor at kind } }" })
+    };
+    let sub = json!({ "type": "subscribe", "id": "1", "payload": payload });
     ws.send(Message::text(sub.to_string())).await.ok()?;
+    // Events older than the subscription are the replay of a resuming subscriber, not fan-out.
+    let subscribed_at = chrono::Utc::now();
     Some(tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(EVENTS);
         while latencies.len() < EVENTS {
@@ -140,10 +150,11 @@ async fn subscriber(
                 continue;
             };
             if let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) {
-                let ms = (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
-                    .num_microseconds()
-                    .unwrap_or(0) as f64
-                    / 1000.0;
+                let at = at.with_timezone(&chrono::Utc);
+                if at < subscribed_at {
+                    continue;
+                }
+                let ms = (chrono::Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                 latencies.push(ms);
             }
         }
@@ -152,7 +163,7 @@ async fn subscriber(
     }))
 }
 
-async fn run(n: usize) {
+async fn run(n: usize, resume: bool) {
     let gw = Gateway::start().await;
     let (token, driver) = fixture(&gw).await;
     let token = Arc::new(token);
@@ -162,7 +173,9 @@ async fn run(n: usize) {
     let mut failed = 0usize;
     for chunk in (0..n).collect::<Vec<_>>().chunks(CONNECT_CONCURRENCY) {
         let opened = futures_util::future::join_all(
-            chunk.iter().map(|&i| subscriber(gw.port, i, token.clone())),
+            chunk
+                .iter()
+                .map(|&i| subscriber(gw.port, i, token.clone(), resume)),
         )
         .await;
         for task in opened {
@@ -204,7 +217,7 @@ async fn run(n: usize) {
     all.sort_by(|a, b| a.total_cmp(b));
     let per_sub = (loaded_rss.saturating_sub(idle_rss)) as f64 / connected.max(1) as f64;
     println!(
-        "subscribers={n} connected={connected} connect_time={connect_secs:.1}s events={EVENTS} deliveries={} complete_subscribers={complete} \
+        "subscribers={n} resume={resume} connected={connected} connect_time={connect_secs:.1}s events={EVENTS} deliveries={} complete_subscribers={complete} \
          latency_ms p50={:.1} p90={:.1} p99={:.1} max={:.1} gateway_rss idle={}MiB loaded={}MiB per_subscriber={:.1}KiB gateway_cpu per_delivery={:.1}us",
         all.len(),
         percentile(&all, 0.5),
@@ -225,7 +238,8 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let resume = std::env::var("FANOUT_RESUME").is_ok_and(|v| v == "1");
     for n in sizes {
-        run(n).await;
+        run(n, resume).await;
     }
 }
