@@ -244,7 +244,16 @@ fn shareable(request: &Request) -> Option<Option<String>> {
     {
         None => Some(None),
         Some((_, value)) => match &value.node {
-            async_graphql_value::Value::Variable(name) => Some(Some(name.to_string())),
+            // Without the member's value the group must run live: no default cursor.
+            async_graphql_value::Value::Variable(name)
+                if op
+                    .node
+                    .variable_definitions
+                    .iter()
+                    .all(|d| d.node.name.node != *name || d.node.default_value.is_none()) =>
+            {
+                Some(Some(name.to_string()))
+            }
             _ => None,
         },
     }
@@ -291,4 +300,47 @@ async fn run(
     // Unlisted before the sender goes, so nobody joins a finished group.
     drop(tx);
     groups.remove(&key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(query: &str) -> Option<Option<String>> {
+        shareable(&Request::new(query))
+    }
+
+    #[test]
+    fn a_live_status_subscription_is_shared() {
+        assert_eq!(
+            classify("subscription { statusChanged { cursor } }"),
+            Some(None)
+        );
+        assert_eq!(
+            classify("subscription { s: statusChanged { cursor } }"),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn a_cursor_in_a_variable_is_shared_and_named() {
+        assert_eq!(
+            classify("subscription($a: String) { statusChanged(after: $a) { cursor } }"),
+            Some(Some("a".into()))
+        );
+    }
+
+    #[test]
+    fn a_cursor_the_group_cannot_drop_is_not_shared() {
+        for query in [
+            r#"subscription { statusChanged(after: "5") { cursor } }"#,
+            r#"subscription($a: String = "5") { statusChanged(after: $a) { cursor } }"#,
+            "subscription { ...F } fragment F on Subscription { statusChanged { cursor } }",
+            "query { statusChanged }",
+            "subscription { statusChanged { cursor } } subscription B { statusChanged { kind } }",
+            "not graphql statusChanged",
+        ] {
+            assert_eq!(classify(query), None, "{query}");
+        }
+    }
 }
