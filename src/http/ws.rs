@@ -37,8 +37,10 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Subscriptions one socket may hold.
 const MAX_SUBSCRIPTIONS: usize = 100;
-/// Read and write buffer of one socket.
-const SOCKET_BUFFER: usize = 8 * 1024;
+/// Read buffer of one socket: clients send little (subscribe, complete, pong).
+const READ_BUFFER: usize = 2 * 1024;
+/// Bytes gathered before a write (each message is flushed anyway).
+const WRITE_BUFFER: usize = 8 * 1024;
 /// How long after the token's expiry the socket is closed.
 const EXPIRY_GRACE: Duration = Duration::from_millis(500);
 /// Messages queued for one socket before its subscriptions wait.
@@ -83,8 +85,8 @@ pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade) -> Response {
     // Small buffers: thousands of dashboards stay connected, and their messages are small.
     let mut upgrade = upgrade
         .max_message_size(1024 * 1024)
-        .read_buffer_size(SOCKET_BUFFER)
-        .write_buffer_size(SOCKET_BUFFER);
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER);
     if !requested.is_empty() {
         upgrade.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
