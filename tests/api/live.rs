@@ -1108,3 +1108,24 @@ async fn a_resuming_subscriber_joins_the_running_live_stream_without_gap_or_dupl
     .collect();
     assert_eq!(watched, [resume_from + 3, resume_from + 4, resume_from + 5]);
 }
+
+#[tokio::test]
+async fn a_subscribe_message_of_many_kilobytes_is_read_whole() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    // A document of about 20 KiB: a long comment ahead of the subscription.
+    let padding = format!("# {}\n", "x".repeat(20 * 1024));
+    let listening = app.state.events.receivers();
+    ws.send(json!({ "type": "subscribe", "id": "big", "payload": { "query": format!("{padding}{LIVE_ONLY}") } }))
+        .await;
+    for _ in 0..200 {
+        if app.state.events.receivers() > listening {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    app.invite(&org.admin.token, "big@example.test", &["DRIVER"])
+        .await;
+    assert_eq!(ws.event().await["kind"], "INVITED");
+}
