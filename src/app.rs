@@ -161,6 +161,8 @@ impl Application {
                 schema,
                 redis,
                 groups: Default::default(),
+                shutdown: stop.clone(),
+                connections: Default::default(),
             },
             stop,
             tasks,
@@ -187,6 +189,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let connections = self.edge.connections.clone();
         let router = http::router(self.edge);
         let stop = self.stop.clone();
         let result = axum::serve(self.listener, router)
@@ -197,6 +200,9 @@ impl Application {
             .await
             .context("HTTP server failed");
         self.stop.cancel();
+        // WebSocket connections were told to close (1001) when `stop` was cancelled.
+        connections.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), connections.wait()).await;
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }

@@ -38,6 +38,11 @@ pub struct Edge {
     pub redis: Option<(redis::Client, crate::events::redis::RedisHealth)>,
     /// Live subscriptions shared between subscribers.
     pub groups: std::sync::Arc<shared::Groups>,
+    /// Cancelled when the server shuts down: live streams end so the shutdown does not wait
+    /// for them (clients reconnect elsewhere and resume with their cursor).
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// The WebSocket connections, so the shutdown waits for their close frames.
+    pub connections: tokio_util::task::TaskTracker,
 }
 
 /// The gateway's routes.

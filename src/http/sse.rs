@@ -22,9 +22,11 @@ pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Respo
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = authenticate(&edge.state, header).await;
+    // Ends with the server: a graceful shutdown waits for every open response.
     let results = edge
         .schema
         .execute_stream(request.data(auth))
+        .take_until(edge.shutdown.clone().cancelled_owned())
         .map(|response| {
             let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
             Ok::<_, Infallible>(Event::default().event("next").data(data))

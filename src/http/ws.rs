@@ -90,7 +90,10 @@ pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade) -> Response {
     if !requested.is_empty() {
         upgrade.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
-    upgrade.on_upgrade(move |socket| Connection::new(edge, protocol).run(socket))
+    let connections = edge.connections.clone();
+    upgrade.on_upgrade(move |socket| {
+        connections.track_future(Connection::new(edge, protocol).run(socket))
+    })
 }
 
 #[derive(Deserialize)]
@@ -131,6 +134,7 @@ struct Close(u16, &'static str, Option<Value>);
 /// What woke the connection.
 enum Step {
     InitTimeout,
+    Shutdown,
     Expiry,
     Keepalive,
     Own(Option<Outgoing>),
@@ -210,8 +214,10 @@ impl Connection {
 
     async fn run(mut self, mut socket: WebSocket) {
         let mut timers = Timers::start().await;
+        let shutdown = self.edge.shutdown.clone();
         let close = loop {
             let step = tokio::select! {
+                _ = shutdown.cancelled() => Step::Shutdown,
                 _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
                 _ = Timers::until(&mut timers.expiry) => Step::Expiry,
                 _ = timers.keepalive.tick() => Step::Keepalive,
@@ -231,6 +237,9 @@ impl Connection {
         let sent = match step {
             Step::InitTimeout => {
                 return Flow::Stop(Some(Close(4408, "Connection initialisation timeout", None)));
+            }
+            Step::Shutdown => {
+                return Flow::Stop(Some(Close(1001, "Server shutting down", None)));
             }
             Step::Expiry if timers.expired => {
                 return Flow::Stop(Some(Close(4401, "Access token expired", None)));

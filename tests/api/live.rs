@@ -1129,3 +1129,38 @@ async fn a_subscribe_message_of_many_kilobytes_is_read_whole() {
         .await;
     assert_eq!(ws.event().await["kind"], "INVITED");
 }
+
+#[tokio::test]
+async fn a_shutdown_closes_live_sockets_with_1001_and_ends_event_streams() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    ws.subscribe("1", None).await;
+    let mut sse = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&org.admin.token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": LIVE_ONLY }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sse.status(), 200);
+
+    let stopped = tokio::spawn(app.stop());
+    assert_eq!(ws.closed().await, Some(1001));
+    // The event stream ends too, rather than holding the shutdown open.
+    loop {
+        let chunk = tokio::time::timeout(WAIT, sse.chunk())
+            .await
+            .expect("the stream ends in time");
+        match chunk {
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    tokio::time::timeout(WAIT, stopped)
+        .await
+        .expect("the server stops in time")
+        .expect("stop task");
+}
