@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, SimpleObject};
 
+use crate::graphql::Gql;
 use crate::service::page::{Page, PageArgs, cursor};
 
 /// Relay page information.
@@ -44,6 +45,18 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
 /// Whether the client selected `totalCount` on this connection.
 pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
+}
+
+/// `totalCount`, counted only when the client selected it.
+pub async fn total(
+    ctx: &Context<'_>,
+    count: impl Future<Output = crate::error::AppResult<i64>>,
+) -> async_graphql::Result<Option<i64>> {
+    if wants_total(ctx) {
+        Ok(Some(count.await.gql()?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Rows paged by their UUID key.

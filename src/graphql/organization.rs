@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use entity::organization;
 
-use crate::graphql::connection::{args, page_cost, wants_total};
+use crate::graphql::connection::{args, page_cost, total};
 use crate::graphql::depot::{Depot, DepotConnection};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
 use crate::graphql::ids::{self, Kind};
@@ -72,11 +72,7 @@ impl Organization {
             .await
             .gql()?;
         crate::graphql::prefetch::users(ctx, &page.items).await?;
-        let total = if wants_total(ctx) {
-            Some(service::user::count(conn, &actor, &filter).await.gql()?)
-        } else {
-            None
-        };
+        let total = total(ctx, service::user::count(conn, &actor, &filter)).await?;
         Ok(UserConnection::new(page, total, User))
     }
 
@@ -102,11 +98,7 @@ impl Organization {
             .await
             .gql()?;
         crate::graphql::prefetch::drivers(ctx, &page.items).await?;
-        let total = if wants_total(ctx) {
-            Some(service::driver::count(conn, &actor, &filter).await.gql()?)
-        } else {
-            None
-        };
+        let total = total(ctx, service::driver::count(conn, &actor, &filter)).await?;
         Ok(DriverConnection::new(page, total, Driver))
     }
 
@@ -123,11 +115,7 @@ impl Organization {
         let window = args(first, after, last, before).window().gql()?;
         let conn = &state(ctx).db.conn;
         let page = service::depot::list(conn, &actor, window).await.gql()?;
-        let total = if wants_total(ctx) {
-            Some(service::depot::count(conn, &actor).await.gql()?)
-        } else {
-            None
-        };
+        let total = total(ctx, service::depot::count(conn, &actor)).await?;
         Ok(DepotConnection::new(page, total, Depot))
     }
 
@@ -153,11 +141,7 @@ impl Organization {
             .await
             .gql()?;
         crate::graphql::prefetch::routes(ctx, &page.items).await?;
-        let total = if wants_total(ctx) {
-            Some(service::route::count(conn, &actor, &filter).await.gql()?)
-        } else {
-            None
-        };
+        let total = total(ctx, service::route::count(conn, &actor, &filter)).await?;
         Ok(RouteConnection::new(page, total, Route))
     }
 
@@ -200,11 +184,7 @@ async fn shares(
     window: service::page::Window,
 ) -> Result<SharedDriverConnection> {
     let conn = &state(ctx).db.conn;
-    let total = if wants_total(ctx) {
-        Some(service::share::count(conn, select.clone()).await.gql()?)
-    } else {
-        None
-    };
+    let total = total(ctx, service::share::count(conn, select.clone())).await?;
     let page = service::share::list(conn, select, window).await.gql()?;
     crate::graphql::prefetch::shares(ctx, &page.items).await?;
     Ok(SharedDriverConnection::new(page, total, SharedDriver))
