@@ -15,9 +15,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use entity::status_event;
+use entity::status_event::{self, EventKind};
 
 use crate::db::Db;
+use crate::events::sessions::{LiveSessions, Watch};
 use crate::metrics::Metrics;
 
 /// An event as it travels: shared, immutable.
@@ -41,6 +42,8 @@ struct Inner {
     /// The highest cursor broadcast so far.
     last: AtomicI64,
     metrics: Metrics,
+    /// Live sessions, ended when their membership is deleted.
+    sessions: Arc<LiveSessions>,
 }
 
 /// Cheap-to-clone handle on the instance's event stream.
@@ -95,6 +98,7 @@ impl EventHub {
             outbound,
             last: AtomicI64::new(0),
             metrics,
+            sessions: Default::default(),
         }));
         let dispatcher = Dispatcher {
             hub: hub.clone(),
@@ -132,6 +136,12 @@ impl EventHub {
     /// The highest cursor broadcast so far.
     pub fn last_cursor(&self) -> i64 {
         self.0.last.load(Ordering::Acquire)
+    }
+
+    /// Registers a live session of membership `user_id`: its `ended` token is cancelled when
+    /// the membership is deleted.
+    pub fn watch_membership(&self, user_id: uuid::Uuid) -> Watch {
+        self.0.sessions.watch(user_id)
     }
 
     /// Metrics of this instance.
@@ -218,8 +228,12 @@ impl Dispatcher {
                 continue;
             }
             self.hub.0.last.store(id, Ordering::Release);
+            let deleted = (event.kind == EventKind::Deleted).then_some(event.user_id);
             // No receivers is fine: nobody is watching.
             let _ = self.hub.0.live.send(Arc::new(event));
+            if let Some(user_id) = deleted {
+                self.hub.0.sessions.end(user_id);
+            }
         }
     }
 }

@@ -11,6 +11,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 
+use crate::auth::Auth;
+
 use super::{Edge, authenticate};
 
 /// Interval of keep-alive comments.
@@ -22,11 +24,29 @@ pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Respo
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = authenticate(&edge.state, header).await;
+    // Ends with the membership, should it be deleted meanwhile.
+    let membership = match &auth {
+        Auth::Signed(principal) => principal
+            .scope
+            .as_ref()
+            .map(|scope| edge.state.events.watch_membership(scope.user_id)),
+        _ => None,
+    };
+    let membership_ended = async move {
+        match &membership {
+            Some(watch) => watch.ended.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
     // Ends with the server: a graceful shutdown waits for every open response.
+    let shutdown = edge.shutdown.clone().cancelled_owned();
     let results = edge
         .schema
         .execute_stream(request.data(auth))
-        .take_until(edge.shutdown.clone().cancelled_owned())
+        .take_until(futures_util::future::select(
+            Box::pin(shutdown),
+            Box::pin(membership_ended),
+        ))
         .map(|response| {
             let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
             Ok::<_, Infallible>(Event::default().event("next").data(data))

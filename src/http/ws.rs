@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamMap;
 
 use crate::auth::Auth;
+use crate::events::sessions::Watch;
 
 use super::shared::Delivery;
 use super::{Edge, authenticate};
@@ -124,6 +125,8 @@ struct Connection {
     subscriptions: HashMap<String, JoinHandle<()>>,
     /// Members of shared live streams, by subscription id.
     shared: StreamMap<Arc<str>, Deliveries>,
+    /// The membership the token speaks for, once authenticated: its deletion closes the socket.
+    membership: Option<Watch>,
     tx: mpsc::Sender<Outgoing>,
     rx: mpsc::Receiver<Outgoing>,
 }
@@ -135,6 +138,7 @@ struct Close(u16, &'static str, Option<Value>);
 enum Step {
     InitTimeout,
     Shutdown,
+    MembershipEnded,
     Expiry,
     Keepalive,
     Own(Option<Outgoing>),
@@ -207,6 +211,7 @@ impl Connection {
             auth: None,
             subscriptions: HashMap::new(),
             shared: StreamMap::new(),
+            membership: None,
             tx,
             rx,
         }
@@ -218,6 +223,7 @@ impl Connection {
         let close = loop {
             let step = tokio::select! {
                 _ = shutdown.cancelled() => Step::Shutdown,
+                _ = ended(&self.membership) => Step::MembershipEnded,
                 _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
                 _ = Timers::until(&mut timers.expiry) => Step::Expiry,
                 _ = timers.keepalive.tick() => Step::Keepalive,
@@ -240,6 +246,9 @@ impl Connection {
             }
             Step::Shutdown => {
                 return Flow::Stop(Some(Close(1001, "Server shutting down", None)));
+            }
+            Step::MembershipEnded => {
+                return Flow::Stop(Some(Close(4403, "Membership ended", None)));
             }
             Step::Expiry if timers.expired => {
                 return Flow::Stop(Some(Close(4401, "Access token expired", None)));
@@ -467,6 +476,12 @@ impl Connection {
                 .then(|| json!({"type": "connection_error", "payload": {"message": "Forbidden"}}));
             return Err(Close(4403, "Forbidden", preface));
         }
+        if let Auth::Signed(principal) = &auth {
+            self.membership = principal
+                .scope
+                .as_ref()
+                .map(|scope| self.edge.state.events.watch_membership(scope.user_id));
+        }
         self.auth = Some(auth);
         Ok(vec![json!({"type": "connection_ack"})])
     }
@@ -586,6 +601,14 @@ pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
     matches!(response.data, async_graphql::Value::Null)
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Waits for the membership to be deleted; forever without one.
+async fn ended(membership: &Option<Watch>) {
+    match membership {
+        Some(watch) => watch.ended.cancelled().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sends `messages` in order, flushing once.

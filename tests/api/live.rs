@@ -1164,3 +1164,44 @@ async fn a_shutdown_closes_live_sockets_with_1001_and_ends_event_streams() {
         .expect("the server stops in time")
         .expect("stop task");
 }
+
+#[tokio::test]
+async fn deleting_a_member_closes_its_live_socket_and_ends_its_event_stream() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let dispatcher = app.member(&org.admin.token, &["DISPATCHER"]).await;
+    let mut theirs = Ws::connect(&app, Proto::Transport, &dispatcher.session.token).await;
+    theirs.subscribe_live("1").await;
+    let mut sse = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&dispatcher.session.token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": LIVE_ONLY }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sse.status(), 200);
+    let mut admins = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    admins.subscribe("1", None).await;
+
+    app.ok(
+        Some(&org.admin.token),
+        "mutation($u: ID!) { deleteUser(id: $u) { deletedId } }",
+        json!({ "u": dispatcher.user_id }),
+    )
+    .await;
+    // The removed dispatcher stops watching at once, not when its token expires.
+    assert_eq!(theirs.closed().await, Some(4403));
+    loop {
+        let chunk = tokio::time::timeout(WAIT, sse.chunk())
+            .await
+            .expect("the event stream ends in time");
+        match chunk {
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    // Everyone else watches on.
+    assert_eq!(admins.event().await["kind"], "DELETED");
+}
