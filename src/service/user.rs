@@ -568,32 +568,22 @@ pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult
     if user.is_admin {
         ensure_other_active_admin(&*txn, &user).await?;
     }
-    let mut events = Vec::new();
+    if user.is_driver && active_route_of(&*txn, user.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "the driver is assigned to a PLANNED or IN_PROGRESS route",
+        ));
+    }
+    // DELETED first, so partners sharing the driver are still in its audience.
+    let mut events = vec![
+        events::append(
+            &*txn,
+            &user,
+            NewEvent::transition(EventKind::Deleted, Some(user.status), None),
+        )
+        .await?,
+    ];
     if user.is_driver {
-        if active_route_of(&*txn, user.id).await?.is_some() {
-            return Err(AppError::conflict(
-                "the driver is assigned to a PLANNED or IN_PROGRESS route",
-            ));
-        }
-        // DELETED first, so partners sharing the driver are still in its audience.
-        events.push(
-            events::append(
-                &*txn,
-                &user,
-                NewEvent::transition(EventKind::Deleted, Some(user.status), None),
-            )
-            .await?,
-        );
         events.extend(retire_driver(&*txn, &user).await?);
-    } else {
-        events.push(
-            events::append(
-                &*txn,
-                &user,
-                NewEvent::transition(EventKind::Deleted, Some(user.status), None),
-            )
-            .await?,
-        );
     }
     user::Entity::delete_by_id(user.id).exec(&*txn).await?;
     commit(state, txn, events, false).await?;
