@@ -114,6 +114,12 @@ impl Application {
                 (hub, dispatcher, Some((client, health)))
             }
         };
+        tasks.push(tokio::spawn(http::recheck::run(
+            hub.sessions().clone(),
+            db.clone(),
+            Duration::from_secs(settings.session_check_interval),
+            stop.clone(),
+        )));
         tasks.push(tokio::spawn(dispatcher.run(stop.clone())));
         tasks.push(tokio::spawn(events::retention::run(
             db.clone(),

@@ -130,6 +130,15 @@ pub struct Settings {
     /// Days status events are kept for `statusChanged(after:)` replays.
     #[arg(long, global = true, env = "EVENT_RETENTION_DAYS", default_value_t = 7)]
     pub event_retention_days: u32,
+    /// Seconds between re-checks of live sessions' memberships (removed, INACTIVE or other roles
+    /// end the session).
+    #[arg(
+        long,
+        global = true,
+        env = "SESSION_CHECK_INTERVAL",
+        default_value_t = 30
+    )]
+    pub session_check_interval: u64,
     /// Live events one subscriber may fall behind before it is caught up from the event log.
     #[arg(
         long,
@@ -187,6 +196,9 @@ impl Settings {
         }
         if self.access_token_ttl == 0 || self.refresh_token_ttl == 0 {
             return Err("ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL must be positive".into());
+        }
+        if self.session_check_interval == 0 {
+            return Err("SESSION_CHECK_INTERVAL must be positive".into());
         }
         if self.subscriber_backlog == 0 {
             return Err("SUBSCRIBER_BACKLOG must be positive".into());

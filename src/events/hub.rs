@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use entity::status_event::{self, EventKind};
 
 use crate::db::Db;
-use crate::events::sessions::{LiveSessions, Watch};
+use crate::events::sessions::LiveSessions;
 use crate::metrics::Metrics;
 
 /// An event as it travels: shared, immutable.
@@ -138,10 +138,9 @@ impl EventHub {
         self.0.last.load(Ordering::Acquire)
     }
 
-    /// Registers a live session of membership `user_id`: its `ended` token is cancelled when
-    /// the membership is deleted.
-    pub fn watch_membership(&self, user_id: uuid::Uuid) -> Watch {
-        self.0.sessions.watch(user_id)
+    /// The live sessions of this instance by membership, ended when it is deleted.
+    pub fn sessions(&self) -> &Arc<LiveSessions> {
+        &self.0.sessions
     }
 
     /// Metrics of this instance.

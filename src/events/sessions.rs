@@ -1,6 +1,7 @@
 //! Live sessions by membership: a dashboard's socket or event stream ends as soon as its
-//! membership is deleted, on every instance (the DELETED event reaches them all), rather than
-//! living on until its access token expires.
+//! membership is deleted, on every instance (the DELETED event reaches them all), or once the
+//! edge's periodic check finds its membership changed (roles, status), rather than living on
+//! until its access token expires.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,22 +10,34 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::auth::principal::Scope;
+
+/// One live session: the scope it was opened with, and how to end it.
+struct Session {
+    scope: Scope,
+    ended: CancellationToken,
+}
+
 /// The live sessions of this instance, by membership (user id).
 #[derive(Default)]
 pub struct LiveSessions {
-    sessions: Mutex<HashMap<Uuid, HashMap<u64, CancellationToken>>>,
+    sessions: Mutex<HashMap<Uuid, HashMap<u64, Session>>>,
     next: AtomicU64,
 }
 
 impl LiveSessions {
-    /// Registers a live session of `user_id` for as long as the returned watch lives.
-    pub fn watch(self: &Arc<Self>, user_id: Uuid) -> Watch {
+    /// Registers a live session opened with `scope` for as long as the returned watch lives.
+    pub fn watch(self: &Arc<Self>, scope: Scope) -> Watch {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
-        self.lock()
-            .entry(user_id)
-            .or_default()
-            .insert(id, ended.clone());
+        let user_id = scope.user_id;
+        self.lock().entry(user_id).or_default().insert(
+            id,
+            Session {
+                scope,
+                ended: ended.clone(),
+            },
+        );
         Watch {
             sessions: self.clone(),
             user_id,
@@ -35,14 +48,33 @@ impl LiveSessions {
 
     /// Ends every live session of `user_id`.
     pub fn end(&self, user_id: Uuid) {
-        if let Some(sessions) = self.lock().remove(&user_id) {
-            for ended in sessions.values() {
-                ended.cancel();
+        self.end_unless(user_id, None);
+    }
+
+    /// Ends the sessions of `user_id` not opened with `current` (all of them when `None`).
+    pub fn end_unless(&self, user_id: Uuid, current: Option<&Scope>) {
+        let mut sessions = self.lock();
+        let Some(of_user) = sessions.get_mut(&user_id) else {
+            return;
+        };
+        of_user.retain(|_, session| {
+            let keep = current.is_some_and(|c| *c == session.scope);
+            if !keep {
+                session.ended.cancel();
             }
+            keep
+        });
+        if of_user.is_empty() {
+            sessions.remove(&user_id);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, HashMap<u64, CancellationToken>>> {
+    /// The memberships with a live session.
+    pub fn members(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, HashMap<u64, Session>>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -71,18 +103,42 @@ impl Drop for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Roles;
+
+    fn scope(user_id: Uuid, dispatcher: bool) -> Scope {
+        Scope {
+            organization_id: Uuid::nil(),
+            user_id,
+            roles: Roles {
+                dispatcher,
+                ..Roles::default()
+            },
+        }
+    }
 
     #[test]
     fn ending_a_membership_ends_its_sessions_only() {
         let sessions = Arc::new(LiveSessions::default());
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        let first = sessions.watch(a);
-        let second = sessions.watch(a);
-        let other = sessions.watch(b);
+        let first = sessions.watch(scope(a, true));
+        let second = sessions.watch(scope(a, true));
+        let other = sessions.watch(scope(b, true));
         sessions.end(a);
         assert!(first.ended.is_cancelled() && second.ended.is_cancelled());
         assert!(!other.ended.is_cancelled());
         drop(other);
         assert!(sessions.lock().is_empty());
+    }
+
+    #[test]
+    fn sessions_opened_with_other_roles_than_the_current_ones_end() {
+        let sessions = Arc::new(LiveSessions::default());
+        let a = Uuid::now_v7();
+        let stale = sessions.watch(scope(a, true));
+        let current = sessions.watch(scope(a, false));
+        sessions.end_unless(a, Some(&scope(a, false)));
+        assert!(stale.ended.is_cancelled());
+        assert!(!current.ended.is_cancelled());
+        assert_eq!(sessions.members(), vec![a]);
     }
 }

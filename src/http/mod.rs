@@ -3,6 +3,7 @@
 
 mod auth;
 mod graphql;
+pub mod recheck;
 mod shared;
 mod sse;
 mod ws;

@@ -29,7 +29,7 @@ pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Respo
         Auth::Signed(principal) => principal
             .scope
             .as_ref()
-            .map(|scope| edge.state.events.watch_membership(scope.user_id)),
+            .map(|scope| edge.state.events.sessions().watch(scope.clone())),
         _ => None,
     };
     let membership_ended = async move {

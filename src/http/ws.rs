@@ -480,7 +480,7 @@ impl Connection {
             self.membership = principal
                 .scope
                 .as_ref()
-                .map(|scope| self.edge.state.events.watch_membership(scope.user_id));
+                .map(|scope| self.edge.state.events.sessions().watch(scope.clone()));
         }
         self.auth = Some(auth);
         Ok(vec![json!({"type": "connection_ack"})])

@@ -1,6 +1,8 @@
 //! Accounts and sessions: sign-up of an organization, sign-in, organization selection,
 //! refresh-token rotation with reuse detection, sign-out, password reset and personal settings.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -437,6 +439,21 @@ pub fn scope_of(membership: &user::Model) -> Scope {
             driver: membership.is_driver,
         },
     }
+}
+
+/// The current scopes of those of `user_ids` that are still ACTIVE memberships.
+pub async fn current_scopes(
+    conn: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Scope>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids.iter().copied()))
+        .filter(user::Column::Status.eq(UserStatus::Active))
+        .all(conn)
+        .await?
+        .iter()
+        .map(|m| (m.id, scope_of(m)))
+        .collect())
 }
 
 /// The account's current scope in `organization_id`, if its membership there is still ACTIVE.

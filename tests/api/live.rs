@@ -1205,3 +1205,41 @@ async fn deleting_a_member_closes_its_live_socket_and_ends_its_event_stream() {
     // Everyone else watches on.
     assert_eq!(admins.event().await["kind"], "DELETED");
 }
+
+#[tokio::test]
+async fn a_live_session_ends_once_its_member_has_other_roles_or_is_set_inactive() {
+    let app = spawn_with(Options {
+        extra: vec![("--session-check-interval".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let org = app.create_org("Acme").await;
+    let mut admins = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    admins.subscribe_live("1").await;
+
+    let demoted = app.member(&org.admin.token, &["DISPATCHER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &demoted.session.token).await;
+    ws.subscribe_live("1").await;
+    app.ok(
+        Some(&org.admin.token),
+        "mutation($id: ID!, $input: EditUserInput!) { editUser(id: $id, input: $input) { id } }",
+        json!({ "id": demoted.user_id, "input": { "roles": ["DRIVER"] } }),
+    )
+    .await;
+    assert_eq!(ws.closed().await, Some(4403));
+
+    let benched = app
+        .member(&org.admin.token, &["DISPATCHER", "DRIVER"])
+        .await;
+    let mut ws = Ws::connect(&app, Proto::Legacy, &benched.session.token).await;
+    ws.subscribe_live("1").await;
+    set_inactive(&app, &org.admin.token, &benched.driver_id).await;
+    assert_eq!(ws.closed().await, Some(4403));
+
+    // A session whose membership did not change stays open.
+    app.invite(&org.admin.token, "still@example.test", &["DRIVER"])
+        .await;
+    // The admin saw everything up to the deactivation, and goes on seeing what follows it.
+    while admins.event().await["kind"] != "DEACTIVATED" {}
+    assert_eq!(admins.event().await["kind"], "INVITED");
+}
