@@ -1136,29 +1136,12 @@ async fn a_shutdown_closes_live_sockets_with_1001_and_ends_event_streams() {
     let org = app.create_org("Acme").await;
     let mut ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
     ws.subscribe("1", None).await;
-    let mut sse = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(&org.admin.token)
-        .header("accept", "text/event-stream")
-        .json(&json!({ "query": LIVE_ONLY }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(sse.status(), 200);
+    let mut sse = open_sse(&app, &org.admin.token, LIVE_ONLY).await;
 
     let stopped = tokio::spawn(app.stop());
     assert_eq!(ws.closed().await, Some(1001));
     // The event stream ends too, rather than holding the shutdown open.
-    loop {
-        let chunk = tokio::time::timeout(WAIT, sse.chunk())
-            .await
-            .expect("the stream ends in time");
-        match chunk {
-            Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => break,
-        }
-    }
+    sse_ends(&mut sse).await;
     tokio::time::timeout(WAIT, stopped)
         .await
         .expect("the server stops in time")
@@ -1172,16 +1155,7 @@ async fn deleting_a_member_closes_its_live_socket_and_ends_its_event_stream() {
     let dispatcher = app.member(&org.admin.token, &["DISPATCHER"]).await;
     let mut theirs = Ws::connect(&app, Proto::Transport, &dispatcher.session.token).await;
     theirs.subscribe_live("1").await;
-    let mut sse = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(&dispatcher.session.token)
-        .header("accept", "text/event-stream")
-        .json(&json!({ "query": LIVE_ONLY }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(sse.status(), 200);
+    let mut sse = open_sse(&app, &dispatcher.session.token, LIVE_ONLY).await;
     let mut admins = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
     admins.subscribe("1", None).await;
 
@@ -1193,15 +1167,7 @@ async fn deleting_a_member_closes_its_live_socket_and_ends_its_event_stream() {
     .await;
     // The removed dispatcher stops watching at once, not when its token expires.
     assert_eq!(theirs.closed().await, Some(4403));
-    loop {
-        let chunk = tokio::time::timeout(WAIT, sse.chunk())
-            .await
-            .expect("the event stream ends in time");
-        match chunk {
-            Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => break,
-        }
-    }
+    sse_ends(&mut sse).await;
     // Everyone else watches on.
     assert_eq!(admins.event().await["kind"], "DELETED");
 }
@@ -1242,4 +1208,32 @@ async fn a_live_session_ends_once_its_member_has_other_roles_or_is_set_inactive(
     // The admin saw everything up to the deactivation, and goes on seeing what follows it.
     while admins.event().await["kind"] != "DEACTIVATED" {}
     assert_eq!(admins.event().await["kind"], "INVITED");
+}
+
+/// Opens an SSE subscription running `query` with `token`.
+async fn open_sse(app: &TestApp, token: &str, query: &str) -> reqwest::Response {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    response
+}
+
+/// Reads an SSE response until the server ends it (bounded by the wait).
+async fn sse_ends(response: &mut reqwest::Response) {
+    loop {
+        let chunk = tokio::time::timeout(WAIT, response.chunk())
+            .await
+            .expect("the event stream ends in time");
+        match chunk {
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => break,
+        }
+    }
 }
