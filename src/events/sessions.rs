@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::auth::Auth;
 use crate::auth::principal::Scope;
 
 /// One live session: the scope it was opened with, and how to end it.
@@ -53,19 +54,23 @@ impl LiveSessions {
 
     /// Ends the sessions of `user_id` not opened with `current` (all of them when `None`).
     pub fn end_unless(&self, user_id: Uuid, current: Option<&Scope>) {
-        let mut sessions = self.lock();
-        let Some(of_user) = sessions.get_mut(&user_id) else {
-            return;
-        };
-        of_user.retain(|_, session| {
+        self.retain(user_id, |_, session| {
             let keep = current.is_some_and(|c| *c == session.scope);
             if !keep {
                 session.ended.cancel();
             }
             keep
         });
-        if of_user.is_empty() {
-            sessions.remove(&user_id);
+    }
+
+    /// Keeps the sessions of `user_id` that `keep` accepts, forgetting the membership once none is left.
+    fn retain(&self, user_id: Uuid, keep: impl FnMut(&u64, &mut Session) -> bool) {
+        let mut sessions = self.lock();
+        if let Some(of_user) = sessions.get_mut(&user_id) {
+            of_user.retain(keep);
+            if of_user.is_empty() {
+                sessions.remove(&user_id);
+            }
         }
     }
 
@@ -88,15 +93,31 @@ pub struct Watch {
     pub ended: CancellationToken,
 }
 
+impl Watch {
+    /// Registers the live session `auth` opens, when it speaks for a membership.
+    pub fn of(sessions: &Arc<LiveSessions>, auth: &Auth) -> Option<Self> {
+        match auth {
+            Auth::Signed(principal) => principal
+                .scope
+                .as_ref()
+                .map(|scope| sessions.watch(scope.clone())),
+            _ => None,
+        }
+    }
+
+    /// Waits until `watch`'s session is ended; forever without one.
+    pub async fn ended(watch: Option<&Self>) {
+        match watch {
+            Some(watch) => watch.ended.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
-        let mut sessions = self.sessions.lock();
-        if let Some(of_user) = sessions.get_mut(&self.user_id) {
-            of_user.remove(&self.id);
-            if of_user.is_empty() {
-                sessions.remove(&self.user_id);
-            }
-        }
+        let id = self.id;
+        self.sessions.retain(self.user_id, |other, _| *other != id);
     }
 }
 

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 
-use crate::auth::Auth;
+use crate::events::sessions::Watch;
 
 use super::{Edge, authenticate};
 
@@ -24,20 +24,9 @@ pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Respo
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = authenticate(&edge.state, header).await;
-    // Ends with the membership, should it be deleted meanwhile.
-    let membership = match &auth {
-        Auth::Signed(principal) => principal
-            .scope
-            .as_ref()
-            .map(|scope| edge.state.events.sessions().watch(scope.clone())),
-        _ => None,
-    };
-    let membership_ended = async move {
-        match &membership {
-            Some(watch) => watch.ended.cancelled().await,
-            None => std::future::pending().await,
-        }
-    };
+    // Ends with the membership, should it be removed or changed meanwhile.
+    let membership = Watch::of(edge.state.events.sessions(), &auth);
+    let membership_ended = async move { Watch::ended(membership.as_ref()).await };
     // Ends with the server: a graceful shutdown waits for every open response.
     let shutdown = edge.shutdown.clone().cancelled_owned();
     let results = edge

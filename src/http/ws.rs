@@ -63,6 +63,16 @@ impl Protocol {
             Self::LegacyWs => "graphql-ws",
         }
     }
+
+    /// The message type carrying a response: a request error has its own in
+    /// graphql-transport-ws (with the errors list as payload).
+    fn message_type(self, request_error: bool) -> &'static str {
+        match (self, request_error) {
+            (Self::TransportWs, true) => "error",
+            (Self::TransportWs, false) => "next",
+            (Self::LegacyWs, _) => "data",
+        }
+    }
 }
 
 /// Accepts the upgrade with the protocol the client asked for.
@@ -223,7 +233,7 @@ impl Connection {
         let close = loop {
             let step = tokio::select! {
                 _ = shutdown.cancelled() => Step::Shutdown,
-                _ = ended(&self.membership) => Step::MembershipEnded,
+                _ = Watch::ended(self.membership.as_ref()) => Step::MembershipEnded,
                 _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
                 _ = Timers::until(&mut timers.expiry) => Step::Expiry,
                 _ = timers.keepalive.tick() => Step::Keepalive,
@@ -374,11 +384,7 @@ impl Connection {
                 return send_all(socket, vec![json!({"type": "complete", "id": &*id})]).await;
             }
         };
-        let kind = match (self.protocol, item.request_error) {
-            (Protocol::TransportWs, true) => "error",
-            (Protocol::TransportWs, false) => "next",
-            (Protocol::LegacyWs, _) => "data",
-        };
+        let kind = self.protocol.message_type(item.request_error);
         let id_json = serde_json::to_string(&*id).unwrap_or_else(|_| "\"\"".into());
         let message = if kind == "error" {
             // graphql-transport-ws carries the errors list itself in an `error` message.
@@ -402,23 +408,17 @@ impl Connection {
     }
 
     /// Drops the shared member `id`, if there is one.
-    fn leave(&mut self, id: &str) -> bool {
-        let left = self.shared.remove(id).is_some();
-        if left {
+    fn leave(&mut self, id: &str) {
+        if self.shared.remove(id).is_some() {
             self.edge.state.metrics.subscribers_add(-1);
         }
-        left
     }
 
     /// The error that ends subscription `id`, then its `complete`.
     fn ending(&self, id: &str, code: &str, message: &str) -> Vec<Value> {
         let payload = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] });
-        let kind = match self.protocol {
-            Protocol::TransportWs => "next",
-            Protocol::LegacyWs => "data",
-        };
         vec![
-            json!({"type": kind, "id": id, "payload": payload}),
+            json!({"type": self.protocol.message_type(false), "id": id, "payload": payload}),
             json!({"type": "complete", "id": id}),
         ]
     }
@@ -476,12 +476,7 @@ impl Connection {
                 .then(|| json!({"type": "connection_error", "payload": {"message": "Forbidden"}}));
             return Err(Close(4403, "Forbidden", preface));
         }
-        if let Auth::Signed(principal) = &auth {
-            self.membership = principal
-                .scope
-                .as_ref()
-                .map(|scope| self.edge.state.events.sessions().watch(scope.clone()));
-        }
+        self.membership = Watch::of(self.edge.state.events.sessions(), &auth);
         self.auth = Some(auth);
         Ok(vec![json!({"type": "connection_ack"})])
     }
@@ -558,10 +553,9 @@ async fn forward(
         first = false;
         // Serialized straight to text: no intermediate JSON tree per message, which matters
         // when one event goes out to thousands of subscribers.
-        let message = match (protocol, request_error) {
-            (Protocol::TransportWs, true) => envelope("error", &id, &response.errors),
-            (Protocol::TransportWs, false) => envelope("next", &id, &response),
-            (Protocol::LegacyWs, _) => envelope("data", &id, &response),
+        let message = match protocol.message_type(request_error) {
+            "error" => envelope("error", &id, &response.errors),
+            kind => envelope(kind, &id, &response),
         };
         if tx.send(Outgoing::Raw(message)).await.is_err() {
             return;
@@ -601,14 +595,6 @@ pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
     matches!(response.data, async_graphql::Value::Null)
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
-}
-
-/// Waits for the membership to be deleted; forever without one.
-async fn ended(membership: &Option<Watch>) {
-    match membership {
-        Some(watch) => watch.ended.cancelled().await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Sends `messages` in order, flushing once.
