@@ -18,6 +18,7 @@ use entity::kv;
 use migration::Migrator;
 
 use crate::auth::limiter::Limiter;
+use crate::auth::password::Hasher;
 use crate::auth::{JwtKeys, token};
 use crate::config::Settings;
 use crate::db::Db;
@@ -144,9 +145,16 @@ impl Application {
 
         // Counted in Redis when configured, so the budget holds across instances.
         let mut limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
+        let mut client_limiter =
+            Limiter::new(settings.client_credential_attempts, CREDENTIAL_WINDOW);
         if let Some((client, _)) = &redis {
             limiter = limiter.shared(client.clone(), &settings.redis_channel);
+            client_limiter = client_limiter.shared(
+                client.clone(),
+                &format!("{}:client", settings.redis_channel),
+            );
         }
+        let hasher = Hasher::new(settings.hash_concurrency(), metrics.clone());
         let state = AppState {
             db,
             settings: settings.clone(),
@@ -155,8 +163,12 @@ impl Application {
             events: hub,
             mailer,
             limiter,
+            client_limiter,
+            hasher,
         };
         let schema = crate::graphql::build(Some(state.clone()));
+        let introspection = crate::graphql::build_introspection(state.clone());
+        let limits = crate::graphql::ingest::Limits::from_settings(&settings);
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
@@ -165,6 +177,8 @@ impl Application {
             edge: Edge {
                 state,
                 schema,
+                introspection,
+                limits,
                 redis,
                 groups: Default::default(),
                 shutdown: stop.clone(),
@@ -196,15 +210,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let connections = self.edge.connections.clone();
+        let settings = self.edge.state.settings.clone();
+        let metrics = self.edge.state.metrics.clone();
         let router = http::router(self.edge);
         let stop = self.stop.clone();
-        let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stop.cancel();
-            })
-            .await
-            .context("HTTP server failed");
+        let limits = http::serve::ConnectionLimits {
+            max_connections: settings.max_connections,
+            header_read: Duration::from_secs(settings.header_read_timeout),
+            idle: Duration::from_secs(settings.idle_timeout),
+        };
+        http::serve::serve(self.listener, router, limits, metrics, async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await;
         self.stop.cancel();
         // WebSocket connections were told to close (1001) when `stop` was cancelled.
         connections.close();
@@ -213,7 +232,7 @@ impl Application {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         tracing::info!("stopped");
-        result
+        Ok(())
     }
 }
 

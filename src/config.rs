@@ -147,7 +147,10 @@ pub struct Settings {
         default_value_t = 4096
     )]
     pub subscriber_backlog: usize,
-    /// Origins allowed to call the API from a browser (comma-separated); unset: same origin only.
+    /// Origins allowed to call the API from a browser (comma-separated, each
+    /// `scheme://host[:port]`); `*`: any origin (browsers then send no credentials such as
+    /// cookies, which the gateway never uses: tokens travel in `Authorization`); unset: same
+    /// origin only.
     #[arg(
         long,
         global = true,
@@ -155,6 +158,56 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub cors_allowed_origins: Vec<String>,
+    /// Deepest nesting of `[`, `{` and `(` a GraphQL document may have; deeper ones are refused
+    /// before parsing (GRAPHQL_PARSE_FAILED).
+    #[arg(long, global = true, env = "GRAPHQL_MAX_NESTING", default_value_t = 64)]
+    pub graphql_max_nesting: usize,
+    /// Most lexical tokens a GraphQL document may have; longer ones are refused before parsing.
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHQL_MAX_TOKENS",
+        default_value_t = 4_000
+    )]
+    pub graphql_max_tokens: usize,
+    /// Most field selections of one operation, fragments expanded and duplicates included.
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHQL_MAX_SELECTIONS",
+        default_value_t = 500
+    )]
+    pub graphql_max_selections: usize,
+    /// Most password hashes computed at once (each takes 19 MiB and a core for ~50 ms);
+    /// 0: the number of cores.
+    #[arg(
+        long,
+        global = true,
+        env = "PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 0
+    )]
+    pub password_hash_concurrency: usize,
+    /// Credential attempts (sign-in, tokens, sign-up) one client address may make per 15 minutes.
+    #[arg(
+        long,
+        global = true,
+        env = "CLIENT_CREDENTIAL_ATTEMPTS",
+        default_value_t = 100
+    )]
+    pub client_credential_attempts: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (comma-separated IP addresses);
+    /// unset: the peer address is the client.
+    #[arg(long, global = true, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client may take to send a request's headers before the connection is closed.
+    #[arg(long, global = true, env = "HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, global = true, env = "IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Most open connections (HTTP and WebSocket); beyond it new connections are closed at once.
+    #[arg(long, global = true, env = "MAX_CONNECTIONS", default_value_t = 25_000)]
+    pub max_connections: usize,
     /// Seconds an HTTP request may take before it is answered 408.
     #[arg(long, global = true, env = "REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -209,13 +262,70 @@ impl Settings {
         if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
             return Err("JWT_ISSUER and JWT_AUDIENCE must not be empty".into());
         }
+        self.validate_limits()?;
+        validate_origins(&self.cors_allowed_origins)
+    }
+
+    fn validate_limits(&self) -> Result<(), String> {
+        for (value, name) in [
+            (self.graphql_max_nesting, "GRAPHQL_MAX_NESTING"),
+            (self.graphql_max_tokens, "GRAPHQL_MAX_TOKENS"),
+            (self.graphql_max_selections, "GRAPHQL_MAX_SELECTIONS"),
+            (self.max_connections, "MAX_CONNECTIONS"),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        // Deeper documents would overflow the parser's stack, whatever the setting says.
+        if self.graphql_max_nesting > 256 {
+            return Err("GRAPHQL_MAX_NESTING must be at most 256".into());
+        }
+        if self.header_read_timeout == 0 || self.idle_timeout == 0 || self.request_timeout == 0 {
+            return Err(
+                "HEADER_READ_TIMEOUT, IDLE_TIMEOUT and REQUEST_TIMEOUT must be positive".into(),
+            );
+        }
         Ok(())
+    }
+
+    /// The password hashes computed at once.
+    pub fn hash_concurrency(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        }
     }
 
     /// True when the database is SQLite.
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// Each origin is `*` alone, or `scheme://host[:port]` usable as a header value.
+fn validate_origins(origins: &[String]) -> Result<(), String> {
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).collect();
+    if origins.contains(&"*") {
+        return match origins.len() {
+            1 => Ok(()),
+            _ => {
+                Err("CORS_ALLOWED_ORIGINS: `*` (any origin) cannot be combined with others".into())
+            }
+        };
+    }
+    for origin in origins {
+        let scheme_ok = origin.starts_with("http://") || origin.starts_with("https://");
+        let header_ok = axum::http::HeaderValue::from_str(origin).is_ok();
+        let bare =
+            !origin.trim_end_matches('/').contains(['?', '#']) && origin.matches('/').count() == 2;
+        if !(scheme_ok && header_ok && bare) {
+            return Err(format!(
+                "CORS_ALLOWED_ORIGINS: `{origin}` is not an origin (scheme://host[:port])"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -247,10 +357,35 @@ mod tests {
             (&["--smtp-url", "mail.example.com"][..], "SMTP_URL"),
             (&["--public-url", "example.com"][..], "PUBLIC_URL"),
             (&["--access-token-ttl", "0"][..], "ACCESS_TOKEN_TTL"),
+            (
+                &["--cors-allowed-origins", "*,https://a.example"][..],
+                "CORS_ALLOWED_ORIGINS",
+            ),
+            (
+                &["--cors-allowed-origins", "a.example"][..],
+                "CORS_ALLOWED_ORIGINS",
+            ),
+            (
+                &["--graphql-max-nesting", "100000"][..],
+                "GRAPHQL_MAX_NESTING",
+            ),
+            (&["--max-connections", "0"][..], "MAX_CONNECTIONS"),
         ] {
             let error = validate(args).expect_err("refused");
             assert!(error.contains(name), "{error} does not name {name}");
         }
+    }
+
+    #[test]
+    fn a_lone_star_or_a_list_of_origins_is_a_valid_cors_setting() {
+        assert_eq!(validate(&["--cors-allowed-origins", "*"]), Ok(()));
+        assert_eq!(
+            validate(&[
+                "--cors-allowed-origins",
+                "https://a.example,http://localhost:5173"
+            ]),
+            Ok(())
+        );
     }
 
     #[test]

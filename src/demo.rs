@@ -11,7 +11,6 @@ use entity::route::RouteStatus;
 use entity::user::UserStatus;
 use entity::{account, depot, organization, route, share, user};
 
-use crate::auth::password;
 use crate::state::AppState;
 
 /// The password of every demo account.
@@ -49,7 +48,11 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
         tracing::info!("database is not empty; demo data not loaded");
         return Ok(());
     }
-    let hash = password::hash(DEMO_PASSWORD.to_owned()).await?;
+    let hash = state
+        .hasher
+        .hash(DEMO_PASSWORD.to_owned())
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to hash the demo password: {}", e.code()))?;
     let txn = state.db.begin_write().await?;
     let acme = org(&*txn, "Acme Parcel").await?;
     let nordic = org(&*txn, "Nordic Freight").await?;

@@ -99,6 +99,10 @@ struct Inner {
     mail_sent: AtomicU64,
     /// Mail delivery attempts that failed.
     mail_failures: AtomicU64,
+    /// Connections closed at accept because `MAX_CONNECTIONS` were open.
+    connections_refused: AtomicU64,
+    /// Credential operations refused because every password-hashing slot was busy.
+    hashing_busy: AtomicU64,
 }
 
 /// Shared, cheap-to-clone metrics registry.
@@ -171,6 +175,16 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A connection closed at accept: too many open.
+    pub fn connection_refused(&self) {
+        self.0.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A credential operation refused: every hashing slot stayed busy.
+    pub fn hashing_busy(&self) {
+        self.0.hashing_busy.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let m = &self.0;
@@ -204,6 +218,8 @@ impl Metrics {
         }
         let counters = [
             ("lastmile_db_statements_total", &m.db_statements),
+            ("lastmile_connections_refused_total", &m.connections_refused),
+            ("lastmile_password_hashing_busy_total", &m.hashing_busy),
             ("lastmile_db_statement_errors_total", &m.db_statement_errors),
             ("lastmile_events_published_total", &m.events_published),
             ("lastmile_events_delivered_total", &m.events_delivered),

@@ -27,4 +27,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Budget of password checks and reset mails per email.
     pub limiter: Limiter,
+    /// Budget of credential operations per client address.
+    pub client_limiter: Limiter,
+    /// Password hashing, bounded in concurrency and memory.
+    pub hasher: crate::auth::password::Hasher,
 }

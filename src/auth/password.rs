@@ -1,39 +1,244 @@
-//! argon2id password hashing, off the async runtime.
+//! argon2id password hashing, off the async runtime and bounded: at most a fixed number of
+//! hashes run at once (about one per core), each in a memory buffer kept for reuse, so a
+//! flood of sign-ins costs a fixed amount of memory and CPU and the rest are told to retry.
+//!
+//! Each hash needs 19 MiB. Allocated per hash, that memory is returned to the allocator but
+//! rarely to the system, so a burst left the process large for good; a pool of buffers, one
+//! per slot, keeps the footprint at `slots × 19 MiB` whatever the load.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
-use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::error::{AppError, AppResult};
 
 /// A hash verified when the account does not exist, so both paths cost the same.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2qpEWCbdJ9RjYMuX6CNbHgH9A8b8h6dWbFxD1Xt6XjM";
 
-/// Hashes `password` with argon2id and a random salt.
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("Failed to hash a password: {e}"))
-    })
-    .await
-    .context("Failed to join the hashing task")?
+/// How long a credential operation waits for a hashing slot before it is told to retry.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// The password hasher of one gateway.
+#[derive(Clone)]
+pub struct Hasher {
+    slots: Arc<Semaphore>,
+    /// Buffers of the default cost, one per slot once they have been used.
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    metrics: crate::metrics::Metrics,
 }
 
-/// Checks `password` against `stored` (or a dummy hash when there is none); constant time.
-pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let exists = stored.is_some();
-        let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| anyhow::anyhow!("Stored hash unreadable: {e}"))?;
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        Ok(ok && exists)
-    })
-    .await
-    .context("Failed to join the verification task")?
+impl Hasher {
+    /// At most `slots` hashes at once.
+    pub fn new(slots: usize, metrics: crate::metrics::Metrics) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+            buffers: Arc::default(),
+            metrics,
+        }
+    }
+
+    /// Hashes `password` with argon2id and a random salt.
+    pub async fn hash(&self, password: String) -> AppResult<String> {
+        self.run(move |memory| hash_with(&password, memory)).await
+    }
+
+    /// Checks `password` against `stored` (or a dummy hash when there is none); constant time.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<bool> {
+        self.run(move |memory| {
+            let exists = stored.is_some();
+            let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+            Ok(verify_with(&password, &stored, memory)? && exists)
+        })
+        .await
+    }
+
+    /// Runs `work` on the blocking pool in a slot, with a buffer from the pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> anyhow::Result<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let permit = match tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                self.metrics.hashing_busy();
+                return Err(AppError::RateLimited(
+                    "the server is busy checking passwords; try again in 1 second".into(),
+                ));
+            }
+        };
+        let buffers = self.buffers.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut memory = take(&buffers);
+            let result = work(&mut memory);
+            give_back(&buffers, memory);
+            drop(permit);
+            result
+        })
+        .await
+        .context("Failed to join the hashing task")?;
+        Ok(result?)
+    }
+}
+
+fn take(buffers: &Mutex<Vec<Vec<Block>>>) -> Vec<Block> {
+    buffers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default()
+}
+
+fn give_back(buffers: &Mutex<Vec<Vec<Block>>>, memory: Vec<Block>) {
+    // Only buffers of the default cost are kept: a stored hash with other parameters
+    // (an older cost) gets a buffer of its own, freed afterwards.
+    if memory.len() == Params::DEFAULT.block_count() {
+        buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(memory);
+    }
+}
+
+/// Resizes `memory` to the blocks `params` need.
+fn blocks<'a>(memory: &'a mut Vec<Block>, params: &Params) -> &'a mut [Block] {
+    let needed = params.block_count();
+    if memory.len() != needed {
+        *memory = vec![Block::default(); needed];
+    }
+    memory.as_mut_slice()
+}
+
+fn hash_with(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let params = Params::DEFAULT;
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("Failed to decode a salt: {e}"))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            blocks(memory, &params),
+        )
+        .map_err(|e| anyhow::anyhow!("Failed to hash a password: {e}"))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)
+            .map_err(|e| anyhow::anyhow!("Failed to encode hash parameters: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("Bad hash output: {e}"))?),
+    };
+    Ok(hash.to_string())
+}
+
+fn verify_with(password: &str, stored: &str, memory: &mut Vec<Block>) -> anyhow::Result<bool> {
+    let parsed =
+        PasswordHash::new(stored).map_err(|e| anyhow::anyhow!("Stored hash unreadable: {e}"))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("Stored hash has no salt or no output");
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm)
+        .map_err(|e| anyhow::anyhow!("Stored hash algorithm unknown: {e}"))?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("Stored hash version unknown: {e}"))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed)
+        .map_err(|e| anyhow::anyhow!("Stored hash parameters unreadable: {e}"))?;
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("Stored salt unreadable: {e}"))?;
+    let mut out = vec![0u8; expected.len()];
+    if argon
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            blocks(memory, &params),
+        )
+        .is_err()
+    {
+        return Ok(false);
+    }
+    // `Output` compares in constant time.
+    Ok(Output::new(&out).is_ok_and(|computed| computed == expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::PasswordVerifier;
+
+    use super::*;
+
+    fn hasher(slots: usize) -> Hasher {
+        Hasher::new(slots, crate::metrics::Metrics::default())
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_with_its_password_only() {
+        let hasher = hasher(2);
+        let hash = hasher.hash("correct horse".into()).await.expect("hashes");
+        assert!(
+            hasher
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .expect("runs")
+        );
+        assert!(
+            !hasher
+                .verify("wrong horse".into(), Some(hash))
+                .await
+                .expect("runs")
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_other_libraries_verify() {
+        let hash = hasher(1).hash("pw-12345678".into()).await.expect("hashes");
+        let parsed = PasswordHash::new(&hash).expect("parses");
+        assert!(
+            Argon2::default()
+                .verify_password(b"pw-12345678", &parsed)
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_account_never_verifies() {
+        assert!(!hasher(1).verify("x".into(), None).await.expect("runs"));
+    }
+
+    #[tokio::test]
+    async fn buffers_are_reused_not_multiplied() {
+        let hasher = hasher(2);
+        for _ in 0..4 {
+            hasher.hash("pw".into()).await.expect("hashes");
+        }
+        let kept = hasher.buffers.lock().expect("lock").len();
+        assert!(kept <= 2, "{kept} buffers kept for 2 slots");
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_finds_every_slot_busy_is_rate_limited() {
+        let hasher = hasher(1);
+        let held = hasher.slots.clone().acquire_owned().await.expect("slot");
+        let refused = hasher.hash("pw".into()).await;
+        assert!(matches!(refused, Err(AppError::RateLimited(_))));
+        drop(held);
+        assert!(hasher.hash("pw".into()).await.is_ok());
+    }
 }

@@ -8,7 +8,7 @@ use crate::auth::Principal;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::user::{Role, User, UserStatus, roles_of};
-use crate::graphql::{Gql, auth, loader_error, loaders, state};
+use crate::graphql::{Gql, auth, client_attempt, loader_error, loaders, state};
 use crate::service::account::{self as service, NewOrganization, Session, SettingsChange};
 
 /// Personal settings of the signed-in account.
@@ -32,23 +32,34 @@ impl From<account::Model> for UserSettings {
     }
 }
 
-/// The signed-in person: one account, possibly a member of several organizations.
-pub struct Viewer(Principal);
+/// The signed-in person: one account, possibly a member of several organizations. Its
+/// account row is read once, however many of its fields a document selects.
+pub struct Viewer(Principal, tokio::sync::OnceCell<account::Model>);
+
+impl Viewer {
+    fn new(principal: Principal) -> Self {
+        Self(principal, tokio::sync::OnceCell::new())
+    }
+
+    async fn account(&self, ctx: &Context<'_>) -> Result<&account::Model> {
+        self.1
+            .get_or_try_init(|| async {
+                service::get(&state(ctx).db.conn, self.0.account_id)
+                    .await
+                    .gql()
+            })
+            .await
+    }
+}
 
 #[Object]
 impl Viewer {
     async fn email(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(service::get(&state(ctx).db.conn, self.0.account_id)
-            .await
-            .gql()?
-            .email)
+        Ok(self.account(ctx).await?.email.clone())
     }
 
     async fn settings(&self, ctx: &Context<'_>) -> Result<UserSettings> {
-        Ok(service::get(&state(ctx).db.conn, self.0.account_id)
-            .await
-            .gql()?
-            .into())
+        Ok(self.account(ctx).await?.clone().into())
     }
 
     /// Null when the token is not scoped to an organization yet.
@@ -123,7 +134,7 @@ impl AuthPayload {
         self.0.expires_in
     }
     async fn viewer(&self) -> Viewer {
-        Viewer(self.0.principal.clone())
+        Viewer::new(self.0.principal.clone())
     }
 }
 
@@ -181,7 +192,7 @@ pub struct AccountQuery;
 impl AccountQuery {
     /// The signed-in person.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
-        Ok(Viewer(auth(ctx).principal().gql()?.clone()))
+        Ok(Viewer::new(auth(ctx).principal().gql()?.clone()))
     }
 }
 
@@ -197,6 +208,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: CreateOrganizationInput,
     ) -> Result<AuthPayload> {
+        client_attempt(ctx).await?;
         let input = NewOrganization {
             name: input.name,
             first_name: input.admin_first_name,
@@ -217,6 +229,7 @@ impl AccountMutation {
         email: String,
         password: String,
     ) -> Result<SignInPayload> {
+        client_attempt(ctx).await?;
         Ok(SignInPayload(
             service::sign_in(state(ctx), &email, &password)
                 .await
@@ -239,6 +252,7 @@ impl AccountMutation {
     }
 
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        client_attempt(ctx).await?;
         Ok(AuthPayload(
             service::refresh(state(ctx), &refresh_token).await.gql()?,
         ))
@@ -251,6 +265,7 @@ impl AccountMutation {
 
     /// Always true: whether the email has an account is not revealed.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        client_attempt(ctx).await?;
         service::request_password_reset(state(ctx), &email)
             .await
             .gql()
@@ -262,6 +277,7 @@ impl AccountMutation {
         token: String,
         new_password: String,
     ) -> Result<bool> {
+        client_attempt(ctx).await?;
         service::reset_password(state(ctx), &token, &new_password)
             .await
             .gql()

@@ -8,8 +8,9 @@ pub mod depot;
 pub mod driver;
 pub mod error;
 pub mod events;
+pub mod guard;
 pub mod ids;
-pub mod limits;
+pub mod ingest;
 pub mod loaders;
 pub mod node;
 pub mod observe;
@@ -21,7 +22,7 @@ pub mod user;
 
 use async_graphql::{Context, MergedObject, Schema};
 
-use crate::auth::{Actor, Auth};
+use crate::auth::{Actor, Auth, ClientAddr};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -59,16 +60,20 @@ const MAX_COMPLEXITY: usize = 20_000;
 const MAX_RECURSIVE_DEPTH: usize = 32;
 const MAX_DIRECTIVES: usize = 10;
 
-/// Builds the schema; `state` is absent when only the SDL is wanted.
-pub fn build(state: Option<AppState>) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), events::Subscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+/// The schema every type registers in, with the limits that hold for every document.
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, events::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), events::Subscription)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(MAX_DIRECTIVES)
-        .extension(limits::AliasLimit)
         .extension(observe::Observe)
-        .register_output_type::<node::Node>();
+        .register_output_type::<node::Node>()
+}
+
+/// Builds the schema; `state` is absent when only the SDL is wanted.
+pub fn build(state: Option<AppState>) -> AppSchema {
+    let mut builder = builder()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
     if let Some(state) = state {
         if state.settings.production {
             builder = builder.disable_introspection().disable_suggestions();
@@ -78,6 +83,17 @@ pub fn build(state: Option<AppState>) -> AppSchema {
             .data(state);
     }
     builder.finish()
+}
+
+/// The schema that answers introspection operations (only `__schema`, `__type` and
+/// `__typename` at the root, as [`ingest`] tells): the depth and complexity of data queries
+/// do not fit the standard introspection query, whose own bounds [`ingest`] checks.
+pub fn build_introspection(state: AppState) -> AppSchema {
+    let mut builder = builder();
+    if state.settings.production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.data(state).finish()
 }
 
 /// The SDL, as `schema.graphql` holds it.
@@ -96,6 +112,18 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
         Some(request) => request,
         None => ctx.data_unchecked::<loaders::Loaders>(),
     }
+}
+
+/// Counts one credential operation against the client's budget (RATE_LIMITED beyond it).
+pub async fn client_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    let Some(ClientAddr(ip)) = ctx.data_opt::<ClientAddr>() else {
+        return Ok(());
+    };
+    state(ctx)
+        .client_limiter
+        .attempt(&format!("client:{ip}"))
+        .await
+        .gql()
 }
 
 /// What the edge found about the caller.

@@ -249,6 +249,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: AcceptInvitationInput,
     ) -> Result<AuthPayload> {
+        crate::graphql::client_attempt(ctx).await?;
         let session = service::accept_invitation(state(ctx), &input.token, &input.password)
             .await
             .gql()?;

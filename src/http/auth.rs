@@ -1,7 +1,11 @@
 //! Authentication at the edge: the bearer token becomes an [`Auth`]; a scoped token's
 //! membership is re-read so a removed or demoted user loses access at once.
 
-use crate::auth::{Auth, Principal};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+
+use crate::auth::{Auth, ClientAddr, Principal};
 use crate::service::account;
 use crate::state::AppState;
 
@@ -36,5 +40,55 @@ async fn refresh_scope(state: &AppState, mut principal: Principal) -> Auth {
             tracing::error!(error = ?e, "could not read the membership of a token");
             Auth::Invalid("the session could not be checked; try again".into())
         }
+    }
+}
+
+/// The client of a request from `peer`: a trusted proxy's `X-Forwarded-For` is read from the
+/// right, skipping the trusted proxies themselves; anyone else is the client.
+pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> ClientAddr {
+    let peer = peer.ip().to_canonical();
+    if !trusted.contains(&peer) {
+        return ClientAddr(peer);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let client = forwarded
+        .iter()
+        .rev()
+        .filter_map(|hop| hop.parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .find(|ip| !trusted.contains(ip));
+    ClientAddr(client.unwrap_or(peer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(forwarded: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", forwarded.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let peer: SocketAddr = "203.0.113.9:5000".parse().expect("addr");
+        let client = client_addr(peer, &headers("198.51.100.1"), &[]);
+        assert_eq!(client.0, peer.ip());
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_rightmost_first() {
+        let proxy: IpAddr = "10.0.0.2".parse().expect("ip");
+        let peer = SocketAddr::new(proxy, 5000);
+        let spoofed_then_real = headers("198.51.100.1, 203.0.113.7, 10.0.0.2");
+        let client = client_addr(peer, &spoofed_then_real, &[proxy]);
+        assert_eq!(client.0.to_string(), "203.0.113.7");
     }
 }

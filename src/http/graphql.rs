@@ -9,10 +9,17 @@ use axum::extract::{FromRequestParts, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::metrics::OperationType;
+use async_graphql::parser::types::OperationType;
 
-use super::ws::is_request_error;
-use super::{Edge, authenticate, sse, ws};
+use crate::graphql::ingest::{self, Admitted, is_request_error};
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+
+use crate::auth::ClientAddr;
+
+use super::{Edge, authenticate, client_addr, sse, ws};
 
 /// Most operations in one batch.
 const MAX_BATCH: usize = 10;
@@ -69,7 +76,13 @@ fn json_error(status: StatusCode, message: &str) -> Response {
 }
 
 /// `POST /graphql`.
-pub async fn post(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(edge): State<Edge>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let client = client_addr(peer, &headers, &edge.state.settings.trusted_proxies);
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -89,7 +102,7 @@ pub async fn post(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> 
     }
     if wants_event_stream(&headers) {
         return match serde_json::from_slice::<Request>(&body) {
-            Ok(request) => sse::stream(&edge, &headers, request).await,
+            Ok(request) => sse::stream(&edge, &headers, client, request).await,
             Err(e) => json_error(
                 StatusCode::BAD_REQUEST,
                 &format!("malformed JSON body: {e}"),
@@ -113,7 +126,7 @@ pub async fn post(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> 
             &format!("at most {MAX_BATCH} operations per batch"),
         );
     }
-    execute(&edge, &headers, batch).await
+    execute(&edge, &headers, client, Batch::admit(batch, &edge)).await
 }
 
 /// `GET /graphql`: a WebSocket upgrade, GraphiQL for browsers, or a query in the URL.
@@ -123,9 +136,13 @@ pub async fn get_or_upgrade(
     request: axum::extract::Request,
 ) -> Response {
     let (mut parts, _) = request.into_parts();
+    let client = match super::serve::peer(&parts) {
+        Some(peer) => client_addr(peer, &parts.headers, &edge.state.settings.trusted_proxies),
+        None => ClientAddr(std::net::Ipv4Addr::LOCALHOST.into()),
+    };
     if parts.headers.get(header::UPGRADE).is_some() {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &edge).await {
-            Ok(upgrade) => ws::upgrade(edge, upgrade),
+            Ok(upgrade) => ws::upgrade(edge, upgrade, client),
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -152,34 +169,97 @@ pub async fn get_or_upgrade(
             );
         }
     };
-    if operation_type(&request) == Some(OperationType::Mutation) {
+    let admitted = ingest::admit(request, &edge.limits);
+    if admitted
+        .as_ref()
+        .is_ok_and(|a| a.operation == OperationType::Mutation)
+    {
         let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "mutations must use POST");
         response
             .headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&edge, &headers, BatchRequest::Single(request)).await
+    let batch = Batch {
+        items: vec![admitted],
+        single: true,
+    };
+    execute(&edge, &headers, client, batch).await
 }
 
-/// The type of the operation a request will run, when it parses.
-fn operation_type(request: &Request) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    crate::graphql::observe::operation_type(&document, request.operation_name.as_deref())
+/// The operations of one HTTP request, each let in or refused by the ingest.
+struct Batch {
+    items: Vec<Result<Admitted, Box<async_graphql::Response>>>,
+    /// Sent as one operation, not as a list of them.
+    single: bool,
 }
 
-async fn execute(edge: &Edge, headers: &HeaderMap, batch: BatchRequest) -> Response {
+impl Batch {
+    fn admit(batch: BatchRequest, edge: &Edge) -> Self {
+        let (requests, single) = match batch {
+            BatchRequest::Single(request) => (vec![request], true),
+            BatchRequest::Batch(requests) => (requests, false),
+        };
+        let mut items: Vec<_> = requests
+            .into_iter()
+            .map(|request| ingest::admit(request, &edge.limits))
+            .collect();
+        // One password or token check per HTTP request, however the request is split.
+        let credentials: usize = items
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .map(|admitted| admitted.credential_operations)
+            .sum();
+        if credentials > 1 {
+            for item in &mut items {
+                *item = Err(ingest::refuse(
+                    ingest::code::VALIDATION_FAILED,
+                    ingest::one_credential_operation(),
+                    None,
+                ));
+            }
+        }
+        Self { items, single }
+    }
+}
+
+async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Batch) -> Response {
     let media = negotiate(headers);
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = authenticate(&edge.state, header).await;
     // Loaders cached for this request only: the page's relations are prefetched into them.
-    let loaders = crate::graphql::loaders::Loaders::new(edge.state.db.clone(), true);
-    let response = edge
-        .schema
-        .execute_batch(batch.data(auth).data(std::sync::Arc::new(loaders)))
-        .await;
+    let loaders = std::sync::Arc::new(crate::graphql::loaders::Loaders::new(
+        edge.state.db.clone(),
+        true,
+    ));
+    let mut responses = Vec::with_capacity(batch.items.len());
+    for item in batch.items {
+        let response = match item {
+            Err(refused) => *refused,
+            Ok(mut admitted) => {
+                let schema = match admitted.introspection {
+                    true => &edge.introspection,
+                    false => &edge.schema,
+                };
+                let request = admitted
+                    .take_request()
+                    .data(auth.clone())
+                    .data(client)
+                    .data(loaders.clone());
+                admitted.finish.apply(schema.execute(request).await)
+            }
+        };
+        responses.push(response);
+    }
+    let response = match (batch.single, responses.pop()) {
+        (true, Some(response)) => BatchResponse::Single(response),
+        (_, last) => {
+            responses.extend(last);
+            BatchResponse::Batch(responses)
+        }
+    };
     respond(media, response)
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod graphql;
 pub mod recheck;
+pub mod serve;
 mod shared;
 mod sse;
 mod ws;
@@ -23,7 +24,7 @@ use tower_http::trace::TraceLayer;
 use crate::graphql::AppSchema;
 use crate::state::AppState;
 
-pub use auth::authenticate;
+pub use auth::{authenticate, client_addr};
 
 /// Largest request body accepted (413 above).
 const MAX_BODY: usize = 1024 * 1024;
@@ -35,6 +36,10 @@ pub struct Edge {
     pub state: AppState,
     /// The schema.
     pub schema: AppSchema,
+    /// The schema introspection operations run on (see `graphql::ingest`).
+    pub introspection: AppSchema,
+    /// The bounds every document passes before it is parsed and run.
+    pub limits: crate::graphql::ingest::Limits,
     /// The Redis client, when configured (for readiness).
     pub redis: Option<(redis::Client, crate::events::redis::RedisHealth)>,
     /// Live subscriptions shared between subscribers.
@@ -65,17 +70,23 @@ pub fn router(edge: Edge) -> Router {
         .with_state(edge)
 }
 
-/// CORS for the configured browser origins; none configured means same-origin only.
+/// CORS for the configured browser origins; none configured means same-origin only, `*` any
+/// origin (without credentials: tokens travel in `Authorization`, never in cookies).
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-        .collect();
-    if allowed.is_empty() {
-        return CorsLayer::new();
-    }
+    let allow_origin = if origins.iter().any(|o| o.trim() == "*") {
+        AllowOrigin::any()
+    } else {
+        let allowed: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+            .collect();
+        if allowed.is_empty() {
+            return CorsLayer::new();
+        }
+        AllowOrigin::list(allowed)
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .max_age(Duration::from_secs(600))

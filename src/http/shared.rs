@@ -42,10 +42,11 @@ pub struct Item {
 }
 
 impl Item {
-    fn new(response: &async_graphql::Response, first: bool, cursor: i64) -> Self {
+    fn new(response: async_graphql::Response, first: bool, cursor: i64) -> Self {
+        let response = crate::graphql::ingest::Finish::default().apply(response);
         Self {
-            request_error: first && super::ws::is_request_error(response),
-            payload: serde_json::to_string(response).unwrap_or_else(|_| "{}".into()),
+            request_error: first && crate::graphql::ingest::is_request_error(&response),
+            payload: serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
             cursor,
         }
     }
@@ -106,7 +107,7 @@ impl Membership {
                 let mut first = true;
                 while let Some(response) = responses.next().await {
                     let failed = !response.errors.is_empty();
-                    yield Delivery::Item(Arc::new(Item::new(&response, first, progress.get())));
+                    yield Delivery::Item(Arc::new(Item::new(response, first, progress.get())));
                     first = false;
                     if failed {
                         // A refused cursor or an expired token: the subscription is over.
@@ -291,7 +292,7 @@ async fn run(
     let mut first = true;
     while let Some(response) = responses.next().await {
         // The stream waits while its response is resolved: progress is this event's cursor.
-        let item = Item::new(&response, first, progress.get());
+        let item = Item::new(response, first, progress.get());
         first = false;
         if tx.send(Arc::new(item)).is_err() {
             break;

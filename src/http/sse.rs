@@ -9,9 +9,11 @@ use async_graphql::Request;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::{StreamExt, stream};
+use futures_util::{Stream, StreamExt, stream};
 
+use crate::auth::ClientAddr;
 use crate::events::sessions::Watch;
+use crate::graphql::ingest;
 
 use super::{Edge, authenticate};
 
@@ -19,7 +21,18 @@ use super::{Edge, authenticate};
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// Runs `request` and streams its results.
-pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Response {
+pub async fn stream(
+    edge: &Edge,
+    headers: &HeaderMap,
+    client: ClientAddr,
+    request: Request,
+) -> Response {
+    let mut admitted = match ingest::admit(request, &edge.limits) {
+        Ok(admitted) => admitted,
+        Err(refused) => return respond(stream::once(async move { *refused })),
+    };
+    let finish = admitted.finish.clone();
+    let request = admitted.take_request();
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -31,17 +44,23 @@ pub async fn stream(edge: &Edge, headers: &HeaderMap, request: Request) -> Respo
     let shutdown = edge.shutdown.clone().cancelled_owned();
     let results = edge
         .schema
-        .execute_stream(request.data(auth))
+        .execute_stream(request.data(auth).data(client))
         .take_until(futures_util::future::select(
             Box::pin(shutdown),
             Box::pin(membership_ended),
         ))
-        .map(|response| {
-            let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
-            Ok::<_, Infallible>(Event::default().event("next").data(data))
-        });
+        .map(move |response| finish.apply(response));
+    respond(results)
+}
+
+/// Each response as an `event: next`, then `event: complete`.
+fn respond(responses: impl Stream<Item = async_graphql::Response> + Send + 'static) -> Response {
+    let events = responses.map(|response| {
+        let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+        Ok::<_, Infallible>(Event::default().event("next").data(data))
+    });
     let done = stream::once(async { Ok(Event::default().event("complete").data("")) });
-    Sse::new(results.chain(done))
+    Sse::new(events.chain(done))
         .keep_alive(KeepAlive::new().interval(KEEPALIVE))
         .into_response()
 }

@@ -26,8 +26,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamMap;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, ClientAddr};
 use crate::events::sessions::Watch;
+use crate::graphql::ingest::{self, is_request_error};
 
 use super::shared::Delivery;
 use super::{Edge, authenticate};
@@ -76,7 +77,7 @@ impl Protocol {
 }
 
 /// Accepts the upgrade with the protocol the client asked for.
-pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade) -> Response {
+pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade, client: ClientAddr) -> Response {
     let requested: Vec<String> = upgrade
         .requested_protocols()
         .filter_map(|v| v.to_str().ok())
@@ -103,7 +104,7 @@ pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade) -> Response {
     }
     let connections = edge.connections.clone();
     upgrade.on_upgrade(move |socket| {
-        connections.track_future(Connection::new(edge, protocol).run(socket))
+        connections.track_future(Connection::new(edge, protocol, client).run(socket))
     })
 }
 
@@ -130,6 +131,8 @@ type Deliveries = Pin<Box<dyn Stream<Item = Delivery> + Send>>;
 struct Connection {
     edge: Edge,
     protocol: Protocol,
+    /// The client, for its credential budget.
+    client: ClientAddr,
     auth: Option<Auth>,
     /// Subscriptions running in their own task.
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -213,11 +216,12 @@ impl Timers {
 }
 
 impl Connection {
-    fn new(edge: Edge, protocol: Protocol) -> Self {
+    fn new(edge: Edge, protocol: Protocol, client: ClientAddr) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         Self {
             edge,
             protocol,
+            client,
             auth: None,
             subscriptions: HashMap::new(),
             shared: StreamMap::new(),
@@ -501,6 +505,13 @@ impl Connection {
             Some(Ok(r)) => r,
             _ => return Err(Close(4400, "Invalid subscribe payload", None)),
         };
+        // Refused documents answer an error for this id; the socket stays open.
+        let mut admitted = match ingest::admit(request, &self.edge.limits) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(vec![self.errors_message(&id, &refused.errors)]),
+        };
+        let finish = admitted.finish.clone();
+        let request = admitted.take_request().data(self.client);
         if self.subscriptions.len() + self.shared.len() >= MAX_SUBSCRIPTIONS {
             return Ok(vec![
                 self.error_message(&id, "too many subscriptions on this connection"),
@@ -518,6 +529,7 @@ impl Connection {
                     self.protocol,
                     id.clone(),
                     (*request).data(auth),
+                    finish,
                     self.tx.clone(),
                 ));
                 self.subscriptions.insert(id, task);
@@ -527,13 +539,17 @@ impl Connection {
     }
 
     fn error_message(&self, id: &str, message: &str) -> Value {
-        let errors = json!([{ "message": message }]);
-        match self.protocol {
-            Protocol::TransportWs => json!({"type": "error", "id": id, "payload": errors}),
-            Protocol::LegacyWs => {
-                json!({"type": "error", "id": id, "payload": {"message": message}})
-            }
-        }
+        self.errors_message(id, &[async_graphql::ServerError::new(message, None)])
+    }
+
+    /// The protocol's `error` message: every error, or (legacy protocol) the first.
+    fn errors_message(&self, id: &str, errors: &[async_graphql::ServerError]) -> Value {
+        let payload = match self.protocol {
+            Protocol::TransportWs => serde_json::to_value(errors),
+            Protocol::LegacyWs => serde_json::to_value(errors.first()),
+        };
+        let payload = payload.unwrap_or_else(|_| json!([{ "message": "unencodable error" }]));
+        json!({"type": "error", "id": id, "payload": payload})
     }
 }
 
@@ -543,12 +559,14 @@ async fn forward(
     protocol: Protocol,
     id: String,
     request: Request,
+    finish: ingest::Finish,
     tx: mpsc::Sender<Outgoing>,
 ) {
     let started = std::time::Instant::now();
     let mut responses = edge.schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = responses.next().await {
+        let response = finish.apply(response);
         let request_error = first && is_request_error(&response);
         first = false;
         // Serialized straight to text: no intermediate JSON tree per message, which matters
@@ -588,13 +606,6 @@ fn envelope<P: serde::Serialize>(kind: &str, id: &str, payload: &P) -> String {
     serde_json::to_string(&Envelope { kind, id, payload }).unwrap_or_else(|_| {
         format!(r#"{{"type":"error","id":{},"payload":[{{"message":"response could not be encoded"}}]}}"#, json!(id))
     })
-}
-
-/// A request error: nothing ran (parse, validation or variable errors carry no path).
-pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
-    matches!(response.data, async_graphql::Value::Null)
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Sends `messages` in order, flushing once.

@@ -15,7 +15,7 @@ use entity::user::UserStatus;
 use entity::{account, organization, password_reset, refresh_token, user};
 
 use crate::auth::principal::Scope;
-use crate::auth::{Principal, Roles, password, token};
+use crate::auth::{Principal, Roles, token};
 use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::mail;
@@ -102,17 +102,19 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
     if existing.is_some() {
         state.limiter.attempt(&credential_key(&email)).await?;
     }
-    let verified = password::verify(
-        pw.expose().to_owned(),
-        existing.as_ref().map(|a| a.password_hash.clone()),
-    )
-    .await?;
+    let verified = state
+        .hasher
+        .verify(
+            pw.expose().to_owned(),
+            existing.as_ref().map(|a| a.password_hash.clone()),
+        )
+        .await?;
     if existing.is_some() && !verified {
         return Err(invalid_credentials());
     }
     let new_hash = match existing {
         Some(_) => None,
-        None => Some(password::hash(pw.expose().to_owned()).await?),
+        None => Some(state.hasher.hash(pw.expose().to_owned()).await?),
     };
 
     let txn = state.db.begin_write().await?;
@@ -166,22 +168,22 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
 
 /// Signs in with email and password.
 pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignIn> {
-    // A malformed email cannot belong to an account: same answer as a wrong password.
-    let email = Email::parse(email).ok();
-    if let Some(email) = &email {
-        state.limiter.attempt(&credential_key(email)).await?;
-    }
-    let account = match &email {
-        Some(email) => find_account(&state.db.conn, email).await?,
-        None => None,
+    // A malformed email cannot belong to an account: same answer as a wrong password, and
+    // no hash is spent on it (timing parity matters between well-formed emails only).
+    let Ok(email) = Email::parse(email) else {
+        return Err(invalid_credentials());
     };
-    let ok = password::verify(
-        pw.to_owned(),
-        account.as_ref().map(|a| a.password_hash.clone()),
-    )
-    .await?;
-    let account = match (account, ok, email) {
-        (Some(a), true, Some(email)) => {
+    state.limiter.attempt(&credential_key(&email)).await?;
+    let account = find_account(&state.db.conn, &email).await?;
+    let ok = state
+        .hasher
+        .verify(
+            pw.to_owned(),
+            account.as_ref().map(|a| a.password_hash.clone()),
+        )
+        .await?;
+    let account = match (account, ok) {
+        (Some(a), true) => {
             state.limiter.reset(&credential_key(&email)).await;
             a
         }
@@ -320,7 +322,7 @@ pub async fn reset_password(
     if row.used_at.is_some() || row.expires_at <= Utc::now() {
         return Err(bad_token());
     }
-    let hash = password::hash(pw.expose().to_owned()).await?;
+    let hash = state.hasher.hash(pw.expose().to_owned()).await?;
     let txn = state.db.begin_write().await?;
     let claimed = password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))

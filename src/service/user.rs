@@ -12,7 +12,7 @@ use entity::status_event::{self, EventKind};
 use entity::user::{self, UserStatus};
 use entity::{depot, invitation, organization, share};
 
-use crate::auth::{Actor, Roles, password, token};
+use crate::auth::{Actor, Roles, token};
 use crate::domain::{Email, FieldResult, Name, Password, Phone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events::{self, NewEvent};
@@ -347,7 +347,11 @@ pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> A
                 .limiter
                 .attempt(&account::credential_key(&email))
                 .await?;
-            if !password::verify(pw.to_owned(), Some(a.password_hash.clone())).await? {
+            if !state
+                .hasher
+                .verify(pw.to_owned(), Some(a.password_hash.clone()))
+                .await?
+            {
                 return Err(AppError::Unauthenticated(
                     "invalid email or password".into(),
                 ));
@@ -356,7 +360,7 @@ pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> A
         }
         None => {
             let pw = Password::parse(pw).field("input.password")?;
-            Some(password::hash(pw.expose().to_owned()).await?)
+            Some(state.hasher.hash(pw.expose().to_owned()).await?)
         }
     };
 
