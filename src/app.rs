@@ -154,7 +154,11 @@ impl Application {
                 &format!("{}:client", settings.redis_channel),
             );
         }
-        let hasher = Hasher::new(settings.hash_concurrency(), metrics.clone());
+        let hasher = Hasher::new(
+            settings.hash_concurrency(),
+            Duration::from_millis(settings.password_hash_wait_ms),
+            metrics.clone(),
+        );
         let state = AppState {
             db,
             settings: settings.clone(),

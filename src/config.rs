@@ -187,6 +187,15 @@ pub struct Settings {
         default_value_t = 0
     )]
     pub password_hash_concurrency: usize,
+    /// Milliseconds a credential operation waits for a free hashing slot before it is
+    /// answered RATE_LIMITED.
+    #[arg(
+        long,
+        global = true,
+        env = "PASSWORD_HASH_WAIT_MS",
+        default_value_t = 2_000
+    )]
+    pub password_hash_wait_ms: u64,
     /// Credential attempts (sign-in, tokens, sign-up) one client address may make per 15 minutes.
     #[arg(
         long,

@@ -19,23 +19,23 @@ use crate::error::{AppError, AppResult};
 /// A hash verified when the account does not exist, so both paths cost the same.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2qpEWCbdJ9RjYMuX6CNbHgH9A8b8h6dWbFxD1Xt6XjM";
 
-/// How long a credential operation waits for a hashing slot before it is told to retry.
-const SLOT_WAIT: Duration = Duration::from_secs(2);
-
 /// The password hasher of one gateway.
 #[derive(Clone)]
 pub struct Hasher {
     slots: Arc<Semaphore>,
+    /// How long a credential operation waits for a slot before it is told to retry.
+    wait: Duration,
     /// Buffers of the default cost, one per slot once they have been used.
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
     metrics: crate::metrics::Metrics,
 }
 
 impl Hasher {
-    /// At most `slots` hashes at once.
-    pub fn new(slots: usize, metrics: crate::metrics::Metrics) -> Self {
+    /// At most `slots` hashes at once; callers wait at most `wait` for one.
+    pub fn new(slots: usize, wait: Duration, metrics: crate::metrics::Metrics) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(slots.max(1))),
+            wait,
             buffers: Arc::default(),
             metrics,
         }
@@ -61,7 +61,7 @@ impl Hasher {
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> anyhow::Result<T> + Send + 'static,
     ) -> AppResult<T> {
-        let permit = match tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned()).await
+        let permit = match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await
         {
             Ok(Ok(permit)) => permit,
             _ => {
@@ -185,7 +185,11 @@ mod tests {
     use super::*;
 
     fn hasher(slots: usize) -> Hasher {
-        Hasher::new(slots, crate::metrics::Metrics::default())
+        Hasher::new(
+            slots,
+            Duration::from_millis(200),
+            crate::metrics::Metrics::default(),
+        )
     }
 
     #[tokio::test]
