@@ -76,10 +76,10 @@ async fn sse_first(app: &TestApp, token: &str, query: &str) -> Value {
     loop {
         if let Some(at) = text.find("event: next") {
             let rest = &text[at..];
-            if let Some(line) = rest.lines().find_map(|l| l.strip_prefix("data: ")) {
-                if rest.contains("\n\n") {
-                    return serde_json::from_str(line).expect("JSON data");
-                }
+            if let Some(line) = rest.lines().find_map(|l| l.strip_prefix("data: "))
+                && rest.contains("\n\n")
+            {
+                return serde_json::from_str(line).expect("JSON data");
             }
         }
         let chunk = tokio::time::timeout(Duration::from_secs(15), response.chunk())

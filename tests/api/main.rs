@@ -9,6 +9,7 @@ mod accounts;
 mod background_writes;
 mod bad_input;
 mod concurrency;
+mod fuzz;
 mod hardening;
 mod helpers;
 mod http;
