@@ -1,5 +1,7 @@
 //! `Currency`: an active ISO 4217 code, stored upper-case.
 
+use super::text;
+
 /// Active ISO 4217 alphabetic codes.
 const CODES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD \
 CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD \
@@ -15,7 +17,7 @@ pub struct Currency(String);
 impl Currency {
     /// Accepts a code in any case; keeps it upper-case.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let upper = raw.trim().to_ascii_uppercase();
+        let upper = text::trimmed(raw, 3)?.to_ascii_uppercase();
         if upper.len() == 3 && CODES.split_ascii_whitespace().any(|c| c == upper) {
             Ok(Self(upper))
         } else {
@@ -40,8 +42,8 @@ mod tests {
 
     #[test]
     fn unknown_currency_codes_are_refused() {
-        for bad in ["", "EU", "EURO", "ABC", "€"] {
-            assert!(Currency::parse(bad).is_err(), "{bad} was accepted");
+        for bad in ["", "EU", "EURO", "ABC", "€", "EUR\n", "E\u{0}R"] {
+            assert!(Currency::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
 }

@@ -1,16 +1,20 @@
-//! `Email`: a syntactically valid address, trimmed and lower-cased.
+//! `Email`: a syntactically valid address of at most 254 characters, trimmed and lower-cased.
+
+use super::text;
 
 /// A valid email address in lower case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
+    /// The longest address, in characters (RFC 5321's path limit); the columns hold 320.
+    pub const MAX_CHARS: usize = 254;
+
     /// Parses and normalizes an address.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let lowered = raw.trim().to_lowercase();
-        if lowered.len() > 254 {
-            return Err("must be at most 254 characters".into());
-        }
+        let lowered = text::trimmed(raw, Self::MAX_CHARS)?.to_lowercase();
+        // Lower-casing can lengthen a few letters (İ becomes i̇): the stored form is checked.
+        text::at_most(&lowered, Self::MAX_CHARS)?;
         match email_address::EmailAddress::parse_with_options(
             &lowered,
             email_address::Options::default().without_display_text(),
@@ -57,8 +61,23 @@ mod tests {
             "ana@@example.com",
             "ana example@x.com",
             "ana@example",
+            "ana\u{0}@example.com",
+            "ana@example.com\r\nBcc: eve@example.com",
+            "ana@example.com\n",
         ] {
-            assert!(Email::parse(bad).is_err(), "{bad} was accepted");
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn an_email_of_254_characters_is_accepted_and_one_more_is_refused() {
+        // Within the 64-character local part and 63-character labels the address syntax allows.
+        let address = |last_label: usize| {
+            let (b, c, d) = ("b".repeat(63), "c".repeat(63), "d".repeat(last_label));
+            format!("{}@{b}.{c}.{d}.com", "a".repeat(64))
+        };
+        assert_eq!(address(57).chars().count(), 254);
+        assert!(Email::parse(&address(57)).is_ok());
+        assert!(Email::parse(&address(58)).is_err());
     }
 }

@@ -1,18 +1,25 @@
 //! Validated newtypes: input is parsed into these at the boundary, and services take only them.
 
+mod address;
 mod currency;
 mod email;
 mod name;
 mod password;
 mod phone;
+mod search;
 mod settings;
+pub mod text;
+mod token;
 
+pub use address::Address;
 pub use currency::Currency;
 pub use email::Email;
 pub use name::Name;
 pub use password::Password;
 pub use phone::Phone;
+pub use search::Search;
 pub use settings::{CsvDelimiter, Timezone};
+pub use token::OpaqueToken;
 
 use crate::error::{AppError, AppResult};
 

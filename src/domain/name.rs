@@ -1,22 +1,20 @@
 //! `Name`: a trimmed, non-empty display name of at most 100 characters.
 
+use super::text;
+
 /// A display name: first or last name, depot, organization or route name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name(String);
 
 impl Name {
+    /// The longest name, in characters; the `varchar(100)` columns hold it.
+    pub const MAX_CHARS: usize = 100;
+
     /// Trims and checks length (1 to 100 characters) and control characters.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        let len = trimmed.chars().count();
-        if len == 0 {
+        let trimmed = text::trimmed(raw, Self::MAX_CHARS)?;
+        if trimmed.is_empty() {
             return Err("must not be empty".into());
-        }
-        if len > 100 {
-            return Err("must be at most 100 characters".into());
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -39,13 +37,22 @@ mod tests {
 
     #[test]
     fn empty_blank_and_overlong_names_are_refused() {
-        for bad in [
-            String::new(),
-            "   ".into(),
-            "x".repeat(101),
-            "a\u{0}b".into(),
-        ] {
+        for bad in [String::new(), "   ".into(), "x".repeat(101)] {
             assert!(Name::parse(&bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused_even_at_the_ends() {
+        for bad in [
+            "a\u{0}b",
+            "Ada\n",
+            "\rAda",
+            "A\u{7f}",
+            "A\u{1b}[31m",
+            "A\tB",
+        ] {
+            assert!(Name::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
 }

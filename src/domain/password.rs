@@ -1,4 +1,6 @@
-//! `Password`: a new password of at least 10 characters.
+//! `Password`: a new password of 10 to 1024 characters, without control characters.
+
+use super::text;
 
 /// A password that meets the length rule; never logged.
 #[derive(Clone)]
@@ -11,16 +13,20 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
-    /// Checks 10 to 1024 characters (the upper bound keeps hashing cheap).
+    /// The shortest password, in characters.
+    pub const MIN_CHARS: usize = 10;
+    /// The longest password, in characters (the bound keeps hashing cheap).
+    pub const MAX_CHARS: usize = 1024;
+
+    /// Checks 10 to 1024 characters, kept exactly as typed, and no control characters (TAB
+    /// included): sign-in forms cannot type them (TAB moves the focus, Enter submits), so such
+    /// a password would lock its owner out.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let len = raw.chars().count();
-        if len < 10 {
+        let exact = text::exact(raw, Self::MAX_CHARS)?;
+        if exact.chars().count() < Self::MIN_CHARS {
             return Err("must be at least 10 characters".into());
         }
-        if len > 1024 {
-            return Err("must be at most 1024 characters".into());
-        }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(exact.to_owned()))
     }
 
     /// The password.
@@ -37,5 +43,22 @@ mod tests {
     fn passwords_shorter_than_ten_characters_are_refused() {
         assert!(Password::parse("123456789").is_err());
         assert!(Password::parse("1234567890").is_ok());
+    }
+
+    #[test]
+    fn passwords_longer_than_1024_characters_are_refused() {
+        assert!(Password::parse(&"é".repeat(1024)).is_ok());
+        assert!(Password::parse(&"é".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn passwords_with_control_characters_are_refused() {
+        for bad in [
+            "correct horse\u{0}",
+            "correct\thorse battery",
+            "correct horse\n",
+        ] {
+            assert!(Password::parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -184,7 +184,7 @@ pub struct DriverFilter {
 }
 
 impl DriverFilter {
-    /// The service's filter; a malformed depot ID is BAD_USER_INPUT.
+    /// The service's filter; a malformed depot ID or a bad search is BAD_USER_INPUT.
     pub fn into_service(self) -> AppResult<service::DriverFilter> {
         Ok(service::DriverFilter {
             status: self.status.map(|s| s.into_iter().map(Into::into).collect()),
@@ -194,7 +194,7 @@ impl DriverFilter {
                 .map(|id| ids::decode(id, Kind::Depot, "filter.depotId"))
                 .transpose()?,
             available: self.available,
-            search: self.search,
+            search: crate::graphql::user::search(self.search.as_deref())?,
         })
     }
 }

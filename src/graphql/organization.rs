@@ -66,7 +66,11 @@ impl Organization {
     ) -> Result<UserConnection> {
         let actor = actor(ctx)?;
         let window = args(first, after, last, before).window().gql()?;
-        let filter = filter.map(UserFilter::into_service).unwrap_or_default();
+        let filter = filter
+            .map(UserFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
         let conn = &state(ctx).db.conn;
         let page = service::user::list(conn, &actor, &filter, window)
             .await

@@ -7,6 +7,8 @@ use entity::user as users;
 
 use crate::auth::Roles;
 use crate::connection_type;
+use crate::domain::{FieldResult, Search};
+use crate::error::AppResult;
 use crate::graphql::account::AuthPayload;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
@@ -140,14 +142,23 @@ pub struct UserFilter {
 }
 
 impl UserFilter {
-    /// The service's filter.
-    pub fn into_service(self) -> service::UserFilter {
-        service::UserFilter {
+    /// The service's filter; an overlong search or one with control characters is BAD_USER_INPUT.
+    pub fn into_service(self) -> AppResult<service::UserFilter> {
+        Ok(service::UserFilter {
             status: self.status.map(|s| s.into_iter().map(Into::into).collect()),
             roles: self.roles.map(|r| roles_from(&r)),
-            search: self.search,
-        }
+            search: search(self.search.as_deref())?,
+        })
     }
+}
+
+/// The `search` of a list filter, validated.
+pub fn search(raw: Option<&str>) -> AppResult<Option<Search>> {
+    Ok(raw
+        .map(Search::parse)
+        .transpose()
+        .field("filter.search")?
+        .flatten())
 }
 
 /// Input of `inviteUser`.

@@ -16,6 +16,7 @@ use entity::{account, organization, password_reset, refresh_token, user};
 
 use crate::auth::principal::Scope;
 use crate::auth::{Principal, Roles, token};
+use crate::domain::OpaqueToken;
 use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::mail;
@@ -228,8 +229,9 @@ pub async fn select_organization(
 /// Presenting a token that was already rotated revokes the whole family.
 pub async fn refresh(state: &AppState, presented: &str) -> AppResult<Session> {
     let dead = || AppError::Unauthenticated("refresh token is not valid".into());
+    let presented = OpaqueToken::parse(presented).map_err(|_| dead())?;
     let row = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(token::digest(presented)))
+        .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
         .one(&state.db.conn)
         .await?
         .ok_or_else(dead)?;
@@ -261,8 +263,11 @@ pub async fn refresh(state: &AppState, presented: &str) -> AppResult<Session> {
 
 /// Ends the session the refresh token belongs to; false when it was not a live token.
 pub async fn sign_out(state: &AppState, presented: &str) -> AppResult<bool> {
+    let Ok(presented) = OpaqueToken::parse(presented) else {
+        return Ok(false);
+    };
     let Some(row) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(token::digest(presented)))
+        .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
         .one(&state.db.conn)
         .await?
     else {
@@ -314,8 +319,9 @@ pub async fn reset_password(
 ) -> AppResult<bool> {
     let pw = Password::parse(new_password).field("newPassword")?;
     let bad_token = || AppError::bad_input("token", "the reset link is invalid, used or expired");
+    let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let row = password_reset::Entity::find()
-        .filter(password_reset::Column::TokenHash.eq(token::digest(presented)))
+        .filter(password_reset::Column::TokenHash.eq(token::digest(presented.as_str())))
         .one(&state.db.conn)
         .await?
         .ok_or_else(bad_token)?;

@@ -12,7 +12,7 @@ use entity::route::{self, RouteStatus};
 use entity::{depot, user};
 
 use crate::auth::Actor;
-use crate::domain::{FieldResult, Name, Timezone};
+use crate::domain::{Address, FieldResult, Name, Timezone};
 use crate::error::{AppError, AppResult};
 use crate::service::page::{self, Page, Window};
 use crate::state::AppState;
@@ -36,16 +36,14 @@ struct Valid {
 
 fn validate(input: DepotInput) -> AppResult<Valid> {
     let name = Name::parse(&input.name).field("input.name")?.into_inner();
-    let address = match input.address.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(a) if a.chars().count() > 500 => {
-            return Err(AppError::bad_input(
-                "input.address",
-                "must be at most 500 characters",
-            ));
-        }
-        Some(a) => Some(a.to_owned()),
-    };
+    let address = input
+        .address
+        .as_deref()
+        .map(Address::parse)
+        .transpose()
+        .field("input.address")?
+        .flatten()
+        .map(Address::into_inner);
     let timezone = Timezone::parse(&input.timezone)
         .field("input.timezone")?
         .into_inner();

@@ -17,6 +17,7 @@ use entity::status_event::EventKind;
 use entity::user::{self, UserStatus};
 
 use crate::auth::Actor;
+use crate::domain::Search;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
@@ -34,7 +35,7 @@ pub struct DriverFilter {
     /// ACTIVE and not on a PLANNED or IN_PROGRESS route (or the opposite).
     pub available: Option<bool>,
     /// Case-insensitive substring of first name, last name or email.
-    pub search: Option<String>,
+    pub search: Option<Search>,
 }
 
 /// Drivers on a PLANNED or IN_PROGRESS route, as a subquery.
@@ -72,8 +73,8 @@ pub fn apply_filter(mut q: Select<user::Entity>, filter: &DriverFilter) -> Selec
         }
         None => {}
     }
-    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        q = q.filter(search_condition(search.trim()));
+    if let Some(search) = &filter.search {
+        q = q.filter(search_condition(search));
     }
     q
 }

@@ -13,6 +13,7 @@ use entity::user::{self, UserStatus};
 use entity::{organization, route, share};
 
 use crate::auth::Actor;
+use crate::domain::{FieldResult, Name, text};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
@@ -26,6 +27,9 @@ pub async fn find_organization(
     name: &str,
 ) -> AppResult<Option<organization::Model>> {
     actor.require_admin()?;
+    // Exact: not trimmed, so a name with surrounding spaces matches nothing, as no stored
+    // name has them.
+    let name = text::exact(name, Name::MAX_CHARS).field("name")?;
     Ok(organization::Entity::find()
         .filter(organization::Column::Name.eq(name))
         .one(conn)

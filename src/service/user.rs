@@ -13,7 +13,7 @@ use entity::user::{self, UserStatus};
 use entity::{depot, invitation, organization, share};
 
 use crate::auth::{Actor, Roles, token};
-use crate::domain::{Email, FieldResult, Name, Password, Phone};
+use crate::domain::{Email, FieldResult, Name, OpaqueToken, Password, Phone, Search};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events::{self, NewEvent};
 use crate::mail;
@@ -35,7 +35,7 @@ pub struct UserFilter {
     /// Holding any of these roles.
     pub roles: Option<Roles>,
     /// Case-insensitive substring of first name, last name or email.
-    pub search: Option<String>,
+    pub search: Option<Search>,
 }
 
 /// Input of `inviteUser`.
@@ -94,15 +94,15 @@ pub fn query(actor: &Actor, filter: &UserFilter) -> Select<user::Entity> {
         }
         q = q.filter(any);
     }
-    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        q = q.filter(search_condition(search.trim()));
+    if let Some(search) = &filter.search {
+        q = q.filter(search_condition(search));
     }
     q
 }
 
 /// Case-insensitive substring match on first name, last name or email.
-pub fn search_condition(needle: &str) -> Condition {
-    let pattern = contains_pattern(needle);
+pub fn search_condition(needle: &Search) -> Condition {
+    let pattern = contains_pattern(needle.as_str());
     let like = |col: user::Column| {
         Expr::expr(Func::lower(Expr::col((user::Entity, col))))
             .like(LikeExpr::new(pattern.clone()).escape('\\'))
@@ -328,8 +328,9 @@ pub async fn resend_invitation(
 pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> AppResult<Session> {
     let bad_token =
         || AppError::bad_input("input.token", "the invitation is invalid, used or expired");
+    let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let invitation = invitation::Entity::find()
-        .filter(invitation::Column::TokenHash.eq(token::digest(presented)))
+        .filter(invitation::Column::TokenHash.eq(token::digest(presented.as_str())))
         .one(&state.db.conn)
         .await?
         .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())

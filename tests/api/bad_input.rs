@@ -364,13 +364,11 @@ fn rows(w: &World) -> Vec<Row> {
     ]
 }
 
-#[tokio::test]
-async fn every_bad_input_is_bad_user_input_naming_the_field_and_writes_nothing() {
-    let w = world().await;
+/// Runs every row; returns what went wrong, one line per failed row.
+async fn failures(w: &World, rows: &[Row]) -> Vec<String> {
     let before = w.snapshot().await;
-    let rows = rows(&w);
     let mut failures = Vec::new();
-    for row in &rows {
+    for row in rows {
         let body = w
             .app
             .gql(Some(&w.org.admin.token), row.query, row.variables.clone())
@@ -407,13 +405,23 @@ async fn every_bad_input_is_bad_user_input_naming_the_field_and_writes_nothing()
             failures.push(format!("{}: something was written", row.name));
         }
     }
+    failures
+}
+
+fn assert_no_failures(failures: &[String], rows: usize) {
     assert!(
         failures.is_empty(),
-        "{} of {} rows failed:\n{}",
+        "{} of {rows} rows failed:\n{}",
         failures.len(),
-        rows.len(),
         failures.join("\n")
     );
+}
+
+#[tokio::test]
+async fn every_bad_input_is_bad_user_input_naming_the_field_and_writes_nothing() {
+    let w = world().await;
+    let rows = rows(&w);
+    assert_no_failures(&failures(&w, &rows).await, rows.len());
 }
 
 #[tokio::test]
@@ -494,6 +502,336 @@ async fn a_short_password_on_accepting_an_invitation_is_bad_user_input_and_the_i
             None,
             accept,
             json!({ "input": { "token": token, "password": PASSWORD } }),
+        )
+        .await;
+}
+
+const USERS_SEARCH: &str =
+    "query($s: String) { organization { users(filter: { search: $s }) { totalCount } } }";
+const DRIVERS_SEARCH: &str =
+    "query($s: String) { organization { drivers(filter: { search: $s }) { totalCount } } }";
+const DEPOT_DRIVERS_SEARCH: &str = "query($id: ID!, $s: String) {
+    depot(id: $id) { drivers(filter: { search: $s }) { totalCount } } }";
+const FIND_ORG: &str = "query($s: String!) { findOrganization(name: $s) { id } }";
+const CREATE_ORG: &str = "mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { expiresIn } }";
+const RESET: &str =
+    "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
+const REQUEST_RESET: &str = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+
+/// The control characters a hostile client tries first.
+const CONTROLS: [(&str, char); 5] = [
+    ("NUL", '\u{0}'),
+    ("CR", '\r'),
+    ("LF", '\n'),
+    ("DEL", '\u{7f}'),
+    ("ESC", '\u{1b}'),
+];
+
+/// One free-text input: how to send a text in it, the field that names it, a valid sample,
+/// and its cap in characters where the test of caps covers it.
+struct TextInput<'a> {
+    name: &'static str,
+    query: &'static str,
+    send: Box<dyn Fn(&str) -> Value + 'a>,
+    field: &'static str,
+    sample: &'static str,
+    cap: Option<usize>,
+}
+
+impl TextInput<'_> {
+    fn row(&self, text: &str) -> Row {
+        Row {
+            name: self.name,
+            query: self.query,
+            variables: (self.send)(text),
+            expect: Expect::Field(self.field),
+        }
+    }
+}
+
+fn fresh_email() -> String {
+    format!("{}@example.test", Uuid::now_v7().simple())
+}
+
+/// The key of `field` inside `input`.
+fn key(field: &str) -> &str {
+    field.trim_start_matches("input.")
+}
+
+/// Every free-text input of the API.
+fn text_inputs(w: &World) -> Vec<TextInput<'_>> {
+    // One builder per operation: (row name, field, a valid sample, cap).
+    fn with<'a>(
+        query: &'static str,
+        send: impl Fn(&'static str, &str) -> Value + Copy + 'a,
+    ) -> impl Fn(&'static str, &'static str, &'static str, Option<usize>) -> TextInput<'a> {
+        move |name, field, sample, cap| TextInput {
+            name,
+            query,
+            send: Box::new(move |t| send(field, t)),
+            field,
+            sample,
+            cap,
+        }
+    }
+    let depot = || json!({ "name": "Main", "timezone": "Europe/Berlin" });
+    let create_depot = with(
+        CREATE_DEPOT,
+        move |f, t| json!({ "input": patched(&depot(), json!({ key(f): t })) }),
+    );
+    let update_depot = with(
+        UPDATE_DEPOT,
+        move |f, t| json!({ "id": w.depot, "input": patched(&depot(), json!({ key(f): t })) }),
+    );
+    let invite = with(INVITE, |f, t| {
+        let valid = json!({ "firstName": "Val", "lastName": "Id", "email": fresh_email(),
+            "roles": ["DRIVER"] });
+        json!({ "input": patched(&valid, json!({ key(f): t })) })
+    });
+    let edit = with(
+        EDIT,
+        |f, t| json!({ "id": w.driver.user_id, "input": { key(f): t } }),
+    );
+    let route = with(
+        CREATE_ROUTE,
+        |f, t| json!({ "input": { key(f): t, "plannedStart": "2030-01-01T08:00:00Z" } }),
+    );
+    let sign_up = with(CREATE_ORG, |f, t| {
+        let valid = json!({ "name": format!("Org {}", Uuid::now_v7()), "adminFirstName": "Ada",
+            "adminLastName": "Admin", "adminEmail": fresh_email(), "adminPassword": PASSWORD });
+        json!({ "input": patched(&valid, json!({ key(f): t })) })
+    });
+    let settings = with(SETTINGS, |f, t| json!({ "input": { key(f): t } }));
+    let users = with(USERS_SEARCH, |_, t| json!({ "s": t }));
+    let drivers = with(DRIVERS_SEARCH, |_, t| json!({ "s": t }));
+    let depot_drivers = with(
+        DEPOT_DRIVERS_SEARCH,
+        |_, t| json!({ "id": w.depot, "s": t }),
+    );
+    let find = with(FIND_ORG, |_, t| json!({ "s": t }));
+    let reset = with(RESET, |_, t| json!({ "t": "no-such-token", "p": t }));
+    let request_reset = with(REQUEST_RESET, |_, t| json!({ "e": t }));
+    vec![
+        create_depot(
+            "createDepot address",
+            "input.address",
+            "Hafenstraße 1",
+            Some(500),
+        ),
+        create_depot("createDepot name", "input.name", "Main", Some(100)),
+        create_depot(
+            "createDepot timezone",
+            "input.timezone",
+            "Europe/Berlin",
+            None,
+        ),
+        update_depot(
+            "updateDepot address",
+            "input.address",
+            "Hafenstraße 1",
+            None,
+        ),
+        invite("inviteUser firstName", "input.firstName", "Zoë", Some(100)),
+        invite("inviteUser lastName", "input.lastName", "Łódź", Some(100)),
+        invite("inviteUser email", "input.email", "ana@example.test", None),
+        invite("inviteUser phone", "input.phone", "+4915112345678", None),
+        edit("editUser lastName", "input.lastName", "Driver", Some(100)),
+        route("createRoute name", "input.name", "Morning run", Some(100)),
+        sign_up("createOrganization name", "input.name", "Acme", Some(100)),
+        sign_up(
+            "createOrganization adminFirstName",
+            "input.adminFirstName",
+            "Ada",
+            None,
+        ),
+        sign_up(
+            "createOrganization adminEmail",
+            "input.adminEmail",
+            "a@b.test",
+            None,
+        ),
+        sign_up(
+            "createOrganization adminPassword",
+            "input.adminPassword",
+            PASSWORD,
+            None,
+        ),
+        settings(
+            "updateSettings timezone",
+            "input.timezone",
+            "Europe/Berlin",
+            None,
+        ),
+        settings("updateSettings currency", "input.currency", "EUR", None),
+        settings(
+            "updateSettings csvDelimiter",
+            "input.csvDelimiter",
+            ";",
+            None,
+        ),
+        users("users search", "filter.search", "Driver", Some(200)),
+        drivers("drivers search", "filter.search", "Driver", Some(200)),
+        depot_drivers("depot drivers search", "filter.search", "Driver", Some(200)),
+        find(
+            "findOrganization name",
+            "name",
+            "Validation Fleet",
+            Some(100),
+        ),
+        reset("resetPassword newPassword", "newPassword", PASSWORD, None),
+        request_reset(
+            "requestPasswordReset email",
+            "email",
+            "ana@example.test",
+            None,
+        ),
+    ]
+}
+
+/// `sample` with `c` after its first character.
+fn spoiled(sample: &str, c: char) -> String {
+    let mut chars = sample.chars();
+    let first = chars.next().map(String::from).unwrap_or_default();
+    format!("{first}{c}{}", chars.as_str())
+}
+
+#[tokio::test]
+async fn a_nul_cr_lf_del_or_esc_in_any_free_text_input_is_bad_user_input_naming_the_field() {
+    let w = world().await;
+    let inputs = text_inputs(&w);
+    let mut failed = Vec::new();
+    for (control, c) in CONTROLS {
+        let rows: Vec<Row> = inputs
+            .iter()
+            .map(|i| i.row(&spoiled(i.sample, c)))
+            .collect();
+        failed.extend(
+            failures(&w, &rows)
+                .await
+                .into_iter()
+                .map(|f| format!("{control} in {f}")),
+        );
+    }
+    assert_no_failures(&failed, inputs.len() * CONTROLS.len());
+    w.app
+        .ok(Some(&w.org.admin.token), SNAPSHOT, json!({}))
+        .await;
+}
+
+#[tokio::test]
+async fn free_text_just_at_its_cap_is_accepted_and_one_character_over_is_refused() {
+    // Two-byte characters: the cap counts characters, and PostgreSQL's varchar holds them.
+    let w = world().await;
+    for input in text_inputs(&w) {
+        let Some(cap) = input.cap else { continue };
+        let at_cap = w
+            .app
+            .gql(
+                Some(&w.org.admin.token),
+                input.query,
+                (input.send)(&"é".repeat(cap)),
+            )
+            .await;
+        assert!(
+            at_cap.get("errors").is_none(),
+            "{} at {cap}: {at_cap}",
+            input.name
+        );
+        let over = w
+            .app
+            .gql(
+                Some(&w.org.admin.token),
+                input.query,
+                (input.send)(&"é".repeat(cap + 1)),
+            )
+            .await;
+        assert_code(&over, "BAD_USER_INPUT");
+        assert_eq!(
+            over["errors"][0]["extensions"]["field"], input.field,
+            "{}: {over}",
+            input.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_search_of_fifty_thousand_bytes_is_bad_user_input_and_the_server_answers_afterwards() {
+    let w = world().await;
+    let huge = "x".repeat(50_000);
+    let rows: Vec<Row> = text_inputs(&w)
+        .iter()
+        .filter(|i| i.field == "filter.search" || i.query == FIND_ORG)
+        .map(|i| i.row(&huge))
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_no_failures(&failures(&w, &rows).await, rows.len());
+    let after = w
+        .app
+        .ok(
+            Some(&w.org.admin.token),
+            USERS_SEARCH,
+            json!({ "s": "Driver" }),
+        )
+        .await;
+    assert_eq!(after["organization"]["users"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn a_token_or_sign_in_with_control_characters_is_the_usual_invalid_answer() {
+    let w = world().await;
+    let token = format!("{}\u{0}", w.org.admin.refresh);
+    let refresh = w
+        .app
+        .gql(
+            None,
+            "mutation($t: String!) { refreshToken(refreshToken: $t) { expiresIn } }",
+            json!({ "t": token }),
+        )
+        .await;
+    assert_code(&refresh, "UNAUTHENTICATED");
+    let signed_out = w
+        .app
+        .ok(
+            None,
+            "mutation($t: String!) { signOut(refreshToken: $t) }",
+            json!({ "t": token }),
+        )
+        .await;
+    assert_eq!(signed_out["signOut"], false);
+    let reset = w
+        .app
+        .gql(None, RESET, json!({ "t": "a\r\nb", "p": PASSWORD }))
+        .await;
+    assert_code(&reset, "BAD_USER_INPUT");
+    assert_eq!(reset["errors"][0]["extensions"]["field"], "token");
+    let accept = w
+        .app
+        .gql(
+            None,
+            "mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { expiresIn } }",
+            json!({ "input": { "token": "\u{1b}\u{7f}", "password": PASSWORD } }),
+        )
+        .await;
+    assert_code(&accept, "BAD_USER_INPUT");
+    assert_eq!(accept["errors"][0]["extensions"]["field"], "input.token");
+    let sign_in =
+        "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { scoped } }";
+    for (email, password) in [
+        (format!("{}\u{0}", w.org.admin_email), PASSWORD.to_owned()),
+        (w.org.admin_email.clone(), format!("{PASSWORD}\u{0}")),
+    ] {
+        let body = w
+            .app
+            .gql(None, sign_in, json!({ "e": email, "p": password }))
+            .await;
+        assert_code(&body, "UNAUTHENTICATED");
+    }
+    // The refresh token itself still works: the spoiled copy did not touch its session.
+    w.app
+        .ok(
+            None,
+            "mutation($t: String!) { refreshToken(refreshToken: $t) { expiresIn } }",
+            json!({ "t": w.org.admin.refresh }),
         )
         .await;
 }
