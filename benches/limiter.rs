@@ -3,8 +3,8 @@
 //! `cargo bench --bench limiter`. For each size in `LIMITER_KEYS` (default `10000,1000000`)
 //! a fresh limiter has one window filled with that many distinct keys, then times
 //! `LIMITER_ATTEMPTS` (default 200,000) attempts over keys already counted and as many over
-//! keys never seen (at 1,000,000 keys the limiter is full, so each of those forgets the
-//! oldest key), and prints the resident memory the filled limiter added per key. With
+//! keys never seen (beyond 250,000 keys the limiter is full, so each of those forgets
+//! the oldest key), and prints the resident memory the filled limiter added per key. With
 //! `REDIS_URL` set (loopback), 10,000 keys are counted in Redis one attempt at a time, then
 //! once more with 64 attempts in flight; those keys expire a minute later.
 

@@ -20,8 +20,9 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The most keys one instance counts for at once (see [`Limiter::with_capacity`]). Beyond it
 /// the oldest window is forgotten, so a flood of distinct keys costs bounded memory, about
-/// 120 bytes per key (120 MB when full), instead of growing without end.
-pub const LOCAL_CAPACITY: usize = 1_000_000;
+/// 120 bytes per key (30 MB when full), instead of growing without end: a quarter of a million
+/// windows is far beyond the honest traffic of one instance.
+pub const LOCAL_CAPACITY: usize = 250_000;
 
 /// The most expired windows one attempt drops. More than one, so that a backlog shrinks
 /// (an attempt opens at most one window); few, so that no attempt pays for a whole burst
