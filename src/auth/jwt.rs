@@ -37,6 +37,9 @@ pub struct AccessClaims {
     /// The roles in that organization.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The session (refresh-token family) the token belongs to; required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Signing and verification keys with the validation rules.
@@ -71,7 +74,12 @@ impl JwtKeys {
     }
 
     /// Issues an access token for `principal`'s account and scope.
-    pub fn issue(&self, account_id: Uuid, scope: Option<&Scope>) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        account_id: Uuid,
+        scope: Option<&Scope>,
+        session_id: Uuid,
+    ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: account_id,
@@ -84,6 +92,7 @@ impl JwtKeys {
             org: scope.map(|s| s.organization_id),
             uid: scope.map(|s| s.user_id),
             roles: scope.map(|s| s.roles.names()).unwrap_or_default(),
+            sid: Some(session_id),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -109,9 +118,11 @@ impl JwtKeys {
             (None, None) => None,
             _ => return Err("malformed scope".into()),
         };
+        let session_id = claims.sid.ok_or("the token names no session")?;
         Ok(Principal {
             account_id: claims.sub,
             scope,
+            session_id,
             expires_at: claims.exp,
         })
     }

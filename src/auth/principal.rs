@@ -67,6 +67,8 @@ pub struct Principal {
     pub account_id: Uuid,
     /// The organization scope, when selected.
     pub scope: Option<Scope>,
+    /// The session (refresh-token family) the token was issued in: it dies with it.
+    pub session_id: Uuid,
     /// Expiry, seconds since the epoch.
     pub expires_at: i64,
 }

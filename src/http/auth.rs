@@ -27,17 +27,29 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Auth {
 }
 
 async fn refresh_scope(state: &AppState, mut principal: Principal) -> Auth {
-    let Some(scope) = principal.scope.clone() else {
-        return Auth::Signed(principal);
+    let checked = match principal.scope.clone() {
+        None => account::session_is_live(&state.db.conn, principal.session_id)
+            .await
+            .map(|live| live.then_some(None)),
+        Some(scope) => account::current_membership_scope(
+            &state.db.conn,
+            principal.account_id,
+            &scope,
+            principal.session_id,
+        )
+        .await
+        .map(|current| current.map(Some)),
     };
-    match account::current_membership_scope(&state.db.conn, principal.account_id, &scope).await {
+    match checked {
         Ok(Some(current)) => {
-            principal.scope = Some(current);
+            principal.scope = current;
             Auth::Signed(principal)
         }
-        Ok(None) => Auth::Invalid("the membership of this token is no longer active".into()),
+        Ok(None) => Auth::Invalid(
+            "the session or the membership of this token is no longer active; sign in again".into(),
+        ),
         Err(e) => {
-            tracing::error!(error = ?e, "could not read the membership of a token");
+            tracing::error!(error = ?e, "could not read the session of a token");
             Auth::Invalid("the session could not be checked; try again".into())
         }
     }

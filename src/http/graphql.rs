@@ -65,14 +65,29 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/event-stream"))
 }
 
+/// An HTTP-level refusal (nothing was parsed): `BAD_REQUEST`, or the status's own code.
 fn json_error(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message }] });
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        _ => "BAD_REQUEST",
+    };
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
         .into_response()
+}
+
+/// The parameters lack a document: 400 whatever the media type (nothing to parse).
+fn missing_query() -> Response {
+    json_error(
+        StatusCode::BAD_REQUEST,
+        "the request has no `query` (a GraphQL document)",
+    )
 }
 
 /// `POST /graphql`.
@@ -102,6 +117,7 @@ pub async fn post(
     }
     if wants_event_stream(&headers) {
         return match serde_json::from_slice::<Request>(&body) {
+            Ok(request) if request.query.trim().is_empty() => missing_query(),
             Ok(request) => sse::stream(&edge, &headers, client, request).await,
             Err(e) => json_error(
                 StatusCode::BAD_REQUEST,
@@ -118,6 +134,9 @@ pub async fn post(
             );
         }
     };
+    if batch.iter().any(|request| request.query.trim().is_empty()) {
+        return missing_query();
+    }
     if let BatchRequest::Batch(items) = &batch
         && items.len() > MAX_BATCH
     {
@@ -169,6 +188,9 @@ pub async fn get_or_upgrade(
             );
         }
     };
+    if request.query.trim().is_empty() {
+        return missing_query();
+    }
     let admitted = ingest::admit(request, &edge.limits);
     if admitted
         .as_ref()

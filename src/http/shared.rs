@@ -39,6 +39,8 @@ pub struct Item {
     pub payload: String,
     /// The cursor of the event the response is about.
     pub cursor: i64,
+    /// The group's execution is over: nothing follows this item, which carries no response.
+    pub end: bool,
 }
 
 impl Item {
@@ -48,6 +50,7 @@ impl Item {
             request_error: first && crate::graphql::ingest::is_request_error(&response),
             payload: serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
             cursor,
+            end: false,
         }
     }
 }
@@ -119,6 +122,10 @@ impl Membership {
             }
             loop {
                 match rx.recv().await {
+                    Ok(item) if item.end => {
+                        yield Delivery::End;
+                        break;
+                    }
                     Ok(item) if item.cursor <= seam => continue,
                     Ok(item) => yield Delivery::Item(item),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -198,16 +205,17 @@ impl Groups {
         tokio::spawn(run(
             self.clone(),
             edge.clone(),
-            key,
+            (key, Arc::downgrade(&group)),
             live.data(group_auth(principal)),
             tx,
         ));
         Ok(Membership { rx, group, replay })
     }
 
-    fn remove(&self, key: &Key) {
+    /// Unlists `group` (and no newer group of the same key), so nobody joins it any more.
+    fn remove(&self, key: &Key, group: &Weak<Group>) {
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-        if groups.get(key).is_some_and(|w| w.strong_count() == 0) {
+        if groups.get(key).is_some_and(|w| w.ptr_eq(group)) {
             groups.remove(key);
         }
     }
@@ -279,7 +287,7 @@ fn group_auth(principal: &Principal) -> Auth {
 async fn run(
     groups: Arc<Groups>,
     edge: Edge,
-    key: Key,
+    (key, group): (Key, Weak<Group>),
     request: Request,
     tx: broadcast::Sender<Arc<Item>>,
 ) {
@@ -298,9 +306,16 @@ async fn run(
             break;
         }
     }
-    // Unlisted before the sender goes, so nobody joins a finished group.
-    drop(tx);
-    groups.remove(&key);
+    // Unlisted first, so nobody joins a finished group; then every member, however it joined,
+    // is told the execution is over (members keep the channel open, so its closing alone
+    // would never reach them).
+    groups.remove(&key, &group);
+    let _ = tx.send(Arc::new(Item {
+        request_error: false,
+        payload: String::new(),
+        cursor: i64::MAX,
+        end: true,
+    }));
 }
 
 #[cfg(test)]

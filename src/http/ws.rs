@@ -133,6 +133,9 @@ struct Connection {
     protocol: Protocol,
     /// The client, for its credential budget.
     client: ClientAddr,
+    /// The `Authorization` value of `connection_init`: every operation is authorized anew
+    /// with it, so a session or membership that ended, or roles that changed, count at once.
+    authorization: Option<String>,
     auth: Option<Auth>,
     /// Subscriptions running in their own task.
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -222,6 +225,7 @@ impl Connection {
             edge,
             protocol,
             client,
+            authorization: None,
             auth: None,
             subscriptions: HashMap::new(),
             shared: StreamMap::new(),
@@ -446,7 +450,7 @@ impl Connection {
             (Protocol::TransportWs, "ping") => Ok(vec![json!({"type": "pong"})]),
             (Protocol::TransportWs, "pong") => Ok(Vec::new()),
             (Protocol::TransportWs, "subscribe") | (Protocol::LegacyWs, "start") => {
-                self.subscribe(message.id, message.payload)
+                self.subscribe(message.id, message.payload).await
             }
             (Protocol::TransportWs, "complete") | (Protocol::LegacyWs, "stop") => {
                 let id = message.id.ok_or(Close(4400, "Missing id", None))?;
@@ -482,17 +486,27 @@ impl Connection {
         }
         self.membership = Watch::of(self.edge.state.events.sessions(), &auth);
         self.auth = Some(auth);
+        self.authorization = header;
         Ok(vec![json!({"type": "connection_ack"})])
     }
 
-    fn subscribe(
+    async fn subscribe(
         &mut self,
         id: Option<String>,
         payload: Option<Value>,
     ) -> Result<Vec<Value>, Close> {
-        let Some(auth) = self.auth.clone() else {
+        if self.auth.is_none() {
             return Err(Close(4401, "Unauthorized", None));
-        };
+        }
+        // Authorized as of now, not as of `connection_init`.
+        let auth = authenticate(&self.edge.state, self.authorization.as_deref()).await;
+        if !matches!(auth, Auth::Signed(_)) {
+            let expired = self.expires_in().is_some_and(|left| left.is_zero());
+            return Err(match expired {
+                true => Close(4401, "Unauthorized", None),
+                false => Close(4403, "Forbidden", None),
+            });
+        }
         let id = id.ok_or(Close(4400, "Missing id", None))?;
         let running = self
             .subscriptions

@@ -202,7 +202,8 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
     })
 }
 
-/// Scopes the session to one of the account's organizations.
+/// Scopes the session to one of the account's organizations: within the session the token
+/// names, never a new one, and never an ended one.
 pub async fn select_organization(
     state: &AppState,
     principal: &Principal,
@@ -215,14 +216,40 @@ pub async fn select_organization(
         .one(&state.db.conn)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))?;
+    if !session_is_live(&state.db.conn, principal.session_id).await? {
+        return Err(session_ended());
+    }
+    // Issued in the same session: signing out with any of its refresh tokens ends them all.
     issue_session(
         state,
         &state.db.conn,
         principal.account_id,
         Some(scope_of(&membership)),
-        None,
+        Some(principal.session_id),
     )
     .await
+}
+
+fn session_ended() -> AppError {
+    AppError::Unauthenticated("this session has ended; sign in again".into())
+}
+
+/// The refresh tokens that keep session `session_id` alive: not rotated, revoked or expired.
+fn live_in(session_id: Uuid) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(refresh_token::Column::FamilyId.eq(session_id))
+        .add(refresh_token::Column::UsedAt.is_null())
+        .add(refresh_token::Column::RevokedAt.is_null())
+        .add(refresh_token::Column::ExpiresAt.gt(Utc::now()))
+}
+
+/// Whether session `session_id` is alive: signed out, reset or expired sessions are not.
+pub async fn session_is_live(conn: &impl ConnectionTrait, session_id: Uuid) -> AppResult<bool> {
+    Ok(refresh_token::Entity::find()
+        .filter(live_in(session_id))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// Rotates a refresh token: the presented one dies, a new one of the same family is issued.
@@ -291,6 +318,8 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
     let secret = token::generate();
     let now = Utc::now();
     let txn = state.db.begin_write().await?;
+    // Only the newest link works: issuing one ends those mailed before.
+    end_reset_tokens(&*txn, account.id).await?;
     password_reset::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account.id),
@@ -339,6 +368,7 @@ pub async fn reset_password(
     if claimed.rows_affected != 1 {
         return Err(bad_token());
     }
+    end_reset_tokens(&*txn, row.account_id).await?;
     account::Entity::update_many()
         .col_expr(account::Column::PasswordHash, Expr::value(hash))
         .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -353,6 +383,17 @@ pub async fn reset_password(
         .await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// Marks every unused reset token of `account_id` used.
+async fn end_reset_tokens(conn: &impl ConnectionTrait, account_id: Uuid) -> AppResult<()> {
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(password_reset::Column::AccountId.eq(account_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Updates the viewer's personal settings; every field is validated before anything is written.
@@ -479,14 +520,22 @@ pub async fn current_scope(
         .map(|m| scope_of(&m)))
 }
 
-/// The current scope of a token's membership: its roles as they are now, or `None` when the
-/// membership is gone, moved or no longer ACTIVE.
+/// The current scope of a token's membership, in one statement with its session's check: its
+/// roles as they are now, or `None` when the membership is gone, moved or no longer ACTIVE, or
+/// the session has ended.
 pub async fn current_membership_scope(
     conn: &impl ConnectionTrait,
     account_id: Uuid,
     scope: &Scope,
+    session_id: Uuid,
 ) -> AppResult<Option<Scope>> {
+    let live = sea_orm::sea_query::Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_token::Entity)
+        .cond_where(live_in(session_id))
+        .to_owned();
     Ok(user::Entity::find_by_id(scope.user_id)
+        .filter(Expr::exists(live))
         .one(conn)
         .await?
         .filter(|m| {
@@ -537,14 +586,15 @@ pub async fn issue_session(
     scope: Option<Scope>,
     family: Option<Uuid>,
 ) -> AppResult<Session> {
-    let access_token = state.jwt.issue(account_id, scope.as_ref())?;
+    let family = family.unwrap_or_else(Uuid::now_v7);
+    let access_token = state.jwt.issue(account_id, scope.as_ref(), family)?;
     let refresh = token::generate();
     let now = Utc::now();
     let ttl = i64::try_from(state.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account_id),
-        family_id: Set(family.unwrap_or_else(Uuid::now_v7)),
+        family_id: Set(family),
         organization_id: Set(scope.as_ref().map(|s| s.organization_id)),
         token_hash: Set(token::digest(&refresh)),
         expires_at: Set(now + Duration::seconds(ttl)),
@@ -561,6 +611,7 @@ pub async fn issue_session(
         principal: Principal {
             account_id,
             scope,
+            session_id: family,
             expires_at: now.timestamp() + state.jwt.ttl,
         },
     })

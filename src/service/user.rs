@@ -511,6 +511,14 @@ pub async fn edit(
     active.updated_at = Set(Utc::now());
     let user = active.update(&*txn).await?;
     commit(state, txn, events, false).await?;
+    // Live sessions opened with the old roles end now on this instance; other instances'
+    // sockets authorize every operation anew and end at their next membership check.
+    if changes_membership {
+        state
+            .events
+            .sessions()
+            .end_unless(user.id, Some(&account::scope_of(&user)));
+    }
     Ok(user)
 }
 

@@ -19,6 +19,7 @@ mod live;
 mod pagination;
 mod permissions;
 mod schema;
+mod sessions;
 mod sharing;
 mod statements;
 mod users;
