@@ -68,9 +68,12 @@ mkdir -p "$WORK/mail"
 (
   cd "$WORK"
   # Only these settings: nothing from the calling environment (REDIS_URL, PRODUCTION, …).
+  # Every request comes from one loopback address: its credential budget is lifted so the
+  # credential operations are exercised (the per-email budgets still apply).
   exec env -i PATH="$PATH" HOME="$HOME" LISTEN_ADDR="127.0.0.1:$PORT" PUBLIC_URL="$ORIGIN" \
     DATABASE_URL="${FUZZ_DATABASE_URL:-sqlite://$WORK/lastmile.db?mode=rwc}" \
     MAIL_DIR="$WORK/mail" ACCESS_TOKEN_TTL=3600 RUST_LOG="${RUST_LOG:-warn}" \
+    CLIENT_CREDENTIAL_ATTEMPTS=1000000 \
     "$BIN" serve
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -76,8 +76,28 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
+        if is_transient(&err) {
+            tracing::warn!(error = %err, "a change met a concurrent one; the client is told to retry");
+            return Self::Conflict(
+                "the change met a concurrent change of the same records; try again".into(),
+            );
+        }
         Self::Internal(anyhow::Error::new(err).context("database error"))
     }
+}
+
+/// A deadlock or serialization failure: the transaction was rolled back and a retry succeeds.
+fn is_transient(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(e) = &**e else {
+        return false;
+    };
+    // PostgreSQL: deadlock_detected, serialization_failure.
+    matches!(e.code().as_deref(), Some("40P01" | "40001"))
 }
 
 /// Turns a unique-key violation into `conflict`, any other error into an internal one.

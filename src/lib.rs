@@ -11,7 +11,8 @@
 //! [`db`] (connection, SQLite write serialization), [`domain`] (validated newtypes),
 //! [`auth`] (JWT, passwords, tokens, roles), [`events`] (event log, fan-out through
 //! in-process broadcast or Redis, subscriber streams), [`mail`] (outbox and delivery),
-//! [`metrics`] (Prometheus text), [`demo`] (demo data) and [`error`] (`AppError`).
+//! [`metrics`] (Prometheus text), [`memory`] (handing freed memory back to the system),
+//! [`demo`] (demo data) and [`error`] (`AppError`).
 
 pub mod app;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod memory;
 pub mod metrics;
 pub mod service;
 pub mod state;

@@ -2,9 +2,11 @@
 //! hashes run at once (about one per core), each in a memory buffer kept for reuse, so a
 //! flood of sign-ins costs a fixed amount of memory and CPU and the rest are told to retry.
 //!
-//! Each hash needs 19 MiB. Allocated per hash, that memory is returned to the allocator but
-//! rarely to the system, so a burst left the process large for good; a pool of buffers, one
-//! per slot, keeps the footprint at `slots × 19 MiB` whatever the load.
+//! Each hash needs 19 MiB. Allocated per hash, that memory was returned to the allocator but
+//! rarely to the system, so a burst left the process large for good. During a burst the
+//! buffers are reused (one per slot, so the footprint is `slots × 19 MiB` whatever the load);
+//! when the last hash of a burst ends they are freed and the allocator is asked to give free
+//! memory back to the system (glibc keeps it otherwise), so an idle gateway is small again.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +29,8 @@ pub struct Hasher {
     wait: Duration,
     /// Buffers of the default cost, one per slot once they have been used.
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Hashes running now.
+    running: Arc<std::sync::atomic::AtomicUsize>,
     metrics: crate::metrics::Metrics,
 }
 
@@ -37,6 +41,7 @@ impl Hasher {
             slots: Arc::new(Semaphore::new(slots.max(1))),
             wait,
             buffers: Arc::default(),
+            running: Arc::default(),
             metrics,
         }
     }
@@ -71,11 +76,16 @@ impl Hasher {
                 ));
             }
         };
-        let buffers = self.buffers.clone();
+        let (buffers, running) = (self.buffers.clone(), self.running.clone());
         let result = tokio::task::spawn_blocking(move || {
+            use std::sync::atomic::Ordering;
+            running.fetch_add(1, Ordering::AcqRel);
             let mut memory = take(&buffers);
             let result = work(&mut memory);
             give_back(&buffers, memory);
+            if running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                release(&buffers);
+            }
             drop(permit);
             result
         })
@@ -102,6 +112,12 @@ fn give_back(buffers: &Mutex<Vec<Vec<Block>>>, memory: Vec<Block>) {
             .unwrap_or_else(|p| p.into_inner())
             .push(memory);
     }
+}
+
+/// The burst is over: its buffers go, and so does the free memory the allocator holds.
+fn release(buffers: &Mutex<Vec<Vec<Block>>>) {
+    buffers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    crate::memory::give_back_to_system();
 }
 
 /// Resizes `memory` to the blocks `params` need.
@@ -227,13 +243,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn buffers_are_reused_not_multiplied() {
+    async fn buffers_are_reused_during_a_burst_and_freed_after_it() {
         let hasher = hasher(2);
-        for _ in 0..4 {
-            hasher.hash("pw".into()).await.expect("hashes");
+        let burst = (0..6).map(|_| hasher.hash("pw".into()));
+        for hashed in futures_util::future::join_all(burst).await {
+            hashed.expect("hashes");
         }
         let kept = hasher.buffers.lock().expect("lock").len();
-        assert!(kept <= 2, "{kept} buffers kept for 2 slots");
+        assert_eq!(kept, 0, "{kept} buffers kept by an idle hasher");
     }
 
     #[tokio::test]
