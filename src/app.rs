@@ -172,7 +172,9 @@ impl Application {
         };
         let schema = crate::graphql::build(Some(state.clone()));
         let introspection = crate::graphql::build_introspection(state.clone());
-        let limits = crate::graphql::ingest::Limits::from_settings(&settings);
+        let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
+            crate::graphql::ingest::Limits::from_settings(&settings),
+        ));
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
@@ -182,7 +184,7 @@ impl Application {
                 state,
                 schema,
                 introspection,
-                limits,
+                ingest,
                 redis,
                 groups: Default::default(),
                 shutdown: stop.clone(),

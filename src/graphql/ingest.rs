@@ -94,6 +94,15 @@ pub struct Admitted {
 }
 
 impl Admitted {
+    /// The operation's type as the metrics count it.
+    pub fn metric_type(&self) -> crate::metrics::OperationType {
+        match self.operation {
+            OperationType::Query => crate::metrics::OperationType::Query,
+            OperationType::Mutation => crate::metrics::OperationType::Mutation,
+            OperationType::Subscription => crate::metrics::OperationType::Subscription,
+        }
+    }
+
     /// The request, for execution.
     pub fn take_request(&mut self) -> Request {
         std::mem::replace(&mut self.request, Request::new(""))
@@ -118,6 +127,104 @@ impl Finish {
         }
         cap_errors(&mut response);
         response
+    }
+}
+
+/// The door with a memory: documents let in before (the same text and operation name) are not
+/// scanned, parsed and measured again; dashboards send the same few documents all day.
+pub struct Ingest {
+    /// The bounds.
+    pub limits: Limits,
+    known: std::sync::Mutex<Known>,
+}
+
+/// Documents let in, by text and operation name; bounded in count and bytes, emptied when full.
+#[derive(Default)]
+struct Known {
+    /// By document text, then operation name.
+    entries: HashMap<String, Vec<ByName>>,
+    count: usize,
+    bytes: usize,
+}
+
+/// A remembered document under one operation name.
+type ByName = (Option<String>, std::sync::Arc<Remembered>);
+
+/// What the door found about one document.
+struct Remembered {
+    document: ExecutableDocument,
+    operation: OperationType,
+    introspection: bool,
+    credential_operations: usize,
+    finish: Finish,
+}
+
+impl Known {
+    fn find(&self, text: &str, name: Option<&str>) -> Option<std::sync::Arc<Remembered>> {
+        self.entries
+            .get(text)?
+            .iter()
+            .find(|(n, _)| n.as_deref() == name)
+            .map(|(_, known)| known.clone())
+    }
+
+    fn remember(&mut self, text: String, name: Option<String>, known: std::sync::Arc<Remembered>) {
+        if self.count >= KNOWN_DOCUMENTS || self.bytes + text.len() > KNOWN_BYTES {
+            *self = Known::default();
+        }
+        self.count += 1;
+        self.bytes += text.len();
+        self.entries.entry(text).or_default().push((name, known));
+    }
+}
+
+/// Most documents remembered.
+const KNOWN_DOCUMENTS: usize = 512;
+/// Most bytes of document text remembered.
+const KNOWN_BYTES: usize = 8 * 1024 * 1024;
+
+impl Ingest {
+    /// A door with `limits` and an empty memory.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            known: Default::default(),
+        }
+    }
+
+    /// Lets `request` in (from memory when its document was let in before), or answers why not.
+    pub fn admit(&self, mut request: Request) -> Result<Admitted, Box<Response>> {
+        let known = self
+            .lock()
+            .find(&request.query, request.operation_name.as_deref());
+        if let Some(known) = known {
+            request.set_parsed_query(known.document.clone());
+            return Ok(Admitted {
+                request,
+                operation: known.operation,
+                introspection: known.introspection,
+                credential_operations: known.credential_operations,
+                finish: known.finish.clone(),
+            });
+        }
+        let mut admitted = admit(request, &self.limits)?;
+        if let Ok(document) = admitted.request.parsed_query() {
+            let known = std::sync::Arc::new(Remembered {
+                document: document.clone(),
+                operation: admitted.operation,
+                introspection: admitted.introspection,
+                credential_operations: admitted.credential_operations,
+                finish: admitted.finish.clone(),
+            });
+            let text = admitted.request.query.clone();
+            let name = admitted.request.operation_name.clone();
+            self.lock().remember(text, name, known);
+        }
+        Ok(admitted)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -479,4 +586,60 @@ pub fn cap_errors(response: &mut Response) {
     let mut error = ServerError::new(format!("{left_out} more errors were left out"), None);
     set_code(&mut error, "TOO_MANY_ERRORS");
     response.errors.push(error);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingest() -> Ingest {
+        Ingest::new(Limits {
+            guard: Bounds {
+                nesting: 64,
+                tokens: 4_000,
+            },
+            selections: 500,
+            production: false,
+        })
+    }
+
+    #[test]
+    fn a_document_let_in_again_comes_from_memory_with_the_same_findings() {
+        let door = ingest();
+        let text = "mutation A { signIn(email: \"a@b.c\", password: \"x\") { accessToken } }";
+        let first = door.admit(Request::new(text)).expect("let in");
+        let mut again = door.admit(Request::new(text)).expect("let in");
+        assert_eq!(door.lock().count, 1);
+        assert_eq!(again.operation, first.operation);
+        assert_eq!(again.credential_operations, 1);
+        assert!(again.take_request().parsed_query().is_ok());
+    }
+
+    #[test]
+    fn operation_names_are_remembered_apart_and_refusals_not_at_all() {
+        let door = ingest();
+        let text = "query A { __typename } mutation B { __typename }";
+        let a = door
+            .admit(Request::new(text).operation_name("A"))
+            .expect("A");
+        let b = door
+            .admit(Request::new(text).operation_name("B"))
+            .expect("B");
+        assert_eq!(
+            (a.operation, b.operation),
+            (OperationType::Query, OperationType::Mutation)
+        );
+        assert!(door.admit(Request::new(text)).is_err());
+        assert_eq!(door.lock().count, 2);
+    }
+
+    #[test]
+    fn the_memory_is_emptied_when_full() {
+        let door = ingest();
+        for i in 0..=KNOWN_DOCUMENTS {
+            door.admit(Request::new(format!("{{ a{i}: __typename }}")))
+                .expect("let in");
+        }
+        assert!(door.lock().count <= KNOWN_DOCUMENTS);
+    }
 }

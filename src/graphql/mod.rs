@@ -13,7 +13,6 @@ pub mod ids;
 pub mod ingest;
 pub mod loaders;
 pub mod node;
-pub mod observe;
 pub mod organization;
 pub mod prefetch;
 pub mod route;
@@ -65,7 +64,6 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, events::Subscripti
     Schema::build(Query::default(), Mutation::default(), events::Subscription)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(MAX_DIRECTIVES)
-        .extension(observe::Observe)
         .register_output_type::<node::Node>()
 }
 

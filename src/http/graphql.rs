@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use axum::extract::ConnectInfo;
 
 use crate::auth::ClientAddr;
+use crate::metrics::OperationType as OperationMetric;
 
 use super::{Edge, authenticate, client_addr, sse, ws};
 
@@ -191,7 +192,7 @@ pub async fn get_or_upgrade(
     if request.query.trim().is_empty() {
         return missing_query();
     }
-    let admitted = ingest::admit(request, &edge.limits);
+    let admitted = edge.ingest.admit(request);
     if admitted
         .as_ref()
         .is_ok_and(|a| a.operation == OperationType::Mutation)
@@ -224,7 +225,7 @@ impl Batch {
         };
         let mut items: Vec<_> = requests
             .into_iter()
-            .map(|request| ingest::admit(request, &edge.limits))
+            .map(|request| edge.ingest.admit(request))
             .collect();
         // One password or token check per HTTP request, however the request is split.
         let credentials: usize = items
@@ -257,9 +258,14 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
         true,
     ));
     let mut responses = Vec::with_capacity(batch.items.len());
+    let metrics = &edge.state.metrics;
     for item in batch.items {
+        let started = std::time::Instant::now();
         let response = match item {
-            Err(refused) => *refused,
+            Err(refused) => {
+                metrics.record_request(OperationMetric::Query, started.elapsed(), true);
+                *refused
+            }
             Ok(mut admitted) => {
                 let schema = match admitted.introspection {
                     true => &edge.introspection,
@@ -270,7 +276,13 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                     .data(auth.clone())
                     .data(client)
                     .data(loaders.clone());
-                admitted.finish.apply(schema.execute(request).await)
+                let response = admitted.finish.apply(schema.execute(request).await);
+                metrics.record_request(
+                    admitted.metric_type(),
+                    started.elapsed(),
+                    response.is_err(),
+                );
+                response
             }
         };
         responses.push(response);

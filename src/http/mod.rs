@@ -38,8 +38,8 @@ pub struct Edge {
     pub schema: AppSchema,
     /// The schema introspection operations run on (see `graphql::ingest`).
     pub introspection: AppSchema,
-    /// The bounds every document passes before it is parsed and run.
-    pub limits: crate::graphql::ingest::Limits,
+    /// The door every document passes before it is run.
+    pub ingest: std::sync::Arc<crate::graphql::ingest::Ingest>,
     /// The Redis client, when configured (for readiness).
     pub redis: Option<(redis::Client, crate::events::redis::RedisHealth)>,
     /// Live subscriptions shared between subscribers.

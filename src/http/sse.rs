@@ -13,7 +13,6 @@ use futures_util::{Stream, StreamExt, stream};
 
 use crate::auth::ClientAddr;
 use crate::events::sessions::Watch;
-use crate::graphql::ingest;
 
 use super::{Edge, authenticate};
 
@@ -27,7 +26,7 @@ pub async fn stream(
     client: ClientAddr,
     request: Request,
 ) -> Response {
-    let mut admitted = match ingest::admit(request, &edge.limits) {
+    let mut admitted = match edge.ingest.admit(request) {
         Ok(admitted) => admitted,
         Err(refused) => return respond(stream::once(async move { *refused })),
     };

@@ -520,7 +520,7 @@ impl Connection {
             _ => return Err(Close(4400, "Invalid subscribe payload", None)),
         };
         // Refused documents answer an error for this id; the socket stays open.
-        let mut admitted = match ingest::admit(request, &self.edge.limits) {
+        let mut admitted = match self.edge.ingest.admit(request) {
             Ok(admitted) => admitted,
             Err(refused) => return Ok(vec![self.errors_message(&id, &refused.errors)]),
         };
