@@ -130,8 +130,8 @@ pub struct Settings {
     /// Days status events are kept for `statusChanged(after:)` replays.
     #[arg(long, global = true, env = "EVENT_RETENTION_DAYS", default_value_t = 7)]
     pub event_retention_days: u32,
-    /// Seconds between re-checks of live sessions' memberships (removed, INACTIVE or other roles
-    /// end the session).
+    /// Seconds between re-checks of live sessions' memberships (removed or other roles end the
+    /// session; a status change does not).
     #[arg(
         long,
         global = true,
