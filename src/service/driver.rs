@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
 use crate::service::user::{ensure_other_active_admin, search_condition};
-use crate::service::{active_route_of, commit, lock_organization, lock_user};
+use crate::service::{commit, ensure_not_busy, lock_organization, lock_user};
 use crate::state::AppState;
 
 /// Filters of driver lists.
@@ -224,11 +224,7 @@ pub async fn set_inactive(state: &AppState, actor: &Actor, id: Uuid) -> AppResul
         }
         UserStatus::Active => {}
     }
-    if active_route_of(&*txn, driver.id).await?.is_some() {
-        return Err(AppError::conflict(
-            "the driver is assigned to a PLANNED or IN_PROGRESS route",
-        ));
-    }
+    ensure_not_busy(&*txn, driver.id, None).await?;
     if driver.is_admin {
         // An INACTIVE admin is no longer an ACTIVE ADMIN: the last one must stay.
         ensure_other_active_admin(&*txn, &driver).await?;

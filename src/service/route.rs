@@ -63,6 +63,26 @@ pub fn query(actor: &Actor, filter: &RouteFilter) -> Select<route::Entity> {
     q
 }
 
+/// The routes assigned to `driver_id` that the actor may see: every one (its partners'
+/// included) for the driver itself, its organization's for a manager.
+pub fn of_driver(actor: &Actor, driver_id: Uuid, filter: &RouteFilter) -> Select<route::Entity> {
+    let mut q = route::Entity::find().filter(route::Column::DriverId.eq(driver_id));
+    if !(actor.roles.driver && driver_id == actor.user_id) {
+        q = q.filter(route::Column::OrganizationId.eq(actor.organization_id));
+        if !actor.roles.is_manager() {
+            // Another member's routes are for managers only: nothing.
+            q = q.filter(route::Column::Id.is_null());
+        }
+    }
+    if let Some(statuses) = &filter.status {
+        q = q.filter(route::Column::Status.is_in(statuses.clone()));
+    }
+    if let Some(depot_id) = filter.depot_id {
+        q = q.filter(route::Column::DepotId.eq(depot_id));
+    }
+    q
+}
+
 /// One page of routes.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -71,6 +91,33 @@ pub async fn list(
     window: Window,
 ) -> AppResult<Page<route::Model>> {
     page::fetch(conn, query(actor, filter), route::Column::Id, window).await
+}
+
+/// One page of the routes of a driver the actor may see.
+pub async fn list_of_driver(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    driver_id: Uuid,
+    filter: &RouteFilter,
+    window: Window,
+) -> AppResult<Page<route::Model>> {
+    page::fetch(
+        conn,
+        of_driver(actor, driver_id, filter),
+        route::Column::Id,
+        window,
+    )
+    .await
+}
+
+/// How many routes of a driver the actor may see match.
+pub async fn count_of_driver(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    driver_id: Uuid,
+    filter: &RouteFilter,
+) -> AppResult<i64> {
+    Ok(of_driver(actor, driver_id, filter).count(conn).await? as i64)
 }
 
 /// How many routes match.
@@ -82,10 +129,22 @@ pub async fn count(
     Ok(query(actor, filter).count(conn).await? as i64)
 }
 
-/// Whether the actor may see the route: its organization's; a DRIVER only its own.
+/// Whether the actor may see the route: a manager its organization's; a DRIVER the routes
+/// assigned to it, its partners' included.
 pub fn visible(actor: &Actor, route: &route::Model) -> bool {
-    route.organization_id == actor.organization_id
-        && (actor.roles.is_manager() || route.driver_id == Some(actor.user_id))
+    drives(actor, route)
+        || (route.organization_id == actor.organization_id && actor.roles.is_manager())
+}
+
+/// Whether the route is assigned to the actor itself, as a DRIVER.
+pub fn drives(actor: &Actor, route: &route::Model) -> bool {
+    actor.roles.driver && route.driver_id == Some(actor.user_id)
+}
+
+/// Whether the actor sees the route from another organization (a shared driver on a
+/// partner's route): the route's organization and depot records are not for it.
+pub fn partner_view(actor: &Actor, route: &route::Model) -> bool {
+    route.organization_id != actor.organization_id
 }
 
 /// The route, when visible.
@@ -114,18 +173,36 @@ async fn own_for_change(
         .ok_or_else(|| AppError::not_found("route"))
 }
 
+/// A route the actor may start or complete (own, or a partner's assigned to it), locked for
+/// change; NOT_FOUND otherwise.
+async fn drivable_for_change(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<route::Model> {
+    route::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .filter(|r| r.organization_id == actor.organization_id || drives(actor, r))
+        .ok_or_else(|| AppError::not_found("route"))
+}
+
 /// Plans a route.
 pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResult<route::Model> {
     actor.require_manager()?;
     let name = Name::parse(&input.name).field("input.name")?.into_inner();
     let txn = state.db.begin_write().await?;
-    if let Some(depot_id) = input.depot_id {
-        depot::Entity::find_by_id(depot_id)
-            .one(&*txn)
-            .await?
-            .filter(|d| d.organization_id == actor.organization_id)
-            .ok_or_else(|| AppError::not_found("depot"))?;
-    }
+    let depot = match input.depot_id {
+        Some(depot_id) => Some(
+            depot::Entity::find_by_id(depot_id)
+                .one(&*txn)
+                .await?
+                .filter(|d| d.organization_id == actor.organization_id)
+                .ok_or_else(|| AppError::not_found("depot"))?,
+        ),
+        None => None,
+    };
     let now = Utc::now();
     let route = route::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -136,6 +213,8 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResu
         depot_id: Set(input.depot_id),
         driver_id: Set(None),
         driver_name: Set(None),
+        depot_name: Set(depot.as_ref().map(|d| d.name.clone())),
+        depot_address: Set(depot.and_then(|d| d.address)),
         completed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -171,9 +250,10 @@ pub async fn assign(
         return Ok(route);
     }
     if driver.status != UserStatus::Active {
-        return Err(AppError::conflict(
-            format!("the driver is {:?} and cannot be assigned", driver.status).to_uppercase(),
-        ));
+        let status = format!("{:?}", driver.status).to_uppercase();
+        return Err(AppError::conflict(format!(
+            "the driver is {status} and cannot be assigned"
+        )));
     }
     if active_route_of(&*txn, driver.id).await?.is_some() {
         return Err(AppError::conflict(
@@ -186,10 +266,10 @@ pub async fn assign(
     }
     let mut active = route.into_active_model();
     active.driver_id = Set(Some(driver.id));
+    active.driver_name = Set(Some(full_name(&driver)));
     active.updated_at = Set(Utc::now());
     let route = active.update(&*txn).await?;
-    let mut event = NewEvent::same_status(EventKind::Assigned, &driver);
-    event.route = Some((route.id, route.organization_id));
+    let event = route_event(EventKind::Assigned, &driver, &route);
     events.push(events::append(&*txn, &driver, event).await?);
     commit(state, txn, events, false).await?;
     Ok(route)
@@ -203,8 +283,7 @@ async fn unassigned_event(
     let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
         return Ok(None);
     };
-    let mut event = NewEvent::same_status(EventKind::Unassigned, &driver);
-    event.route = Some((route.id, route.organization_id));
+    let event = route_event(EventKind::Unassigned, &driver, route);
     Ok(Some(events::append(conn, &driver, event).await?))
 }
 
@@ -225,21 +304,29 @@ pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
         .collect();
     let mut active = route.into_active_model();
     active.driver_id = Set(None);
+    active.driver_name = Set(None);
     active.updated_at = Set(Utc::now());
     let route = active.update(&*txn).await?;
     commit(state, txn, events, false).await?;
     Ok(route)
 }
 
-/// Whether the actor may start or complete the route: a manager, or the route's own DRIVER.
+/// Whether the actor may start or complete the route: a manager of its organization, or the
+/// route's own DRIVER (of a partner's route too).
 fn may_drive(actor: &Actor, route: &route::Model) -> bool {
-    actor.roles.is_manager() || (actor.roles.driver && route.driver_id == Some(actor.user_id))
+    (actor.roles.is_manager() && route.organization_id == actor.organization_id)
+        || drives(actor, route)
+}
+
+/// "First Last", as routes keep it.
+fn full_name(driver: &user::Model) -> String {
+    format!("{} {}", driver.first_name, driver.last_name)
 }
 
 /// PLANNED → IN_PROGRESS; the route needs a driver.
 pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
     let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+    let route = drivable_for_change(&*txn, actor, route_id).await?;
     if !may_drive(actor, &route) {
         return Err(AppError::forbidden());
     }
@@ -250,14 +337,15 @@ pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult
         return Err(AppError::conflict("a route needs a driver to start"));
     }
     let route = set_status(&*txn, route, RouteStatus::InProgress, None).await?;
-    txn.commit().await?;
+    let events = progress_event(&*txn, &route, EventKind::RouteStarted).await?;
+    commit(state, txn, events, false).await?;
     Ok(route)
 }
 
 /// IN_PROGRESS → COMPLETED; records the driver's name and the time.
 pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
     let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+    let route = drivable_for_change(&*txn, actor, route_id).await?;
     if !may_drive(actor, &route) {
         return Err(AppError::forbidden());
     }
@@ -270,11 +358,13 @@ pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
         Some(id) => user::Entity::find_by_id(id)
             .one(&*txn)
             .await?
-            .map(|d| format!("{} {}", d.first_name, d.last_name)),
+            .map(|d| full_name(&d)),
         None => None,
-    };
+    }
+    .or_else(|| route.driver_name.clone());
     let route = set_status(&*txn, route, RouteStatus::Completed, Some(driver_name)).await?;
-    txn.commit().await?;
+    let events = progress_event(&*txn, &route, EventKind::RouteCompleted).await?;
+    commit(state, txn, events, false).await?;
     Ok(route)
 }
 
@@ -289,8 +379,35 @@ pub async fn cancel(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResul
         ));
     }
     let route = set_status(&*txn, route, RouteStatus::Cancelled, None).await?;
-    txn.commit().await?;
+    let events = progress_event(&*txn, &route, EventKind::RouteCancelled).await?;
+    commit(state, txn, events, false).await?;
     Ok(route)
+}
+
+/// The ROUTE_* event of a route with a driver that changed status (none without a driver).
+/// On a partner's route the event names that partner for the driver's owner.
+async fn progress_event(
+    conn: &impl ConnectionTrait,
+    route: &route::Model,
+    kind: EventKind,
+) -> AppResult<Vec<status_event::Model>> {
+    let Some(driver_id) = route.driver_id else {
+        return Ok(Vec::new());
+    };
+    let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
+        return Ok(Vec::new());
+    };
+    let event = route_event(kind, &driver, route);
+    Ok(vec![events::append(conn, &driver, event).await?])
+}
+
+/// An event about `driver` on `route`; on a partner's route it names that partner.
+fn route_event(kind: EventKind, driver: &user::Model, route: &route::Model) -> NewEvent {
+    let mut event = NewEvent::same_status(kind, driver);
+    event.route = Some((route.id, route.organization_id));
+    event.partner_id =
+        (route.organization_id != driver.organization_id).then_some(route.organization_id);
+    event
 }
 
 async fn set_status(

@@ -10,14 +10,14 @@ use uuid::Uuid;
 
 use entity::status_event::EventKind;
 use entity::user::{self, UserStatus};
-use entity::{organization, route, share};
+use entity::{organization, share};
 
 use crate::auth::Actor;
 use crate::domain::{FieldResult, Name, text};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
-use crate::service::{active_route_of, commit, lock_user};
+use crate::service::{commit, ensure_not_busy, lock_user};
 use crate::state::AppState;
 
 /// An organization by its exact, case-sensitive name (ADMIN only).
@@ -95,6 +95,7 @@ pub async fn share_drivers(
             partner_id: Set(partner_id),
             shared_by: Set(Some(actor.user_id)),
             shared_at: Set(Utc::now()),
+            expires_at: Set(None),
         }
         .insert(&*txn)
         .await?;
@@ -126,14 +127,7 @@ pub async fn unshare_driver(
         .one(&*txn)
         .await?
         .ok_or_else(|| AppError::not_found("share"))?;
-    if active_route_of(&*txn, driver.id)
-        .await?
-        .is_some_and(|r: route::Model| r.organization_id == partner_id)
-    {
-        return Err(AppError::conflict(
-            "the driver is on a PLANNED or IN_PROGRESS route of this partner",
-        ));
-    }
+    ensure_not_busy(&*txn, driver.id, Some(partner_id)).await?;
     share::Entity::delete_by_id(share.id).exec(&*txn).await?;
     let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
     event.partner_id = Some(partner_id);
