@@ -1047,3 +1047,229 @@ async fn removing_the_driver_role_ends_the_shares_but_not_while_on_a_partner_rou
         1
     );
 }
+
+// The partner workflow end to end: the shared driver drives, the owner sees who holds it.
+
+const PARTNER_DEPOT: &str = "Partner Depot Kestrel";
+const PARTNER_ADDRESS: &str = "1 Kestrel Way";
+const DRIVER_ROUTES: &str = "query($id: ID!) { driver(id: $id) {
+    routes { totalCount nodes { id name plannedStart status owner { id name }
+        organization { id name } depot { id name } depotName depotAddress driverName } }
+    currentRoute { id status organization { id } depot { id } } } }";
+const PARTNER_ROUTE_FIELDS: &str = "id name status owner { name } organization { id name }
+    depot { id name } depotName depotAddress";
+
+impl Fleet {
+    /// A PLANNED route of the partner from a depot with an address, assigned to `driver`.
+    async fn partner_route_from_depot(&self, driver: &str) -> String {
+        let token = &self.partner.admin.token;
+        let depot = self
+            .app
+            .ok(
+                Some(token),
+                "mutation($input: DepotInput!) { createDepot(input: $input) { id } }",
+                json!({ "input": { "name": PARTNER_DEPOT, "address": PARTNER_ADDRESS,
+                    "timezone": "Europe/Berlin" } }),
+            )
+            .await["createDepot"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let route = self
+            .app
+            .ok(
+                Some(token),
+                "mutation($input: RouteInput!) { createRoute(input: $input) { id } }",
+                json!({ "input": { "name": "Partner depot run",
+                    "plannedStart": "2030-01-01T08:00:00Z", "depotId": depot } }),
+            )
+            .await["createRoute"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.app
+            .ok(Some(token), ASSIGN, json!({ "r": route, "d": driver }))
+            .await;
+        route
+    }
+}
+
+/// Asserts that `route`, as the shared driver sees it, shows what it needs and nothing else of
+/// the partner.
+fn assert_partner_route_view(route: &Value, route_id: &str) {
+    assert_eq!(route["id"], route_id, "{route}");
+    assert_eq!(route["owner"]["name"], "Partner Fleet", "{route}");
+    assert!(route["organization"].is_null(), "{route}");
+    assert!(route["depot"].is_null(), "{route}");
+    assert_eq!(route["depotName"], PARTNER_DEPOT, "{route}");
+    assert_eq!(route["depotAddress"], PARTNER_ADDRESS, "{route}");
+}
+
+#[tokio::test]
+async fn a_shared_driver_lists_opens_starts_and_completes_the_partners_route() {
+    let f = fleet().await;
+    f.share(&[&f.driver.driver_id]).await;
+    let route = f.partner_route_from_depot(&f.driver.driver_id).await;
+    let token = f.driver.session.token.as_str();
+
+    let mine = f
+        .app
+        .ok(
+            Some(token),
+            DRIVER_ROUTES,
+            json!({ "id": f.driver.driver_id }),
+        )
+        .await;
+    let routes = &mine["driver"]["routes"];
+    assert_eq!(routes["totalCount"], 1, "{mine}");
+    assert_partner_route_view(&routes["nodes"][0], &route);
+    assert_eq!(routes["nodes"][0]["status"], "PLANNED");
+    assert_eq!(routes["nodes"][0]["name"], "Partner depot run");
+    assert_eq!(routes["nodes"][0]["driverName"], "Test Person");
+    assert_eq!(mine["driver"]["currentRoute"]["id"], route.as_str());
+    assert!(mine["driver"]["currentRoute"]["organization"].is_null());
+
+    let query = format!("query($id: ID!) {{ route(id: $id) {{ {PARTNER_ROUTE_FIELDS} }} }}");
+    let opened = f.app.ok(Some(token), &query, json!({ "id": route })).await;
+    assert_partner_route_view(&opened["route"], &route);
+    let query = format!(
+        "query($id: ID!) {{ node(id: $id) {{ ... on Route {{ {PARTNER_ROUTE_FIELDS} }} }} }}"
+    );
+    let node = f.app.ok(Some(token), &query, json!({ "id": route })).await;
+    assert_partner_route_view(&node["node"], &route);
+
+    let started = f.app.ok(Some(token), START, json!({ "r": route })).await;
+    assert_eq!(started["startRoute"]["status"], "IN_PROGRESS");
+    let completed = f.app.ok(Some(token), COMPLETE, json!({ "r": route })).await;
+    assert_eq!(completed["completeRoute"]["status"], "COMPLETED");
+    // The partner sees its route done by the shared driver.
+    let seen = f
+        .app
+        .ok(
+            Some(&f.partner.admin.token),
+            "query($id: ID!) { route(id: $id) { status driverName organization { name } depot { name } } }",
+            json!({ "id": route }),
+        )
+        .await;
+    assert_eq!(seen["route"]["status"], "COMPLETED");
+    assert_eq!(seen["route"]["driverName"], "Test Person");
+    assert_eq!(seen["route"]["organization"]["name"], "Partner Fleet");
+    assert_eq!(seen["route"]["depot"]["name"], PARTNER_DEPOT);
+}
+
+#[tokio::test]
+async fn a_shared_driver_reads_nothing_else_of_the_partner() {
+    let f = fleet().await;
+    f.share(&[&f.driver.driver_id]).await;
+    let route = f.partner_route_from_depot(&f.driver.driver_id).await;
+    let other = f.app.route(&f.partner.admin.token, "Partner other run").await;
+    let token = f.driver.session.token.as_str();
+    let body = f
+        .app
+        .gql(
+            Some(token),
+            "query($r: ID!, $o: ID!) { mine: route(id: $r) { organization { users { nodes { email } } } }
+                other: route(id: $o) { id } organization { routes { totalCount } } }",
+            json!({ "r": route, "o": other }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["mine"]["organization"].is_null(), "{body}");
+    assert!(body["data"]["other"].is_null(), "{body}");
+    // Its own organization's routes list is its own organization's.
+    assert_eq!(body["data"]["organization"]["routes"]["totalCount"], 0);
+    // And it cannot cancel or unassign the partner's route: that is not its organization's.
+    for mutation in [
+        CANCEL,
+        "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+    ] {
+        let body = f.app.gql(Some(token), mutation, json!({ "r": route })).await;
+        assert_code(&body, "NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn the_owner_sees_which_partner_holds_its_driver_and_the_conflicts_name_it() {
+    let f = fleet().await;
+    let query = "query($id: ID!) { driver(id: $id) { available currentRoute { id }
+        busyWith { organization { id name } routeStatus plannedStart }
+        routes { totalCount } } }";
+    let owner = f.owner.admin.token.as_str();
+    let free = f
+        .app
+        .ok(Some(owner), query, json!({ "id": f.driver.driver_id }))
+        .await;
+    assert!(free["driver"]["busyWith"].is_null(), "{free}");
+
+    f.share(&[&f.driver.driver_id]).await;
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+    let busy = f
+        .app
+        .ok(Some(owner), query, json!({ "id": f.driver.driver_id }))
+        .await;
+    let card = &busy["driver"];
+    assert_eq!(card["available"], false);
+    assert!(card["currentRoute"].is_null(), "{busy}");
+    // Never the partner's route itself.
+    assert_eq!(card["routes"]["totalCount"], 0, "{busy}");
+    assert_eq!(card["busyWith"]["organization"]["name"], "Partner Fleet");
+    assert_eq!(card["busyWith"]["organization"]["id"], f.partner.id.as_str());
+    assert_eq!(card["busyWith"]["routeStatus"], "PLANNED");
+    assert_eq!(card["busyWith"]["plannedStart"], "2030-01-01T08:00:00+00:00");
+    // The partner holding it sees the same; the shared driver too.
+    for token in [&f.partner.admin.token, &f.driver.session.token] {
+        let seen = f
+            .app
+            .ok(Some(token), query, json!({ "id": f.driver.driver_id }))
+            .await;
+        assert_eq!(
+            seen["driver"]["busyWith"]["organization"]["name"],
+            "Partner Fleet"
+        );
+    }
+
+    let refusals = [
+        f.app
+            .gql(
+                Some(owner),
+                SET_INACTIVE,
+                json!({ "d": f.driver.driver_id }),
+            )
+            .await,
+        f.app
+            .gql(Some(owner), DELETE_USER, json!({ "id": f.driver.user_id }))
+            .await,
+        f.unshare(&f.driver.driver_id).await,
+    ];
+    for body in refusals {
+        assert_code(&body, "CONFLICT");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("Partner Fleet"), "{body}");
+        assert!(!message.contains(&route), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_third_organization_the_driver_is_shared_with_does_not_see_who_holds_it() {
+    let f = fleet().await;
+    let third = f.app.create_org("Third Fleet").await;
+    f.share(&[&f.driver.driver_id]).await;
+    f.app
+        .ok(
+            Some(&f.owner.admin.token),
+            SHARE,
+            json!({ "p": third.id, "d": [f.driver.driver_id] }),
+        )
+        .await;
+    f.partner_route_with(&f.driver.driver_id).await;
+    let seen = f
+        .app
+        .ok(
+            Some(&third.admin.token),
+            "query($id: ID!) { driver(id: $id) { available busyWith { organization { name } } } }",
+            json!({ "id": f.driver.driver_id }),
+        )
+        .await;
+    assert_eq!(seen["driver"]["available"], false);
+    assert!(seen["driver"]["busyWith"].is_null(), "{seen}");
+}
