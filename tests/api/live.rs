@@ -1269,3 +1269,118 @@ async fn sse_ends(response: &mut reqwest::Response) {
         }
     }
 }
+
+const START: &str = "mutation($r: ID!) { startRoute(routeId: $r) { id } }";
+const COMPLETE: &str = "mutation($r: ID!) { completeRoute(routeId: $r) { id } }";
+const CANCEL: &str = "mutation($r: ID!) { cancelRoute(routeId: $r) { id } }";
+
+/// The next event of `ws` of one of the route kinds (others, such as SHARED, are skipped).
+async fn route_event(ws: &mut Ws) -> Value {
+    loop {
+        let event = ws.event().await;
+        if event["kind"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("ROUTE_"))
+        {
+            return event;
+        }
+    }
+}
+
+/// Asserts the event of `kind` as the route's organization or the driver sees it: with the route.
+fn assert_with_route(event: &Value, kind: &str, route: &str) {
+    assert_eq!(event["kind"], kind, "{event}");
+    assert_eq!(event["route"]["id"], route, "{event}");
+    assert_eq!(event["status"], "ACTIVE", "{event}");
+    assert_eq!(event["previousStatus"], "ACTIVE", "{event}");
+}
+
+/// Asserts the event of `kind` as the driver's owner sees it on a partner's route.
+fn assert_for_owner(event: &Value, kind: &str, partner: &str) {
+    assert_eq!(event["kind"], kind, "{event}");
+    assert!(event["route"].is_null(), "{event}");
+    assert_eq!(event["partner"]["name"], partner, "{event}");
+}
+
+#[tokio::test]
+async fn each_route_transition_reaches_the_route_organization_the_owner_and_the_driver_live_and_on_replay()
+ {
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner").await;
+    let partner = app.create_org("Partner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let route = app.route(&partner.admin.token, "Partner route").await;
+    let mut owner_ws = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    owner_ws.subscribe("1", None).await;
+    let mut partner_ws = Ws::connect(&app, Proto::Transport, &partner.admin.token).await;
+    partner_ws.subscribe("1", None).await;
+    let mut driver_ws = Ws::connect(&app, Proto::Legacy, &driver.session.token).await;
+    driver_ws.subscribe("1", None).await;
+    app.ok(
+        Some(&partner.admin.token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    // The owner learns which partner took its driver.
+    let assigned = owner_ws.event().await;
+    assert_eq!(assigned["kind"], "ASSIGNED");
+    assert_eq!(assigned["partner"]["name"], "Partner", "{assigned}");
+    let before = cursor_of(&assigned);
+
+    app.ok(Some(&driver.session.token), START, json!({ "r": route }))
+        .await;
+    app.ok(Some(&driver.session.token), COMPLETE, json!({ "r": route }))
+        .await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        let seen = route_event(&mut partner_ws).await;
+        assert_with_route(&seen, kind, &route);
+        assert!(seen["partner"].is_null(), "{seen}");
+        assert_with_route(&route_event(&mut driver_ws).await, kind, &route);
+        assert_for_owner(&route_event(&mut owner_ws).await, kind, "Partner");
+    }
+
+    // A dashboard resuming from before the start gets both, the same way.
+    let mut resumed = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    resumed.subscribe("1", Some(&before.to_string())).await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        assert_for_owner(&route_event(&mut resumed).await, kind, "Partner");
+    }
+    let mut resumed = Ws::connect(&app, Proto::Transport, &partner.admin.token).await;
+    resumed.subscribe("1", Some(&before.to_string())).await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        assert_with_route(&route_event(&mut resumed).await, kind, &route);
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_route_reaches_its_organization_and_its_driver_and_a_route_without_driver_writes_nothing()
+ {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut admin_ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    admin_ws.subscribe("1", None).await;
+    let mut driver_ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    driver_ws.subscribe("1", None).await;
+    let empty = app.route(&org.admin.token, "Nobody's run").await;
+    app.ok(Some(&org.admin.token), CANCEL, json!({ "r": empty }))
+        .await;
+    let route = app.route(&org.admin.token, "Run").await;
+    app.ok(
+        Some(&org.admin.token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    app.ok(Some(&org.admin.token), CANCEL, json!({ "r": route }))
+        .await;
+    for ws in [&mut admin_ws, &mut driver_ws] {
+        assert_eq!(ws.event().await["kind"], "ASSIGNED");
+        let cancelled = ws.event().await;
+        assert_with_route(&cancelled, "ROUTE_CANCELLED", &route);
+        // Its own route: no partner.
+        assert!(cancelled["partner"].is_null(), "{cancelled}");
+    }
+}

@@ -1162,7 +1162,10 @@ async fn a_shared_driver_reads_nothing_else_of_the_partner() {
     let f = fleet().await;
     f.share(&[&f.driver.driver_id]).await;
     let route = f.partner_route_from_depot(&f.driver.driver_id).await;
-    let other = f.app.route(&f.partner.admin.token, "Partner other run").await;
+    let other = f
+        .app
+        .route(&f.partner.admin.token, "Partner other run")
+        .await;
     let token = f.driver.session.token.as_str();
     let body = f
         .app
@@ -1183,7 +1186,10 @@ async fn a_shared_driver_reads_nothing_else_of_the_partner() {
         CANCEL,
         "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
     ] {
-        let body = f.app.gql(Some(token), mutation, json!({ "r": route })).await;
+        let body = f
+            .app
+            .gql(Some(token), mutation, json!({ "r": route }))
+            .await;
         assert_code(&body, "NOT_FOUND");
     }
 }
@@ -1213,9 +1219,15 @@ async fn the_owner_sees_which_partner_holds_its_driver_and_the_conflicts_name_it
     // Never the partner's route itself.
     assert_eq!(card["routes"]["totalCount"], 0, "{busy}");
     assert_eq!(card["busyWith"]["organization"]["name"], "Partner Fleet");
-    assert_eq!(card["busyWith"]["organization"]["id"], f.partner.id.as_str());
+    assert_eq!(
+        card["busyWith"]["organization"]["id"],
+        f.partner.id.as_str()
+    );
     assert_eq!(card["busyWith"]["routeStatus"], "PLANNED");
-    assert_eq!(card["busyWith"]["plannedStart"], "2030-01-01T08:00:00+00:00");
+    assert_eq!(
+        card["busyWith"]["plannedStart"],
+        "2030-01-01T08:00:00+00:00"
+    );
     // The partner holding it sees the same; the shared driver too.
     for token in [&f.partner.admin.token, &f.driver.session.token] {
         let seen = f
