@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::driver::is_shared_with;
 use crate::service::page::{self, Page, Window};
-use crate::service::{active_route_of, commit, lock_user};
+use crate::service::{active_route_of, commit, expiry, lock_user};
 use crate::state::AppState;
 
 /// Filters of `organization.routes`.
@@ -298,7 +298,7 @@ pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     let Some(previous) = route.driver_id else {
         return Ok(route);
     };
-    let events = unassigned_event(&*txn, &route, previous)
+    let mut events: Vec<_> = unassigned_event(&*txn, &route, previous)
         .await?
         .into_iter()
         .collect();
@@ -307,6 +307,7 @@ pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     active.driver_name = Set(None);
     active.updated_at = Set(Utc::now());
     let route = active.update(&*txn).await?;
+    events.extend(expired_share_event(&*txn, &route, Some(previous)).await?);
     commit(state, txn, events, false).await?;
     Ok(route)
 }
@@ -363,7 +364,8 @@ pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     }
     .or_else(|| route.driver_name.clone());
     let route = set_status(&*txn, route, RouteStatus::Completed, Some(driver_name)).await?;
-    let events = progress_event(&*txn, &route, EventKind::RouteCompleted).await?;
+    let mut events = progress_event(&*txn, &route, EventKind::RouteCompleted).await?;
+    events.extend(expired_share_event(&*txn, &route, route.driver_id).await?);
     commit(state, txn, events, false).await?;
     Ok(route)
 }
@@ -379,7 +381,8 @@ pub async fn cancel(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResul
         ));
     }
     let route = set_status(&*txn, route, RouteStatus::Cancelled, None).await?;
-    let events = progress_event(&*txn, &route, EventKind::RouteCancelled).await?;
+    let mut events = progress_event(&*txn, &route, EventKind::RouteCancelled).await?;
+    events.extend(expired_share_event(&*txn, &route, route.driver_id).await?);
     commit(state, txn, events, false).await?;
     Ok(route)
 }
@@ -399,6 +402,26 @@ async fn progress_event(
     };
     let event = route_event(kind, &driver, route);
     Ok(vec![events::append(conn, &driver, event).await?])
+}
+
+/// When `driver_id` of another organization leaves the partner's `route` (it ended, or the
+/// driver was taken off it), its share with that partner ends too if it expired meanwhile.
+async fn expired_share_event(
+    conn: &impl ConnectionTrait,
+    route: &route::Model,
+    driver_id: Option<Uuid>,
+) -> AppResult<Vec<status_event::Model>> {
+    let Some(driver_id) = driver_id else {
+        return Ok(Vec::new());
+    };
+    let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
+        return Ok(Vec::new());
+    };
+    if driver.organization_id == route.organization_id {
+        return Ok(Vec::new());
+    }
+    let ended = expiry::end_if_expired(conn, &driver, route.organization_id).await?;
+    Ok(ended.into_iter().collect())
 }
 
 /// An event about `driver` on `route`; on a partner's route it names that partner.

@@ -1384,3 +1384,60 @@ async fn a_cancelled_route_reaches_its_organization_and_its_driver_and_a_route_w
         assert!(cancelled["partner"].is_null(), "{cancelled}");
     }
 }
+
+#[tokio::test]
+async fn an_expired_share_ends_once_with_one_unshared_event_on_every_instance() {
+    if redis_url().is_none() {
+        eprintln!("REDIS_URL not set: the multi-instance test runs in the PostgreSQL + Redis pass");
+        return;
+    }
+    let sweeping = || vec![("--share-expiry-interval".into(), "1".into())];
+    let one = spawn_with(Options {
+        extra: sweeping(),
+        ..Default::default()
+    })
+    .await;
+    let two = spawn_with(Options {
+        database_url: Some(one.database_url.clone()),
+        redis_channel: one.redis_channel.clone(),
+        extra: sweeping(),
+        ..Default::default()
+    })
+    .await;
+    let owner = one.create_org("Owner").await;
+    let partner = one.create_org("Partner").await;
+    let driver = one.member(&owner.admin.token, &["DRIVER"]).await;
+    let mut on_one = Ws::connect(&one, Proto::Transport, &owner.admin.token).await;
+    on_one.subscribe("1", None).await;
+    let mut on_two = Ws::connect(&two, Proto::Transport, &partner.admin.token).await;
+    on_two.subscribe("1", None).await;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    one.ok(
+        Some(&owner.admin.token),
+        "mutation($p: ID!, $d: [ID!]!, $at: DateTime) {
+            shareDrivers(partnerId: $p, driverIds: $d, expiresAt: $at) { id } }",
+        json!({ "p": partner.id, "d": [driver.driver_id], "at": at }),
+    )
+    .await;
+    for ws in [&mut on_one, &mut on_two] {
+        assert_eq!(ws.event().await["kind"], "SHARED");
+        let ended = ws.event().await;
+        assert_eq!(ended["kind"], "UNSHARED", "{ended}");
+        assert_eq!(ended["partner"]["name"], "Partner", "{ended}");
+    }
+    // Both instances swept; one of them ended the share, and nothing follows.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    one.invite(&owner.admin.token, "next@example.test", &["DISPATCHER"])
+        .await;
+    assert_eq!(on_one.event().await["kind"], "INVITED");
+    let unshared: u64 = {
+        use entity::status_event::{self, EventKind};
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        status_event::Entity::find()
+            .filter(status_event::Column::Kind.eq(EventKind::Unshared))
+            .count(&one.state.db.conn)
+            .await
+            .expect("count")
+    };
+    assert_eq!(unshared, 1);
+}

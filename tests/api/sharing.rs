@@ -1285,3 +1285,216 @@ async fn a_third_organization_the_driver_is_shared_with_does_not_see_who_holds_i
     assert_eq!(seen["driver"]["available"], false);
     assert!(seen["driver"]["busyWith"].is_null(), "{seen}");
 }
+
+// Shares that end: an expiry, the partner letting go.
+
+const SHARE_UNTIL: &str = "mutation($p: ID!, $d: [ID!]!, $at: DateTime) {
+    shareDrivers(partnerId: $p, driverIds: $d, expiresAt: $at) { id expiresAt } }";
+const RELEASE: &str = "mutation($d: ID!) { releaseSharedDriver(driverId: $d) { deletedId } }";
+
+/// `seconds` from now, as RFC 3339.
+fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
+}
+
+/// A fleet whose gateway sweeps expired shares every second.
+async fn sweeping_fleet() -> Fleet {
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        extra: vec![("--share-expiry-interval".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let owner = app.create_org("Owner Fleet").await;
+    let partner = app.create_org("Partner Fleet").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    Fleet {
+        app,
+        owner,
+        partner,
+        driver,
+    }
+}
+
+impl Fleet {
+    async fn share_until(&self, at: &str) -> Value {
+        self.app
+            .gql(
+                Some(&self.owner.admin.token),
+                SHARE_UNTIL,
+                json!({ "p": self.partner.id, "d": [self.driver.driver_id], "at": at }),
+            )
+            .await
+    }
+
+    /// Whether the partner sees the driver now.
+    async fn partner_sees_driver(&self) -> bool {
+        !self
+            .card(&self.partner.admin.token, &self.driver.driver_id)
+            .await
+            .is_null()
+    }
+}
+
+#[tokio::test]
+async fn an_expiry_must_be_in_the_future_and_sharing_again_changes_it() {
+    let f = fleet().await;
+    let body = f.share_until(&in_seconds(-60)).await;
+    assert_code(&body, "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "expiresAt");
+    assert!(!f.partner_sees_driver().await);
+
+    let first = in_seconds(3600);
+    let shared = f.share_until(&first).await;
+    let at = |body: &Value| {
+        chrono::DateTime::parse_from_rfc3339(
+            body["data"]["shareDrivers"][0]["expiresAt"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .map(|t| t.timestamp())
+        .ok()
+    };
+    let first_at = chrono::DateTime::parse_from_rfc3339(&first)
+        .ok()
+        .map(|t| t.timestamp());
+    assert_eq!(at(&shared), first_at, "{shared}");
+    let later = in_seconds(7200);
+    let again = f.share_until(&later).await;
+    assert_eq!(
+        again["data"]["shareDrivers"][0]["id"],
+        shared["data"]["shareDrivers"][0]["id"]
+    );
+    let later_at = chrono::DateTime::parse_from_rfc3339(&later)
+        .ok()
+        .map(|t| t.timestamp());
+    assert_eq!(at(&again), later_at, "{again}");
+    // Sharing again without an expiry shares for good; one SHARED event in all.
+    let forever = f.share(&[&f.driver.driver_id]).await;
+    assert!(forever.get("errors").is_none(), "{forever}");
+    let listed = f
+        .app
+        .ok(
+            Some(&f.owner.admin.token),
+            "{ organization { sharedByUs { nodes { expiresAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed["organization"]["sharedByUs"]["nodes"][0]["expiresAt"].is_null());
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Shared).await,
+        1
+    );
+}
+
+/// Waits until the partner no longer sees the driver; fails after `seconds`.
+async fn until_unshared(f: &Fleet, seconds: u64) {
+    for _ in 0..seconds * 10 {
+        if !f.partner_sees_driver().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the share did not end within {seconds} s");
+}
+
+#[tokio::test]
+async fn a_share_ends_by_itself_at_its_expiry_with_one_unshared_event() {
+    let f = sweeping_fleet().await;
+    let shared = f.share_until(&in_seconds(2)).await;
+    assert!(shared.get("errors").is_none(), "{shared}");
+    assert!(f.partner_sees_driver().await);
+    until_unshared(&f, 8).await;
+    // A few more sweeps change nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+    assert_eq!(
+        count(&f.app, &f.owner.admin.token, SHARED_BY_US, "sharedByUs").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_expired_share_lasts_while_the_driver_is_on_the_partners_route_and_ends_with_it() {
+    let f = sweeping_fleet().await;
+    f.share_until(&in_seconds(2)).await;
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert!(
+        f.partner_sees_driver().await,
+        "the share ended under a route"
+    );
+    let token = f.driver.session.token.as_str();
+    f.app.ok(Some(token), START, json!({ "r": route })).await;
+    assert!(f.partner_sees_driver().await);
+    f.app.ok(Some(token), COMPLETE, json!({ "r": route })).await;
+    // Ended with the route, in the same transaction: at once.
+    assert!(!f.partner_sees_driver().await);
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+    // The driver still reads the route it drove.
+    let past = f
+        .app
+        .ok(
+            Some(token),
+            "query($r: ID!) { route(id: $r) { status } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert_eq!(past["route"]["status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn the_partner_releases_a_shared_driver_but_not_while_it_drives_for_it() {
+    let f = fleet().await;
+    let stranger = f.app.create_org("Stranger Fleet").await;
+    let dispatcher = f.app.member(&f.partner.admin.token, &["DISPATCHER"]).await;
+    let release = |token: &str| {
+        let token = token.to_owned();
+        let app = &f.app;
+        let driver = f.driver.driver_id.clone();
+        async move { app.gql(Some(&token), RELEASE, json!({ "d": driver })).await }
+    };
+    assert_code(&release(&f.partner.admin.token).await, "NOT_FOUND");
+    let shared = f.share(&[&f.driver.driver_id]).await;
+    let share_id = shared["data"]["shareDrivers"][0]["id"].clone();
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+
+    let busy = release(&f.partner.admin.token).await;
+    assert_code(&busy, "CONFLICT");
+    assert!(
+        busy["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Partner Fleet"))
+    );
+    assert_code(&release(&dispatcher.session.token).await, "FORBIDDEN");
+    assert_code(&release(&stranger.admin.token).await, "NOT_FOUND");
+    assert_code(&release(&f.owner.admin.token).await, "NOT_FOUND");
+
+    f.app
+        .ok(Some(&f.partner.admin.token), CANCEL, json!({ "r": route }))
+        .await;
+    let released = f
+        .app
+        .ok(
+            Some(&f.partner.admin.token),
+            RELEASE,
+            json!({ "d": f.driver.driver_id }),
+        )
+        .await;
+    assert_eq!(released["releaseSharedDriver"]["deletedId"], share_id);
+    assert!(!f.partner_sees_driver().await);
+    assert_eq!(
+        count(&f.app, &f.owner.admin.token, SHARED_BY_US, "sharedByUs").await,
+        0
+    );
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+    assert_code(&release(&f.partner.admin.token).await, "NOT_FOUND");
+}
