@@ -360,6 +360,17 @@ fn ops() -> Vec<Op> {
             vars: |c| json!({ "d": c.id, "p": c.world.partner.id }),
         },
         Op {
+            name: "releaseSharedDriver",
+            query: "mutation($d: ID!) { releaseSharedDriver(driverId: $d) { deletedId } }",
+            mutation: true,
+            need: Need::Admin,
+            records: DRIVERS,
+            partner_uses_shared: true,
+            id_as: Some("Driver"),
+            setup: Setup::None,
+            vars: |c| json!({ "d": c.id }),
+        },
+        Op {
             name: "createRoute",
             query: "mutation($input: RouteInput!) { createRoute(input: $input) { id depot { name } } }",
             mutation: true,
@@ -431,6 +442,15 @@ fn expected(op: &Op, who: Who, rec: Rec) -> Expect {
     } else {
         Expect::Null
     };
+    // Only a partner releases a share: none is granted to the owner's own organization.
+    if op.name == "releaseSharedDriver"
+        && matches!(
+            who,
+            Who::OwnerAdmin | Who::OwnerDispatcher | Who::OwnerDriver
+        )
+    {
+        return Expect::NotFound;
+    }
     let own_role_may = match who {
         // Across organizations a record exists only when it is a driver shared with the viewer.
         Who::PartnerAdmin
