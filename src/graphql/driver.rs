@@ -1,5 +1,7 @@
 //! Drivers: the driver card as owner and partner see it, availability, ACTIVE/INACTIVE.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -8,9 +10,10 @@ use entity::user as users;
 use crate::auth::Actor;
 use crate::connection_type;
 use crate::error::AppResult;
-use crate::graphql::connection::{args, page_cost, total};
+use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::depot::Depot;
 use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::{DriverRoutesKey, DriverRoutesQuery};
 use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter, RouteStatus};
 use crate::graphql::share::SharedDriver;
@@ -189,14 +192,24 @@ impl Driver {
             .transpose()
             .gql()?
             .unwrap_or_default();
-        let conn = &state(ctx).db.conn;
-        let routes =
-            crate::service::route::list_of_driver(conn, &actor, self.0.id, &filter, window)
-                .await
-                .gql()?;
-        crate::graphql::prefetch::routes(ctx, &routes.items).await?;
-        let count = crate::service::route::count_of_driver(conn, &actor, self.0.id, &filter);
-        let total = total(ctx, count).await?;
+        // Every driver of a list asks at once: one statement for all their pages.
+        let key = DriverRoutesKey {
+            driver_id: self.0.id,
+            query: Arc::new(DriverRoutesQuery::new(
+                actor,
+                filter,
+                window,
+                wants_total(ctx),
+            )),
+        };
+        let found = loaders(ctx)
+            .driver_routes
+            .load_one(key)
+            .await
+            .map_err(loader_error)?
+            .ok_or("routes of the driver not loaded")?;
+        crate::graphql::prefetch::routes(ctx, &found.page.items).await?;
+        let (routes, total) = (found.page.clone(), found.total);
         Ok(Some(RouteConnection::new(routes, total, Route)))
     }
 }

@@ -1,10 +1,13 @@
 //! Routes, the minimum the user rules need: planning, driver assignment (own or shared
 //! drivers), start, completion and cancellation.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
@@ -63,24 +66,83 @@ pub fn query(actor: &Actor, filter: &RouteFilter) -> Select<route::Entity> {
     q
 }
 
-/// The routes assigned to `driver_id` that the actor may see: every one (its partners'
-/// included) for the driver itself, its organization's for a manager.
-pub fn of_driver(actor: &Actor, driver_id: Uuid, filter: &RouteFilter) -> Select<route::Entity> {
-    let mut q = route::Entity::find().filter(route::Column::DriverId.eq(driver_id));
-    if !(actor.roles.driver && driver_id == actor.user_id) {
-        q = q.filter(route::Column::OrganizationId.eq(actor.organization_id));
-        if !actor.roles.is_manager() {
-            // Another member's routes are for managers only: nothing.
-            q = q.filter(route::Column::Id.is_null());
-        }
-    }
+/// Routes assigned to drivers, as the actor may see them: a driver sees every route of its own
+/// (its partners' included), a manager its organization's routes of any driver; each query
+/// restricts it to the drivers it is about.
+pub fn of_drivers(actor: &Actor, filter: &RouteFilter) -> Select<route::Entity> {
+    let own = actor
+        .roles
+        .driver
+        .then(|| route::Column::DriverId.eq(actor.user_id));
+    let organization = actor
+        .roles
+        .is_manager()
+        .then(|| route::Column::OrganizationId.eq(actor.organization_id));
+    // Every member has a role, so one of the two holds; without either, nothing is seen.
+    let nothing = (own.is_none() && organization.is_none()).then(|| route::Column::Id.is_null());
+    let seen = [own, organization, nothing]
+        .into_iter()
+        .flatten()
+        .fold(Condition::any(), Condition::add);
+    let mut q = route::Entity::find()
+        .filter(route::Column::DriverId.is_not_null())
+        .filter(seen);
     if let Some(statuses) = &filter.status {
         q = q.filter(route::Column::Status.is_in(statuses.clone()));
+    }
+    if let Some(driver_id) = filter.driver_id {
+        q = q.filter(route::Column::DriverId.eq(driver_id));
     }
     if let Some(depot_id) = filter.depot_id {
         q = q.filter(route::Column::DepotId.eq(depot_id));
     }
     q
+}
+
+/// One page of visible routes for each of `drivers`, with the same filter and window, in one
+/// statement.
+pub async fn list_per_driver(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    window: Window,
+    drivers: &[Uuid],
+) -> AppResult<HashMap<Uuid, Page<route::Model>>> {
+    page::fetch_per_parent(
+        conn,
+        of_drivers(actor, filter),
+        route::Column::Id,
+        route::Column::DriverId,
+        |route| route.driver_id,
+        drivers,
+        window,
+    )
+    .await
+}
+
+/// How many visible routes match for each of `drivers`, in one statement.
+pub async fn count_per_driver(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    drivers: &[Uuid],
+) -> AppResult<HashMap<Uuid, i64>> {
+    let counted: Vec<(Option<Uuid>, i64)> = of_drivers(actor, filter)
+        .filter(route::Column::DriverId.is_in(drivers.iter().copied()))
+        .select_only()
+        .column(route::Column::DriverId)
+        .column_as(Expr::col(route::Column::Id).count(), "routes")
+        .group_by(route::Column::DriverId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut totals: HashMap<Uuid, i64> = drivers.iter().map(|d| (*d, 0)).collect();
+    for (driver, n) in counted {
+        if let Some(driver) = driver {
+            totals.insert(driver, n);
+        }
+    }
+    Ok(totals)
 }
 
 /// One page of routes.
@@ -91,33 +153,6 @@ pub async fn list(
     window: Window,
 ) -> AppResult<Page<route::Model>> {
     page::fetch(conn, query(actor, filter), route::Column::Id, window).await
-}
-
-/// One page of the routes of a driver the actor may see.
-pub async fn list_of_driver(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    driver_id: Uuid,
-    filter: &RouteFilter,
-    window: Window,
-) -> AppResult<Page<route::Model>> {
-    page::fetch(
-        conn,
-        of_driver(actor, driver_id, filter),
-        route::Column::Id,
-        window,
-    )
-    .await
-}
-
-/// How many routes of a driver the actor may see match.
-pub async fn count_of_driver(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    driver_id: Uuid,
-    filter: &RouteFilter,
-) -> AppResult<i64> {
-    Ok(of_driver(actor, driver_id, filter).count(conn).await? as i64)
 }
 
 /// How many routes match.
