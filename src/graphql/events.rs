@@ -161,7 +161,7 @@ pub struct Subscription;
 
 #[SubscriptionObject]
 impl Subscription {
-    /// Status changes of the viewer's organization's users and drivers, and of drivers shared with it. Replays from `after` first when given.
+    /// Status changes of the viewer's organization's users and drivers, and of drivers shared with it (a DRIVER: its own). Replays from `after` first when given.
     async fn status_changed(
         &self,
         ctx: &Context<'_>,

@@ -40,7 +40,8 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
             }
         },
         async {
-            if selects(ctx, "currentRoute") || selects(ctx, "available") {
+            if selects(ctx, "currentRoute") || selects(ctx, "available") || selects(ctx, "busyWith")
+            {
                 l.active_route.load_many(ids.clone()).await.map(drop)
             } else {
                 Ok(())
