@@ -20,15 +20,15 @@ use crate::service::{active_route_of, lock_user};
 /// Shares read per sweep statement.
 const BATCH: u64 = 500;
 
-/// Ends expired shares now, then every `every`, until `stop`.
+/// Ends expired shares every `every`, until `stop`.
 pub async fn run(db: Db, hub: EventHub, every: Duration, stop: CancellationToken) {
     loop {
-        if let Err(error) = end_expired(&db, &hub).await {
-            tracing::warn!(?error, "could not end expired shares");
-        }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = end_expired(&db, &hub).await {
+            tracing::warn!(?error, "could not end expired shares");
         }
     }
 }
