@@ -1,5 +1,4 @@
-//! Adds `routes.depot_name` and `routes.depot_address`, kept after the depot is deleted, and
-//! fills them (and `driver_name` of routes with a driver) for the routes already there.
+//! Adds `routes.depot_name`/`depot_address` and fills them, and `driver_name`, for existing routes.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -1,5 +1,4 @@
-//! Shares that end by themselves: an expired share ends with one UNSHARED event, on whichever
-//! instance gets there first; one whose driver is on a route of its partner ends with that route.
+//! Shares that end by themselves: at their expiry, or with the partner's route they outlived.
 
 use std::time::Duration;
 

@@ -1498,3 +1498,27 @@ async fn the_partner_releases_a_shared_driver_but_not_while_it_drives_for_it() {
     );
     assert_code(&release(&f.partner.admin.token).await, "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn an_expired_share_ends_when_the_partner_takes_the_driver_off_its_route() {
+    let f = sweeping_fleet().await;
+    f.share_until(&in_seconds(2)).await;
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert!(
+        f.partner_sees_driver().await,
+        "the share ended under a route"
+    );
+    f.app
+        .ok(
+            Some(&f.partner.admin.token),
+            "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert!(!f.partner_sees_driver().await);
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+}
