@@ -912,3 +912,62 @@ async fn an_invited_membership_still_cannot_be_selected() {
         .await;
     assert_code(&body, "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn the_kept_names_migrations_roll_back_and_apply_again_filling_existing_routes() {
+    use migration::{Migrator, MigratorTrait};
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let depot = app.depot(token, "Harbour").await;
+    let route = app
+        .ok(
+            Some(token),
+            "mutation($i: RouteInput!) { createRoute(input: $i) { id } }",
+            json!({ "i": { "name": "Old run", "plannedStart": "2030-01-01T08:00:00Z", "depotId": depot } }),
+        )
+        .await["createRoute"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let driver = app.member(token, &["DRIVER"]).await;
+    app.ok(
+        Some(token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    drive(&app, token, &route).await;
+
+    let conn = &app.state.db.conn;
+    // Back to before the kept-names columns, whatever came after them.
+    let migrations: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let first = migrations
+        .iter()
+        .position(|m| m == "m20261201_000021_add_route_depot_name")
+        .expect("the kept-names migration");
+    let steps = (migrations.len() - first) as u32;
+    Migrator::down(conn, Some(steps)).await.expect("roll back");
+    Migrator::up(conn, None).await.expect("apply again");
+
+    app.ok(Some(token), DELETE, json!({ "u": driver.user_id }))
+        .await;
+    app.ok(
+        Some(token),
+        "mutation($d: ID!) { deleteDepot(id: $d) { deletedId } }",
+        json!({ "d": depot }),
+    )
+    .await;
+    let kept = app
+        .ok(
+            Some(token),
+            "query($r: ID!) { route(id: $r) { driverName depotName } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert_eq!(kept["route"]["driverName"], "Test Person");
+    assert_eq!(kept["route"]["depotName"], "Harbour");
+}
