@@ -197,6 +197,27 @@ pub async fn is_shared_with(
         > 0)
 }
 
+/// Whether the driver is shared with `partner_id` and its share has not expired: what
+/// assigning it to a new route of the partner takes (an expired share may still be waiting
+/// for the sweep, or for a route of the partner the driver is on, to end it).
+pub async fn share_in_force(
+    conn: &impl ConnectionTrait,
+    driver_id: Uuid,
+    partner_id: Uuid,
+) -> AppResult<bool> {
+    Ok(share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver_id))
+        .filter(share::Column::PartnerId.eq(partner_id))
+        .filter(
+            Condition::any()
+                .add(share::Column::ExpiresAt.is_null())
+                .add(share::Column::ExpiresAt.gt(Utc::now())),
+        )
+        .count(conn)
+        .await?
+        > 0)
+}
+
 /// An own driver, locked for change; NOT_FOUND for anything else.
 async fn own_driver_for_change(
     conn: &impl ConnectionTrait,

@@ -20,7 +20,7 @@ use crate::auth::Actor;
 use crate::domain::{FieldResult, Name};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
-use crate::service::driver::is_shared_with;
+use crate::service::driver::share_in_force;
 use crate::service::page::{self, Page, Window};
 use crate::service::{active_route_of, commit, expiry, lock_user};
 use crate::state::AppState;
@@ -273,7 +273,7 @@ pub async fn assign(
     let driver = lock_user(&*txn, driver_id).await?.filter(|u| u.is_driver);
     let driver = match driver {
         Some(d) if d.organization_id == actor.organization_id => d,
-        Some(d) if is_shared_with(&*txn, d.id, actor.organization_id).await? => d,
+        Some(d) if share_in_force(&*txn, d.id, actor.organization_id).await? => d,
         _ => return Err(AppError::not_found("driver")),
     };
     if route.status != RouteStatus::Planned {

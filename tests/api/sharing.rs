@@ -1522,3 +1522,21 @@ async fn an_expired_share_ends_when_the_partner_takes_the_driver_off_its_route()
         1
     );
 }
+
+#[tokio::test]
+async fn an_expired_share_takes_no_new_assignment_even_before_it_is_swept() {
+    // The default sweep runs every 10 s, the first one 10 s after start: not within this test.
+    let f = fleet().await;
+    f.share_until(&in_seconds(1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let route = f.app.route(&f.partner.admin.token, "Too late").await;
+    let body = f
+        .app
+        .gql(
+            Some(&f.partner.admin.token),
+            ASSIGN,
+            json!({ "r": route, "d": f.driver.driver_id }),
+        )
+        .await;
+    assert_code(&body, "NOT_FOUND");
+}
