@@ -463,10 +463,13 @@ async fn a_driver_watches_only_its_own_events() {
     let org = app.create_org("Acme").await;
     let driver = app.member(&org.admin.token, &["DRIVER"]).await;
     let colleague = app.member(&org.admin.token, &["DRIVER"]).await;
+    let partner = app.create_org("Partner").await;
     let mut ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
     ws.subscribe("1", None).await;
     app.invite(&org.admin.token, "someone@example.test", &["DISPATCHER"])
         .await;
+    // Whom it is shared with is its managers' business.
+    share(&app, &org.admin.token, &partner.id, &driver.driver_id).await;
     let theirs = app.route(&org.admin.token, "Colleague's run").await;
     app.ok(
         Some(&org.admin.token),
@@ -1341,7 +1344,12 @@ async fn each_route_transition_reaches_the_route_organization_the_owner_and_the_
         assert_for_owner(&route_event(&mut owner_ws).await, kind, "Partner");
     }
 
-    // A dashboard resuming from before the start gets both, the same way.
+    // A dashboard or driver app resuming from before the start gets both, the same way.
+    let mut resumed = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    resumed.subscribe("1", Some(&before.to_string())).await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        assert_with_route(&route_event(&mut resumed).await, kind, &route);
+    }
     let mut resumed = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
     resumed.subscribe("1", Some(&before.to_string())).await;
     for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
