@@ -122,6 +122,12 @@ impl Application {
             stop.clone(),
         )));
         tasks.push(tokio::spawn(dispatcher.run(stop.clone())));
+        tasks.push(tokio::spawn(crate::service::expiry::run(
+            db.clone(),
+            hub.clone(),
+            Duration::from_secs(settings.share_expiry_interval),
+            stop.clone(),
+        )));
         tasks.push(tokio::spawn(events::retention::run(
             db.clone(),
             settings.event_retention_days,

@@ -130,8 +130,8 @@ pub struct Settings {
     /// Days status events are kept for `statusChanged(after:)` replays.
     #[arg(long, global = true, env = "EVENT_RETENTION_DAYS", default_value_t = 7)]
     pub event_retention_days: u32,
-    /// Seconds between re-checks of live sessions' memberships (removed, INACTIVE or other roles
-    /// end the session).
+    /// Seconds between re-checks of live sessions' memberships (removed or other roles end the
+    /// session; a status change does not).
     #[arg(
         long,
         global = true,
@@ -139,6 +139,14 @@ pub struct Settings {
         default_value_t = 30
     )]
     pub session_check_interval: u64,
+    /// Seconds between sweeps ending the shares whose `expiresAt` has passed.
+    #[arg(
+        long,
+        global = true,
+        env = "SHARE_EXPIRY_INTERVAL",
+        default_value_t = 10
+    )]
+    pub share_expiry_interval: u64,
     /// Live events one subscriber may fall behind before it is caught up from the event log.
     #[arg(
         long,
@@ -261,6 +269,9 @@ impl Settings {
         }
         if self.session_check_interval == 0 {
             return Err("SESSION_CHECK_INTERVAL must be positive".into());
+        }
+        if self.share_expiry_interval == 0 {
+            return Err("SHARE_EXPIRY_INTERVAL must be positive".into());
         }
         if self.subscriber_backlog == 0 {
             return Err("SUBSCRIBER_BACKLOG must be positive".into());

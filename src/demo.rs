@@ -189,6 +189,7 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
         partner_id: Set(nordic),
         shared_by: Set(None),
         shared_at: Set(Utc::now()),
+        expires_at: Set(None),
     }
     .insert(&*txn)
     .await?;
@@ -328,6 +329,8 @@ async fn route_for(
         depot_id: Set(Some(depot)),
         driver_id: Set(driver),
         driver_name: Set(None),
+        depot_name: Set(None),
+        depot_address: Set(None),
         completed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -45,8 +45,12 @@ pub struct Model {
     pub depot_id: Option<Uuid>,
     /// Assigned driver (a user id, possibly of a partner organization).
     pub driver_id: Option<Uuid>,
-    /// "First Last" of the driver when the route completed.
+    /// "First Last" of the driver, set at assignment and kept after the driver is deleted.
     pub driver_name: Option<String>,
+    /// The depot's name, kept after the depot is deleted.
+    pub depot_name: Option<String>,
+    /// The depot's address, kept after the depot is deleted.
+    pub depot_address: Option<String>,
     /// When the route completed.
     pub completed_at: Option<DateTimeUtc>,
     /// When the row was created.

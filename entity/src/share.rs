@@ -18,6 +18,8 @@ pub struct Model {
     pub shared_by: Option<Uuid>,
     /// When it was shared.
     pub shared_at: DateTimeUtc,
+    /// When the share ends by itself; `None` for no end.
+    pub expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

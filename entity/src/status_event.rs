@@ -29,6 +29,12 @@ pub enum EventKind {
     Assigned,
     #[sea_orm(string_value = "UNASSIGNED")]
     Unassigned,
+    #[sea_orm(string_value = "ROUTE_STARTED")]
+    RouteStarted,
+    #[sea_orm(string_value = "ROUTE_COMPLETED")]
+    RouteCompleted,
+    #[sea_orm(string_value = "ROUTE_CANCELLED")]
+    RouteCancelled,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
@@ -45,11 +51,11 @@ pub struct Model {
     pub user_id: Uuid,
     /// Whether the subject is a driver.
     pub is_driver: bool,
-    /// SHARED/UNSHARED: the partner.
+    /// SHARED/UNSHARED: the partner; route kinds on a partner's route: that partner.
     pub partner_id: Option<Uuid>,
-    /// ASSIGNED/UNASSIGNED: the route.
+    /// ASSIGNED/UNASSIGNED and ROUTE_*: the route.
     pub route_id: Option<Uuid>,
-    /// ASSIGNED/UNASSIGNED: the route's organization.
+    /// ASSIGNED/UNASSIGNED and ROUTE_*: the route's organization.
     pub route_organization_id: Option<Uuid>,
     /// Status before the change.
     pub previous_status: Option<UserStatus>,

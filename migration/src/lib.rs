@@ -14,6 +14,8 @@ mod m20261123_000009_create_refresh_token;
 mod m20261123_000010_create_status_event;
 mod m20261123_000011_create_kv;
 mod m20261123_000012_create_mail_outbox;
+mod m20261201_000021_add_route_depot_name;
+mod m20261201_000022_add_share_expiry;
 
 /// Every migration of the gateway, oldest first.
 pub struct Migrator;
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_create_status_event::Migration),
             Box::new(m20261123_000011_create_kv::Migration),
             Box::new(m20261123_000012_create_mail_outbox::Migration),
+            Box::new(m20261201_000021_add_route_depot_name::Migration),
+            Box::new(m20261201_000022_add_share_expiry::Migration),
         ]
     }
 }

@@ -27,14 +27,14 @@ pub struct NewEvent {
     pub previous_status: Option<UserStatus>,
     /// The status after.
     pub status: Option<UserStatus>,
-    /// SHARED/UNSHARED: the partner.
+    /// SHARED/UNSHARED: the partner; route kinds on a partner's route: that partner.
     pub partner_id: Option<Uuid>,
-    /// ASSIGNED/UNASSIGNED: the route and its organization.
+    /// ASSIGNED/UNASSIGNED and ROUTE_*: the route and its organization.
     pub route: Option<(Uuid, Uuid)>,
 }
 
 impl NewEvent {
-    /// An event whose status does not change (SHARED, UNSHARED, ASSIGNED, UNASSIGNED).
+    /// An event whose status does not change (SHARED, UNSHARED, ASSIGNED, UNASSIGNED, ROUTE_*).
     pub fn same_status(kind: EventKind, subject: &user::Model) -> Self {
         Self {
             kind,
@@ -109,7 +109,11 @@ async fn audience(
         EventKind::Deactivated | EventKind::Reactivated | EventKind::Deleted => {
             partners_of(conn, subject.id).await
         }
-        EventKind::Assigned | EventKind::Unassigned => match event.route {
+        EventKind::Assigned
+        | EventKind::Unassigned
+        | EventKind::RouteStarted
+        | EventKind::RouteCompleted
+        | EventKind::RouteCancelled => match event.route {
             Some((_, route_org)) if route_org != subject.organization_id => {
                 let shared = partners_of(conn, subject.id).await?;
                 Ok(shared.into_iter().filter(|p| *p == route_org).collect())

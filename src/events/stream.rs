@@ -13,14 +13,13 @@ use std::time::Duration;
 use futures_util::Stream;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::broadcast::error::RecvError;
-use uuid::Uuid;
 
 use entity::{kv, status_event};
 
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::hub::{Event, EventHub};
-use crate::events::visibility;
+use crate::events::visibility::Subscriber;
 
 /// Events read per replay query.
 const REPLAY_BATCH: u64 = 500;
@@ -96,12 +95,12 @@ async fn read_after(db: &Db, after: i64) -> Result<Vec<status_event::Model>, sea
         .await
 }
 
-/// The event stream of a subscriber in `organization_id`, ending when the token expires
+/// The event stream of `subscriber`, ending when the token expires
 /// (or, with a replay-only tap, once the replay has caught up).
 pub fn open(
     hub: EventHub,
     db: Db,
-    organization_id: Uuid,
+    subscriber: Subscriber,
     after: Option<i64>,
     expires_in: Duration,
     tap: Option<Tap>,
@@ -141,7 +140,7 @@ pub fn open(
                     for event in batch {
                         last = event.id;
                         progress.set(last);
-                        if visibility::receives(&event, organization_id) {
+                        if subscriber.receives(&event) {
                             if counted {
                                 metrics.event_delivered();
                             }
@@ -171,7 +170,7 @@ pub fn open(
                     }
                     last = event.id;
                     progress.set(last);
-                    if visibility::receives(&event, organization_id) {
+                    if subscriber.receives(&event) {
                         if counted {
                             metrics.event_delivered();
                         }

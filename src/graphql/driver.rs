@@ -1,16 +1,21 @@
 //! Drivers: the driver card as owner and partner see it, availability, ACTIVE/INACTIVE.
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
 
 use entity::user as users;
 
 use crate::auth::Actor;
 use crate::connection_type;
 use crate::error::AppResult;
+use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::depot::Depot;
 use crate::graphql::ids::{self, Kind};
+use crate::graphql::loaders::{DriverRoutesKey, DriverRoutesQuery};
 use crate::graphql::organization::{Organization, OrganizationMatch};
-use crate::graphql::route::Route;
+use crate::graphql::route::{Route, RouteConnection, RouteFilter, RouteStatus};
 use crate::graphql::share::SharedDriver;
 use crate::graphql::user::{User, UserStatus};
 use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
@@ -136,6 +141,88 @@ impl Driver {
             .filter(|r| crate::service::route::visible(&actor, r))
             .map(Route))
     }
+
+    /// Who holds the driver now: the organization whose PLANNED or IN_PROGRESS route it is on.
+    /// For the owner, the driver itself and the route's organization; null otherwise.
+    async fn busy_with(&self, ctx: &Context<'_>) -> Result<Option<DriverEngagement>> {
+        let Some(actor) = actor_opt(ctx) else {
+            return Ok(None);
+        };
+        let route = loaders(ctx)
+            .active_route
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .flatten()
+            .filter(|r| {
+                service::owner_view(&actor, &self.0) || r.organization_id == actor.organization_id
+            });
+        let Some(route) = route else {
+            return Ok(None);
+        };
+        let organization = loaders(ctx)
+            .organization
+            .load_one(route.organization_id)
+            .await
+            .map_err(loader_error)?
+            .map(OrganizationMatch::from)
+            .ok_or("organization not found")?;
+        Ok(Some(DriverEngagement {
+            organization,
+            route_status: route.status.into(),
+            planned_start: route.planned_start,
+        }))
+    }
+
+    /// Routes this driver is assigned to that the viewer may see; the driver itself sees its own organization's and its partners'.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn routes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<RouteFilter>,
+    ) -> Result<Option<RouteConnection>> {
+        let actor = actor(ctx)?;
+        let window = args(first, after, last, before).window().gql()?;
+        let filter = filter
+            .map(RouteFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
+        // Every driver of a list asks at once: one statement for all their pages.
+        let key = DriverRoutesKey {
+            driver_id: self.0.id,
+            query: Arc::new(DriverRoutesQuery::new(
+                actor,
+                filter,
+                window,
+                wants_total(ctx),
+            )),
+        };
+        let found = loaders(ctx)
+            .driver_routes
+            .load_one(key)
+            .await
+            .map_err(loader_error)?
+            .ok_or("routes of the driver not loaded")?;
+        crate::graphql::prefetch::routes(ctx, &found.page.items).await?;
+        let (routes, total) = (found.page.clone(), found.total);
+        Ok(Some(RouteConnection::new(routes, total, Route)))
+    }
+}
+
+/// The organization a driver is working for right now, without the route itself.
+#[derive(SimpleObject)]
+pub struct DriverEngagement {
+    /// The organization whose PLANNED or IN_PROGRESS route the driver is on.
+    organization: OrganizationMatch,
+    /// That route's status.
+    route_status: RouteStatus,
+    /// That route's planned start.
+    planned_start: DateTime<Utc>,
 }
 
 /// The driver card of `driver_id` as the viewer may see it: as owner, or as a partner it is

@@ -11,6 +11,7 @@ use entity::status_event::{self, EventKind};
 
 use crate::error::AppError;
 use crate::events::stream::{self, StreamEnd};
+use crate::events::visibility::Subscriber;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::OrganizationMatch;
@@ -40,6 +41,12 @@ pub enum StatusEventKind {
     Assigned,
     /// Removed from a route.
     Unassigned,
+    /// A route with a driver started.
+    RouteStarted,
+    /// A route with a driver completed.
+    RouteCompleted,
+    /// A route with a driver was cancelled.
+    RouteCancelled,
 }
 
 impl From<EventKind> for StatusEventKind {
@@ -54,6 +61,9 @@ impl From<EventKind> for StatusEventKind {
             EventKind::Unshared => Self::Unshared,
             EventKind::Assigned => Self::Assigned,
             EventKind::Unassigned => Self::Unassigned,
+            EventKind::RouteStarted => Self::RouteStarted,
+            EventKind::RouteCompleted => Self::RouteCompleted,
+            EventKind::RouteCancelled => Self::RouteCancelled,
         }
     }
 }
@@ -113,11 +123,16 @@ impl StatusEvent {
     async fn status(&self) -> Option<UserStatus> {
         self.0.status.map(Into::into)
     }
-    /// For SHARED/UNSHARED: the partner; for ASSIGNED/UNASSIGNED: the route.
+    /// For SHARED/UNSHARED: the partner; for route kinds seen by the owner of a driver on a partner's route: that partner.
     async fn partner(&self, ctx: &Context<'_>) -> Result<Option<OrganizationMatch>> {
         let Some(partner) = self.0.partner_id else {
             return Ok(None);
         };
+        let about_a_route = self.0.route_id.is_some();
+        if about_a_route && !self.owner_view(ctx) {
+            // The route's organization reads the route itself.
+            return Ok(None);
+        }
         Ok(loaders(ctx)
             .organization
             .load_one(partner)
@@ -125,6 +140,7 @@ impl StatusEvent {
             .map_err(loader_error)?
             .map(OrganizationMatch::from))
     }
+    /// For ASSIGNED, UNASSIGNED and ROUTE_*: the route, when the subscriber may see it.
     async fn route(&self, ctx: &Context<'_>) -> Result<Option<Route>> {
         let (Some(route_id), Some(actor)) = (self.0.route_id, actor_opt(ctx)) else {
             return Ok(None);
@@ -145,14 +161,17 @@ pub struct Subscription;
 
 #[SubscriptionObject]
 impl Subscription {
-    /// Status changes of the viewer's organization's users and drivers, and of drivers shared with it. Replays from `after` first when given.
+    /// Status changes of the viewer's organization's users and drivers, and of drivers shared with it (a DRIVER: its own). Replays from `after` first when given.
     async fn status_changed(
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<StatusEvent>> + use<>> {
         let actor = actor(ctx)?;
-        actor.require_manager().gql()?;
+        let subscriber = Subscriber {
+            organization_id: actor.organization_id,
+            driver: (!actor.roles.is_manager()).then_some(actor.user_id),
+        };
         let state = state(ctx);
         let after = after
             .as_deref()
@@ -168,7 +187,7 @@ impl Subscription {
         let events = stream::open(
             state.events.clone(),
             state.db.clone(),
-            actor.organization_id,
+            subscriber,
             after,
             remaining,
             ctx.data_opt::<stream::Tap>().cloned(),

@@ -28,6 +28,7 @@ use crate::error::AppError;
 use crate::service;
 use crate::service::driver::DriverFilter;
 use crate::service::page::{Page, Window};
+use crate::service::route::RouteFilter;
 
 /// Rows by primary key.
 macro_rules! by_id_loader {
@@ -226,6 +227,128 @@ impl Loader<DepotDriversKey> for DepotDriversLoader {
     }
 }
 
+/// Which routes of a driver to load: the reader, filter and window (the same for every driver
+/// of one list, so their pages are loaded together).
+pub struct DriverRoutesQuery {
+    actor: Actor,
+    filter: RouteFilter,
+    window: Window,
+    total: bool,
+    /// Everything above that changes the result, as text: what keys are compared by.
+    signature: String,
+}
+
+impl DriverRoutesQuery {
+    /// The query for `actor`, with `filter`, one `window` per driver, and the counts when `total`.
+    pub fn new(actor: Actor, filter: RouteFilter, window: Window, total: bool) -> Self {
+        let signature = format!(
+            "{}|{}|{}|{}|{filter:?}|{window:?}|{total}",
+            actor.organization_id,
+            actor.user_id,
+            actor.roles.is_manager(),
+            actor.roles.driver
+        );
+        Self {
+            actor,
+            filter,
+            window,
+            total,
+            signature,
+        }
+    }
+}
+
+/// One driver's routes under one [`DriverRoutesQuery`].
+#[derive(Clone)]
+pub struct DriverRoutesKey {
+    /// The driver.
+    pub driver_id: Uuid,
+    /// What to load.
+    pub query: Arc<DriverRoutesQuery>,
+}
+
+impl PartialEq for DriverRoutesKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.driver_id == other.driver_id && self.query.signature == other.query.signature
+    }
+}
+
+impl Eq for DriverRoutesKey {}
+
+impl Hash for DriverRoutesKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.driver_id.hash(state);
+        self.query.signature.hash(state);
+    }
+}
+
+/// A driver's page of routes, and how many match in all when asked.
+pub struct DriverRoutes {
+    /// The page.
+    pub page: Page<route::Model>,
+    /// The number of matching routes of the driver, when the query asked for it.
+    pub total: Option<i64>,
+}
+
+/// The routes of each driver, one page per driver, in one statement per distinct query (and
+/// one more for the counts).
+pub struct DriverRoutesLoader(Db);
+
+impl Loader<DriverRoutesKey> for DriverRoutesLoader {
+    type Value = Arc<DriverRoutes>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[DriverRoutesKey],
+    ) -> Result<HashMap<DriverRoutesKey, Self::Value>, Self::Error> {
+        let mut queries: HashMap<&str, (&Arc<DriverRoutesQuery>, Vec<Uuid>)> = HashMap::new();
+        for key in keys {
+            queries
+                .entry(key.query.signature.as_str())
+                .or_insert_with(|| (&key.query, Vec::new()))
+                .1
+                .push(key.driver_id);
+        }
+        let conn = &self.0.conn;
+        let mut found = HashMap::with_capacity(keys.len());
+        for (query, drivers) in queries.into_values() {
+            let (q, drivers) = (query.as_ref(), drivers.as_slice());
+            let mut pages =
+                service::route::list_per_driver(conn, &q.actor, &q.filter, q.window, drivers)
+                    .await
+                    .map_err(Arc::new)?;
+            let mut totals = if q.total {
+                Some(
+                    service::route::count_per_driver(conn, &q.actor, &q.filter, drivers)
+                        .await
+                        .map_err(Arc::new)?,
+                )
+            } else {
+                None
+            };
+            for driver_id in drivers {
+                let page = pages.remove(driver_id).unwrap_or(Page {
+                    items: Vec::new(),
+                    has_next: false,
+                    has_previous: false,
+                });
+                let total = totals
+                    .as_mut()
+                    .map(|t| t.remove(driver_id).unwrap_or_default());
+                found.insert(
+                    DriverRoutesKey {
+                        driver_id: *driver_id,
+                        query: query.clone(),
+                    },
+                    Arc::new(DriverRoutes { page, total }),
+                );
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// A cache for the life of one request, or none at all.
 #[derive(Clone, Copy)]
 pub struct RequestCache {
@@ -267,6 +390,8 @@ pub struct Loaders {
     pub shares: Cached<SharesByDriverLoader>,
     /// Pages of drivers by depot.
     pub depot_drivers: Cached<DepotDriversLoader>,
+    /// Pages of routes by driver.
+    pub driver_routes: Cached<DriverRoutesLoader>,
 }
 
 impl Loaders {
@@ -289,7 +414,12 @@ impl Loaders {
                 cache,
             ),
             shares: DataLoader::with_cache(SharesByDriverLoader(db.clone()), tokio::spawn, cache),
-            depot_drivers: DataLoader::with_cache(DepotDriversLoader(db), tokio::spawn, cache),
+            depot_drivers: DataLoader::with_cache(
+                DepotDriversLoader(db.clone()),
+                tokio::spawn,
+                cache,
+            ),
+            driver_routes: DataLoader::with_cache(DriverRoutesLoader(db), tokio::spawn, cache),
         }
     }
 }

@@ -33,14 +33,15 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let orgs = distinct(rows.iter().map(|r| r.organization_id));
     let (a, b, c, d) = tokio::join!(
         async {
-            if selects(ctx, "depot") {
+            if selects(ctx, "depot") || selects(ctx, "depotName") || selects(ctx, "depotAddress") {
                 l.depot.load_many(depots).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
-            if selects(ctx, "currentRoute") || selects(ctx, "available") {
+            if selects(ctx, "currentRoute") || selects(ctx, "available") || selects(ctx, "busyWith")
+            {
                 l.active_route.load_many(ids.clone()).await.map(drop)
             } else {
                 Ok(())
@@ -89,14 +90,14 @@ pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
     let orgs = distinct(rows.iter().map(|r| r.organization_id));
     let (a, b, c) = tokio::join!(
         async {
-            if selects(ctx, "depot") {
+            if selects(ctx, "depot") || selects(ctx, "depotName") || selects(ctx, "depotAddress") {
                 l.depot.load_many(depots).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
-            if selects(ctx, "driver") {
+            if selects(ctx, "driver") || selects(ctx, "driverName") {
                 l.user.load_many(drivers.clone()).await.map(drop)?;
                 l.shares.load_many(drivers).await.map(drop)
             } else {
@@ -104,7 +105,7 @@ pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
             }
         },
         async {
-            if selects(ctx, "organization") {
+            if selects(ctx, "organization") || selects(ctx, "owner") {
                 l.organization.load_many(orgs).await.map(drop)
             } else {
                 Ok(())

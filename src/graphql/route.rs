@@ -10,8 +10,8 @@ use crate::error::AppResult;
 use crate::graphql::depot::Depot;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::organization::Organization;
-use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::graphql::organization::{Organization, OrganizationMatch};
+use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
 use crate::service;
 
 /// Where a route is in its life.
@@ -52,6 +52,25 @@ impl From<RouteStatus> for routes::RouteStatus {
 /// A route, the minimum the user rules need.
 pub struct Route(pub routes::Model);
 
+impl Route {
+    /// Whether the viewer reads the route from another organization (a shared driver).
+    fn partner_view(&self, ctx: &Context<'_>) -> bool {
+        actor_opt(ctx).is_none_or(|a| service::route::partner_view(&a, &self.0))
+    }
+
+    /// The depot as it is now, while it exists.
+    async fn live_depot(&self, ctx: &Context<'_>) -> Result<Option<entity::depot::Model>> {
+        let Some(depot_id) = self.0.depot_id else {
+            return Ok(None);
+        };
+        loaders(ctx)
+            .depot
+            .load_one(depot_id)
+            .await
+            .map_err(loader_error)
+    }
+}
+
 #[Object]
 impl Route {
     pub async fn id(&self) -> ID {
@@ -66,25 +85,34 @@ impl Route {
     async fn status(&self) -> RouteStatus {
         self.0.status.into()
     }
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+    /// The route's organization: id and name, for every viewer.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
         loaders(ctx)
             .organization
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
-            .map(Organization)
+            .map(OrganizationMatch::from)
             .ok_or_else(|| "organization not found".into())
     }
-    async fn depot(&self, ctx: &Context<'_>) -> Result<Option<Depot>> {
-        let Some(depot_id) = self.0.depot_id else {
+    /// The route's organization in full; null for a shared driver on a partner's route.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        if self.partner_view(ctx) {
             return Ok(None);
-        };
+        }
         Ok(loaders(ctx)
-            .depot
-            .load_one(depot_id)
+            .organization
+            .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
-            .map(Depot))
+            .map(Organization))
+    }
+    /// Null for a shared driver on a partner's route (it reads depotName and depotAddress).
+    async fn depot(&self, ctx: &Context<'_>) -> Result<Option<Depot>> {
+        if self.partner_view(ctx) {
+            return Ok(None);
+        }
+        Ok(self.live_depot(ctx).await?.map(Depot))
     }
     /// The assigned driver (own, or shared with the route's organization).
     async fn driver(&self, ctx: &Context<'_>) -> Result<Option<Driver>> {
@@ -93,9 +121,35 @@ impl Route {
             None => Ok(None),
         }
     }
-    /// The driver's name as it was when the route completed; kept after the driver is deleted.
-    async fn driver_name(&self) -> Option<&str> {
-        self.0.driver_name.as_deref()
+    /// The assigned driver's name, set at assignment and kept after the driver is deleted.
+    async fn driver_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if let Some(name) = &self.0.driver_name {
+            return Ok(Some(name.clone()));
+        }
+        // Rows written without the name (imported data): the driver's current one.
+        let Some(driver_id) = self.0.driver_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)
+            .user
+            .load_one(driver_id)
+            .await
+            .map_err(loader_error)?
+            .map(|d| format!("{} {}", d.first_name, d.last_name)))
+    }
+    /// The depot's name, kept after the depot is deleted.
+    async fn depot_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(match self.live_depot(ctx).await? {
+            Some(depot) => Some(depot.name),
+            None => self.0.depot_name.clone(),
+        })
+    }
+    /// The depot's address, kept after the depot is deleted.
+    async fn depot_address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(match self.live_depot(ctx).await? {
+            Some(depot) => depot.address,
+            None => self.0.depot_address.clone(),
+        })
     }
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
@@ -145,7 +199,7 @@ pub struct RouteQuery;
 
 #[Object]
 impl RouteQuery {
-    /// A route of the viewer's organization; null when not visible.
+    /// A route the viewer may see (a DRIVER: its own, partners' included); null otherwise.
     async fn route(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Route>> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Route, "id").gql()?;

@@ -9,7 +9,7 @@ use crate::connection_type;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::OrganizationMatch;
-use crate::graphql::user::User;
+use crate::graphql::user::{DeletePayload, User};
 use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
 use crate::service;
 
@@ -51,6 +51,10 @@ impl SharedDriver {
     async fn shared_at(&self) -> DateTime<Utc> {
         self.0.shared_at
     }
+    /// When the share ends by itself; null for no end.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
     /// Who shared it; visible to the owner organization only.
     async fn shared_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let owner = actor_opt(ctx).is_some_and(|a| a.organization_id == self.0.owner_id);
@@ -79,12 +83,14 @@ pub struct ShareMutation;
 
 #[Object]
 impl ShareMutation {
-    /// Shares several drivers with a partner at once; already shared drivers stay shared.
+    /// Shares several drivers with a partner at once, until `expiresAt` when given; already
+    /// shared drivers stay shared, with the new expiry.
     async fn share_drivers(
         &self,
         ctx: &Context<'_>,
         partner_id: ID,
         driver_ids: Vec<ID>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<SharedDriver>> {
         let actor = actor(ctx)?;
         let partner = ids::decode(&partner_id, Kind::Organization, "partnerId").gql()?;
@@ -93,10 +99,27 @@ impl ShareMutation {
             .map(|id| ids::decode(id, Kind::Driver, "driverIds"))
             .collect::<Result<Vec<_>, _>>()
             .gql()?;
-        let shares = service::share::share_drivers(state(ctx), &actor, partner, drivers)
+        let shares =
+            service::share::share_drivers(state(ctx), &actor, partner, drivers, expires_at)
+                .await
+                .gql()?;
+        Ok(shares.into_iter().map(SharedDriver).collect())
+    }
+
+    /// The partner ends a share granted to it.
+    async fn release_shared_driver(
+        &self,
+        ctx: &Context<'_>,
+        driver_id: ID,
+    ) -> Result<DeletePayload> {
+        let actor = actor(ctx)?;
+        let driver = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
+        let share = service::share::release(state(ctx), &actor, driver)
             .await
             .gql()?;
-        Ok(shares.into_iter().map(SharedDriver).collect())
+        Ok(DeletePayload {
+            deleted_id: ids::encode(Kind::SharedDriver, share.id),
+        })
     }
 
     /// Ends one share, instantly.

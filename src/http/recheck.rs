@@ -1,5 +1,5 @@
 //! The edge re-reads, every so often, the memberships behind its live sessions: a session whose
-//! member was removed, is no longer ACTIVE or has other roles than it connected with ends, and
+//! member was removed or has other roles than it connected with ends, and
 //! the client reconnects with what it may now do. One statement per 500 memberships.
 
 use std::sync::Arc;

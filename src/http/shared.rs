@@ -58,6 +58,8 @@ impl Item {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     organization_id: Uuid,
+    /// A DRIVER's stream is its own: its membership; `None` for managers, who share.
+    driver: Option<Uuid>,
     roles: Vec<String>,
     query: String,
     operation_name: Option<String>,
@@ -172,6 +174,7 @@ impl Groups {
             .is_some_and(|after| after != Value::Null);
         let key = Key {
             organization_id: scope.organization_id,
+            driver: (!scope.roles.is_manager()).then_some(scope.user_id),
             roles: scope.roles.names(),
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),

@@ -43,7 +43,7 @@ pub struct Session {
 pub struct SignIn {
     /// The session (scoped when the account has exactly one active membership).
     pub session: Session,
-    /// Organizations with an ACTIVE membership: (id, name).
+    /// Organizations with an accepted (ACTIVE or INACTIVE) membership: (id, name).
     pub organizations: Vec<organization::Model>,
 }
 
@@ -190,7 +190,7 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
         }
         _ => return Err(invalid_credentials()),
     };
-    let memberships = active_memberships(&state.db.conn, account.id).await?;
+    let memberships = accepted_memberships(&state.db.conn, account.id).await?;
     let scope = match memberships.as_slice() {
         [(only, _)] => Some(scope_of(only)),
         _ => None,
@@ -212,7 +212,7 @@ pub async fn select_organization(
     let membership = user::Entity::find()
         .filter(user::Column::AccountId.eq(principal.account_id))
         .filter(user::Column::OrganizationId.eq(organization_id))
-        .filter(user::Column::Status.eq(UserStatus::Active))
+        .filter(user::Column::Status.ne(UserStatus::Invited))
         .one(&state.db.conn)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))?;
@@ -466,15 +466,21 @@ pub async fn memberships(
         .collect())
 }
 
-async fn active_memberships(
+async fn accepted_memberships(
     conn: &impl ConnectionTrait,
     account_id: Uuid,
 ) -> AppResult<Vec<(user::Model, organization::Model)>> {
     Ok(memberships(conn, account_id)
         .await?
         .into_iter()
-        .filter(|(u, _)| u.status == UserStatus::Active)
+        .filter(|(u, _)| signs_in(u.status))
         .collect())
+}
+
+/// Whether a membership in this status may sign in and act: ACTIVE and INACTIVE alike
+/// (INACTIVE only takes a driver off route planning); INVITED not before it is accepted.
+pub fn signs_in(status: UserStatus) -> bool {
+    status != UserStatus::Invited
 }
 
 /// The scope a membership gives.
@@ -490,14 +496,14 @@ pub fn scope_of(membership: &user::Model) -> Scope {
     }
 }
 
-/// The current scopes of those of `user_ids` that are still ACTIVE memberships.
+/// The current scopes of those of `user_ids` that are still accepted memberships.
 pub async fn current_scopes(
     conn: &impl ConnectionTrait,
     user_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Scope>> {
     Ok(user::Entity::find()
         .filter(user::Column::Id.is_in(user_ids.iter().copied()))
-        .filter(user::Column::Status.eq(UserStatus::Active))
+        .filter(user::Column::Status.ne(UserStatus::Invited))
         .all(conn)
         .await?
         .iter()
@@ -505,7 +511,7 @@ pub async fn current_scopes(
         .collect())
 }
 
-/// The account's current scope in `organization_id`, if its membership there is still ACTIVE.
+/// The account's current scope in `organization_id`, if it has an accepted membership there.
 pub async fn current_scope(
     conn: &impl ConnectionTrait,
     account_id: Uuid,
@@ -514,15 +520,15 @@ pub async fn current_scope(
     Ok(user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
         .filter(user::Column::OrganizationId.eq(organization_id))
-        .filter(user::Column::Status.eq(UserStatus::Active))
+        .filter(user::Column::Status.ne(UserStatus::Invited))
         .one(conn)
         .await?
         .map(|m| scope_of(&m)))
 }
 
 /// The current scope of a token's membership, in one statement with its session's check: its
-/// roles as they are now, or `None` when the membership is gone, moved or no longer ACTIVE, or
-/// the session has ended.
+/// roles as they are now, or `None` when the membership is gone or moved, or the session has
+/// ended.
 pub async fn current_membership_scope(
     conn: &impl ConnectionTrait,
     account_id: Uuid,
@@ -541,7 +547,7 @@ pub async fn current_membership_scope(
         .filter(|m| {
             m.organization_id == scope.organization_id
                 && m.account_id == Some(account_id)
-                && m.status == UserStatus::Active
+                && signs_in(m.status)
         })
         .map(|m| scope_of(&m)))
 }

@@ -22,7 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
 use crate::service::user::{ensure_other_active_admin, search_condition};
-use crate::service::{active_route_of, commit, lock_organization, lock_user};
+use crate::service::{commit, ensure_not_busy, lock_organization, lock_user};
 use crate::state::AppState;
 
 /// Filters of driver lists.
@@ -197,6 +197,27 @@ pub async fn is_shared_with(
         > 0)
 }
 
+/// Whether the driver is shared with `partner_id` and its share has not expired: what
+/// assigning it to a new route of the partner takes (an expired share may still be waiting
+/// for the sweep, or for a route of the partner the driver is on, to end it).
+pub async fn share_in_force(
+    conn: &impl ConnectionTrait,
+    driver_id: Uuid,
+    partner_id: Uuid,
+) -> AppResult<bool> {
+    Ok(share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver_id))
+        .filter(share::Column::PartnerId.eq(partner_id))
+        .filter(
+            Condition::any()
+                .add(share::Column::ExpiresAt.is_null())
+                .add(share::Column::ExpiresAt.gt(Utc::now())),
+        )
+        .count(conn)
+        .await?
+        > 0)
+}
+
 /// An own driver, locked for change; NOT_FOUND for anything else.
 async fn own_driver_for_change(
     conn: &impl ConnectionTrait,
@@ -224,11 +245,7 @@ pub async fn set_inactive(state: &AppState, actor: &Actor, id: Uuid) -> AppResul
         }
         UserStatus::Active => {}
     }
-    if active_route_of(&*txn, driver.id).await?.is_some() {
-        return Err(AppError::conflict(
-            "the driver is assigned to a PLANNED or IN_PROGRESS route",
-        ));
-    }
+    ensure_not_busy(&*txn, driver.id, None).await?;
     if driver.is_admin {
         // An INACTIVE admin is no longer an ACTIVE ADMIN: the last one must stay.
         ensure_other_active_admin(&*txn, &driver).await?;

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod depot;
 pub mod driver;
+pub mod expiry;
 pub mod organization;
 pub mod page;
 pub mod route;
@@ -91,6 +92,29 @@ pub async fn active_route_of(
         .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
         .one(conn)
         .await?)
+}
+
+/// Refuses (CONFLICT) while the driver is on a PLANNED or IN_PROGRESS route (of `partner` only,
+/// when given), naming the organization that holds it.
+pub async fn ensure_not_busy(
+    conn: &impl ConnectionTrait,
+    driver_id: Uuid,
+    partner: Option<Uuid>,
+) -> AppResult<()> {
+    let Some(route) = active_route_of(conn, driver_id)
+        .await?
+        .filter(|r| partner.is_none_or(|p| r.organization_id == p))
+    else {
+        return Ok(());
+    };
+    let holder = entity::organization::Entity::find_by_id(route.organization_id)
+        .one(conn)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    Err(AppError::conflict(format!(
+        "the driver is assigned to a PLANNED or IN_PROGRESS route of {holder}"
+    )))
 }
 
 /// A case-insensitive `LIKE` pattern matching `needle` anywhere, with wildcards escaped.

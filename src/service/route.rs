@@ -1,10 +1,13 @@
 //! Routes, the minimum the user rules need: planning, driver assignment (own or shared
 //! drivers), start, completion and cancellation.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
@@ -17,9 +20,9 @@ use crate::auth::Actor;
 use crate::domain::{FieldResult, Name};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
-use crate::service::driver::is_shared_with;
+use crate::service::driver::share_in_force;
 use crate::service::page::{self, Page, Window};
-use crate::service::{active_route_of, commit, lock_user};
+use crate::service::{active_route_of, commit, expiry, lock_user};
 use crate::state::AppState;
 
 /// Filters of `organization.routes`.
@@ -63,6 +66,85 @@ pub fn query(actor: &Actor, filter: &RouteFilter) -> Select<route::Entity> {
     q
 }
 
+/// Routes assigned to drivers, as the actor may see them: a driver sees every route of its own
+/// (its partners' included), a manager its organization's routes of any driver; each query
+/// restricts it to the drivers it is about.
+pub fn of_drivers(actor: &Actor, filter: &RouteFilter) -> Select<route::Entity> {
+    let own = actor
+        .roles
+        .driver
+        .then(|| route::Column::DriverId.eq(actor.user_id));
+    let organization = actor
+        .roles
+        .is_manager()
+        .then(|| route::Column::OrganizationId.eq(actor.organization_id));
+    // Every member has a role, so one of the two holds; without either, nothing is seen.
+    let nothing = (own.is_none() && organization.is_none()).then(|| route::Column::Id.is_null());
+    let seen = [own, organization, nothing]
+        .into_iter()
+        .flatten()
+        .fold(Condition::any(), Condition::add);
+    let mut q = route::Entity::find()
+        .filter(route::Column::DriverId.is_not_null())
+        .filter(seen);
+    if let Some(statuses) = &filter.status {
+        q = q.filter(route::Column::Status.is_in(statuses.clone()));
+    }
+    if let Some(driver_id) = filter.driver_id {
+        q = q.filter(route::Column::DriverId.eq(driver_id));
+    }
+    if let Some(depot_id) = filter.depot_id {
+        q = q.filter(route::Column::DepotId.eq(depot_id));
+    }
+    q
+}
+
+/// One page of visible routes for each of `drivers`, with the same filter and window, in one
+/// statement.
+pub async fn list_per_driver(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    window: Window,
+    drivers: &[Uuid],
+) -> AppResult<HashMap<Uuid, Page<route::Model>>> {
+    page::fetch_per_parent(
+        conn,
+        of_drivers(actor, filter),
+        route::Column::Id,
+        route::Column::DriverId,
+        |route| route.driver_id,
+        drivers,
+        window,
+    )
+    .await
+}
+
+/// How many visible routes match for each of `drivers`, in one statement.
+pub async fn count_per_driver(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    drivers: &[Uuid],
+) -> AppResult<HashMap<Uuid, i64>> {
+    let counted: Vec<(Option<Uuid>, i64)> = of_drivers(actor, filter)
+        .filter(route::Column::DriverId.is_in(drivers.iter().copied()))
+        .select_only()
+        .column(route::Column::DriverId)
+        .column_as(Expr::col(route::Column::Id).count(), "routes")
+        .group_by(route::Column::DriverId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut totals: HashMap<Uuid, i64> = drivers.iter().map(|d| (*d, 0)).collect();
+    for (driver, n) in counted {
+        if let Some(driver) = driver {
+            totals.insert(driver, n);
+        }
+    }
+    Ok(totals)
+}
+
 /// One page of routes.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -82,10 +164,22 @@ pub async fn count(
     Ok(query(actor, filter).count(conn).await? as i64)
 }
 
-/// Whether the actor may see the route: its organization's; a DRIVER only its own.
+/// Whether the actor may see the route: a manager its organization's; a DRIVER the routes
+/// assigned to it, its partners' included.
 pub fn visible(actor: &Actor, route: &route::Model) -> bool {
-    route.organization_id == actor.organization_id
-        && (actor.roles.is_manager() || route.driver_id == Some(actor.user_id))
+    drives(actor, route)
+        || (route.organization_id == actor.organization_id && actor.roles.is_manager())
+}
+
+/// Whether the route is assigned to the actor itself, as a DRIVER.
+pub fn drives(actor: &Actor, route: &route::Model) -> bool {
+    actor.roles.driver && route.driver_id == Some(actor.user_id)
+}
+
+/// Whether the actor sees the route from another organization (a shared driver on a
+/// partner's route): the route's organization and depot records are not for it.
+pub fn partner_view(actor: &Actor, route: &route::Model) -> bool {
+    route.organization_id != actor.organization_id
 }
 
 /// The route, when visible.
@@ -114,18 +208,36 @@ async fn own_for_change(
         .ok_or_else(|| AppError::not_found("route"))
 }
 
+/// A route the actor may start or complete (own, or a partner's assigned to it), locked for
+/// change; NOT_FOUND otherwise.
+async fn drivable_for_change(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<route::Model> {
+    route::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .filter(|r| r.organization_id == actor.organization_id || drives(actor, r))
+        .ok_or_else(|| AppError::not_found("route"))
+}
+
 /// Plans a route.
 pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResult<route::Model> {
     actor.require_manager()?;
     let name = Name::parse(&input.name).field("input.name")?.into_inner();
     let txn = state.db.begin_write().await?;
-    if let Some(depot_id) = input.depot_id {
-        depot::Entity::find_by_id(depot_id)
-            .one(&*txn)
-            .await?
-            .filter(|d| d.organization_id == actor.organization_id)
-            .ok_or_else(|| AppError::not_found("depot"))?;
-    }
+    let depot = match input.depot_id {
+        Some(depot_id) => Some(
+            depot::Entity::find_by_id(depot_id)
+                .one(&*txn)
+                .await?
+                .filter(|d| d.organization_id == actor.organization_id)
+                .ok_or_else(|| AppError::not_found("depot"))?,
+        ),
+        None => None,
+    };
     let now = Utc::now();
     let route = route::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -136,6 +248,8 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResu
         depot_id: Set(input.depot_id),
         driver_id: Set(None),
         driver_name: Set(None),
+        depot_name: Set(depot.as_ref().map(|d| d.name.clone())),
+        depot_address: Set(depot.and_then(|d| d.address)),
         completed_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -159,7 +273,7 @@ pub async fn assign(
     let driver = lock_user(&*txn, driver_id).await?.filter(|u| u.is_driver);
     let driver = match driver {
         Some(d) if d.organization_id == actor.organization_id => d,
-        Some(d) if is_shared_with(&*txn, d.id, actor.organization_id).await? => d,
+        Some(d) if share_in_force(&*txn, d.id, actor.organization_id).await? => d,
         _ => return Err(AppError::not_found("driver")),
     };
     if route.status != RouteStatus::Planned {
@@ -171,9 +285,10 @@ pub async fn assign(
         return Ok(route);
     }
     if driver.status != UserStatus::Active {
-        return Err(AppError::conflict(
-            format!("the driver is {:?} and cannot be assigned", driver.status).to_uppercase(),
-        ));
+        let status = format!("{:?}", driver.status).to_uppercase();
+        return Err(AppError::conflict(format!(
+            "the driver is {status} and cannot be assigned"
+        )));
     }
     if active_route_of(&*txn, driver.id).await?.is_some() {
         return Err(AppError::conflict(
@@ -186,10 +301,10 @@ pub async fn assign(
     }
     let mut active = route.into_active_model();
     active.driver_id = Set(Some(driver.id));
+    active.driver_name = Set(Some(full_name(&driver)));
     active.updated_at = Set(Utc::now());
     let route = active.update(&*txn).await?;
-    let mut event = NewEvent::same_status(EventKind::Assigned, &driver);
-    event.route = Some((route.id, route.organization_id));
+    let event = route_event(EventKind::Assigned, &driver, &route);
     events.push(events::append(&*txn, &driver, event).await?);
     commit(state, txn, events, false).await?;
     Ok(route)
@@ -203,8 +318,7 @@ async fn unassigned_event(
     let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
         return Ok(None);
     };
-    let mut event = NewEvent::same_status(EventKind::Unassigned, &driver);
-    event.route = Some((route.id, route.organization_id));
+    let event = route_event(EventKind::Unassigned, &driver, route);
     Ok(Some(events::append(conn, &driver, event).await?))
 }
 
@@ -219,27 +333,36 @@ pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     let Some(previous) = route.driver_id else {
         return Ok(route);
     };
-    let events = unassigned_event(&*txn, &route, previous)
+    let mut events: Vec<_> = unassigned_event(&*txn, &route, previous)
         .await?
         .into_iter()
         .collect();
     let mut active = route.into_active_model();
     active.driver_id = Set(None);
+    active.driver_name = Set(None);
     active.updated_at = Set(Utc::now());
     let route = active.update(&*txn).await?;
+    events.extend(expired_share_event(&*txn, &route, Some(previous)).await?);
     commit(state, txn, events, false).await?;
     Ok(route)
 }
 
-/// Whether the actor may start or complete the route: a manager, or the route's own DRIVER.
+/// Whether the actor may start or complete the route: a manager of its organization, or the
+/// route's own DRIVER (of a partner's route too).
 fn may_drive(actor: &Actor, route: &route::Model) -> bool {
-    actor.roles.is_manager() || (actor.roles.driver && route.driver_id == Some(actor.user_id))
+    (actor.roles.is_manager() && route.organization_id == actor.organization_id)
+        || drives(actor, route)
+}
+
+/// "First Last", as routes keep it.
+fn full_name(driver: &user::Model) -> String {
+    format!("{} {}", driver.first_name, driver.last_name)
 }
 
 /// PLANNED → IN_PROGRESS; the route needs a driver.
 pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
     let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+    let route = drivable_for_change(&*txn, actor, route_id).await?;
     if !may_drive(actor, &route) {
         return Err(AppError::forbidden());
     }
@@ -250,14 +373,15 @@ pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult
         return Err(AppError::conflict("a route needs a driver to start"));
     }
     let route = set_status(&*txn, route, RouteStatus::InProgress, None).await?;
-    txn.commit().await?;
+    let events = progress_event(&*txn, &route, EventKind::RouteStarted).await?;
+    commit(state, txn, events, false).await?;
     Ok(route)
 }
 
 /// IN_PROGRESS → COMPLETED; records the driver's name and the time.
 pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
     let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+    let route = drivable_for_change(&*txn, actor, route_id).await?;
     if !may_drive(actor, &route) {
         return Err(AppError::forbidden());
     }
@@ -270,11 +394,14 @@ pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
         Some(id) => user::Entity::find_by_id(id)
             .one(&*txn)
             .await?
-            .map(|d| format!("{} {}", d.first_name, d.last_name)),
+            .map(|d| full_name(&d)),
         None => None,
-    };
+    }
+    .or_else(|| route.driver_name.clone());
     let route = set_status(&*txn, route, RouteStatus::Completed, Some(driver_name)).await?;
-    txn.commit().await?;
+    let mut events = progress_event(&*txn, &route, EventKind::RouteCompleted).await?;
+    events.extend(expired_share_event(&*txn, &route, route.driver_id).await?);
+    commit(state, txn, events, false).await?;
     Ok(route)
 }
 
@@ -289,8 +416,56 @@ pub async fn cancel(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResul
         ));
     }
     let route = set_status(&*txn, route, RouteStatus::Cancelled, None).await?;
-    txn.commit().await?;
+    let mut events = progress_event(&*txn, &route, EventKind::RouteCancelled).await?;
+    events.extend(expired_share_event(&*txn, &route, route.driver_id).await?);
+    commit(state, txn, events, false).await?;
     Ok(route)
+}
+
+/// The ROUTE_* event of a route with a driver that changed status (none without a driver).
+/// On a partner's route the event names that partner for the driver's owner.
+async fn progress_event(
+    conn: &impl ConnectionTrait,
+    route: &route::Model,
+    kind: EventKind,
+) -> AppResult<Vec<status_event::Model>> {
+    let Some(driver_id) = route.driver_id else {
+        return Ok(Vec::new());
+    };
+    let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
+        return Ok(Vec::new());
+    };
+    let event = route_event(kind, &driver, route);
+    Ok(vec![events::append(conn, &driver, event).await?])
+}
+
+/// When `driver_id` of another organization leaves the partner's `route` (it ended, or the
+/// driver was taken off it), its share with that partner ends too if it expired meanwhile.
+async fn expired_share_event(
+    conn: &impl ConnectionTrait,
+    route: &route::Model,
+    driver_id: Option<Uuid>,
+) -> AppResult<Vec<status_event::Model>> {
+    let Some(driver_id) = driver_id else {
+        return Ok(Vec::new());
+    };
+    let Some(driver) = user::Entity::find_by_id(driver_id).one(conn).await? else {
+        return Ok(Vec::new());
+    };
+    if driver.organization_id == route.organization_id {
+        return Ok(Vec::new());
+    }
+    let ended = expiry::end_if_expired(conn, &driver, route.organization_id).await?;
+    Ok(ended.into_iter().collect())
+}
+
+/// An event about `driver` on `route`; on a partner's route it names that partner.
+fn route_event(kind: EventKind, driver: &user::Model, route: &route::Model) -> NewEvent {
+    let mut event = NewEvent::same_status(kind, driver);
+    event.route = Some((route.id, route.organization_id));
+    event.partner_id =
+        (route.organization_id != driver.organization_id).then_some(route.organization_id);
+    event
 }
 
 async fn set_status(

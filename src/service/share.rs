@@ -1,23 +1,24 @@
 //! Sharing drivers with partner organizations: finding a partner by exact name, sharing
-//! several drivers at once, unsharing one, and the partner's and owner's lists.
+//! several drivers at once (for good or until an expiry), unsharing one, the partner releasing
+//! one, and the partner's and owner's lists.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Select, Set,
 };
 use uuid::Uuid;
 
 use entity::status_event::EventKind;
 use entity::user::{self, UserStatus};
-use entity::{organization, route, share};
+use entity::{organization, share};
 
 use crate::auth::Actor;
 use crate::domain::{FieldResult, Name, text};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
-use crate::service::{active_route_of, commit, lock_user};
+use crate::service::{commit, ensure_not_busy, lock_user};
 use crate::state::AppState;
 
 /// An organization by its exact, case-sensitive name (ADMIN only).
@@ -38,14 +39,19 @@ pub async fn find_organization(
         .filter(|o| o.name == name))
 }
 
-/// Shares drivers with a partner, all or nothing; already shared drivers are left as they are.
+/// Shares drivers with a partner, all or nothing, until `expires_at` (in the future) or for
+/// good; already shared drivers stay shared, with the new expiry.
 pub async fn share_drivers(
     state: &AppState,
     actor: &Actor,
     partner_id: Uuid,
     driver_ids: Vec<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
 ) -> AppResult<Vec<share::Model>> {
     actor.require_admin()?;
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(AppError::bad_input("expiresAt", "must be in the future"));
+    }
     if partner_id == actor.organization_id {
         return Err(AppError::bad_input(
             "partnerId",
@@ -85,7 +91,7 @@ pub async fn share_drivers(
             .one(&*txn)
             .await?;
         if let Some(existing) = existing {
-            shares.push(existing);
+            shares.push(set_expiry(&*txn, existing, expires_at).await?);
             continue;
         }
         let share = share::ActiveModel {
@@ -95,6 +101,7 @@ pub async fn share_drivers(
             partner_id: Set(partner_id),
             shared_by: Set(Some(actor.user_id)),
             shared_at: Set(Utc::now()),
+            expires_at: Set(expires_at),
         }
         .insert(&*txn)
         .await?;
@@ -105,6 +112,44 @@ pub async fn share_drivers(
     }
     commit(state, txn, events, false).await?;
     Ok(shares)
+}
+
+/// Gives an existing share a new expiry (none: for good).
+async fn set_expiry(
+    conn: &impl ConnectionTrait,
+    share: share::Model,
+    expires_at: Option<DateTime<Utc>>,
+) -> AppResult<share::Model> {
+    if share.expires_at == expires_at {
+        return Ok(share);
+    }
+    let mut active = share.into_active_model();
+    active.expires_at = Set(expires_at);
+    Ok(active.update(conn).await?)
+}
+
+/// The partner ends a share granted to it (ADMIN); refused while the driver is on one of its
+/// PLANNED or IN_PROGRESS routes. Returns the ended share.
+pub async fn release(state: &AppState, actor: &Actor, driver_id: Uuid) -> AppResult<share::Model> {
+    let txn = state.db.begin_write().await?;
+    let driver = lock_user(&*txn, driver_id)
+        .await?
+        .filter(|u| u.is_driver)
+        .ok_or_else(|| AppError::not_found("driver"))?;
+    let share = share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver.id))
+        .filter(share::Column::PartnerId.eq(actor.organization_id))
+        .one(&*txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("driver"))?;
+    actor.require_admin()?;
+    ensure_not_busy(&*txn, driver.id, Some(actor.organization_id)).await?;
+    share::Entity::delete_by_id(share.id).exec(&*txn).await?;
+    let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
+    event.partner_id = Some(actor.organization_id);
+    let event = events::append(&*txn, &driver, event).await?;
+    commit(state, txn, vec![event], false).await?;
+    Ok(share)
 }
 
 /// Ends one share, instantly; refused while the driver is on an active route of that partner.
@@ -126,14 +171,7 @@ pub async fn unshare_driver(
         .one(&*txn)
         .await?
         .ok_or_else(|| AppError::not_found("share"))?;
-    if active_route_of(&*txn, driver.id)
-        .await?
-        .is_some_and(|r: route::Model| r.organization_id == partner_id)
-    {
-        return Err(AppError::conflict(
-            "the driver is on a PLANNED or IN_PROGRESS route of this partner",
-        ));
-    }
+    ensure_not_busy(&*txn, driver.id, Some(partner_id)).await?;
     share::Entity::delete_by_id(share.id).exec(&*txn).await?;
     let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
     event.partner_id = Some(partner_id);

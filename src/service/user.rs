@@ -20,7 +20,7 @@ use crate::mail;
 use crate::service::account::{self, Session};
 use crate::service::page::{self, Page, Window};
 use crate::service::{
-    active_route_of, commit, contains_pattern, lock_organization, lock_user, own_user,
+    commit, contains_pattern, ensure_not_busy, lock_organization, lock_user, own_user,
 };
 use crate::state::AppState;
 
@@ -549,11 +549,7 @@ async fn retire_driver(
     conn: &impl ConnectionTrait,
     driver: &user::Model,
 ) -> AppResult<Vec<status_event::Model>> {
-    if active_route_of(conn, driver.id).await?.is_some() {
-        return Err(AppError::conflict(
-            "the driver is assigned to a PLANNED or IN_PROGRESS route",
-        ));
-    }
+    ensure_not_busy(conn, driver.id, None).await?;
     let shares = share::Entity::find()
         .filter(share::Column::DriverId.eq(driver.id))
         .all(conn)
@@ -581,10 +577,8 @@ pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult
     if user.is_admin {
         ensure_other_active_admin(&*txn, &user).await?;
     }
-    if user.is_driver && active_route_of(&*txn, user.id).await?.is_some() {
-        return Err(AppError::conflict(
-            "the driver is assigned to a PLANNED or IN_PROGRESS route",
-        ));
+    if user.is_driver {
+        ensure_not_busy(&*txn, user.id, None).await?;
     }
     // DELETED first, so partners sharing the driver are still in its audience.
     let mut events = vec![

@@ -17,14 +17,18 @@ enum Who {
     PartnerAdmin,
     /// ADMIN of an organization with no tie to the owner.
     StrangerAdmin,
+    /// A DRIVER of another organization that shared it with the owner; the owner's lent route
+    /// record is assigned to it.
+    LentDriver,
 }
 
-const WHO: [Who; 5] = [
+const WHO: [Who; 6] = [
     Who::OwnerAdmin,
     Who::OwnerDispatcher,
     Who::OwnerDriver,
     Who::PartnerAdmin,
     Who::StrangerAdmin,
+    Who::LentDriver,
 ];
 
 /// Which of the owner's records the ID names.
@@ -43,9 +47,13 @@ enum Rec {
     Organization,
     /// The grant sharing the shared driver with the partner.
     Share,
+    /// A PLANNED route from the owner's depot assigned to the lent driver (IN_PROGRESS for
+    /// completeRoute).
+    LentRoute,
 }
 
-const RECORD_KINDS: usize = 7;
+const RECORD_KINDS: usize = 8;
+const ROUTES: &[Rec] = &[Rec::Route, Rec::LentRoute];
 
 const USERS: &[Rec] = &[Rec::User, Rec::SharedDriver, Rec::UnsharedDriver];
 const DRIVERS: &[Rec] = &[Rec::SharedDriver, Rec::UnsharedDriver];
@@ -57,6 +65,7 @@ const ALL: &[Rec] = &[
     Rec::Route,
     Rec::Organization,
     Rec::Share,
+    Rec::LentRoute,
 ];
 
 /// What the answer must be.
@@ -157,7 +166,7 @@ fn ops() -> Vec<Op> {
                 driver { id email } depot { name } } }",
             mutation: false,
             need: Need::Read,
-            records: &[Rec::Route],
+            records: ROUTES,
             partner_uses_shared: false,
             id_as: Some("Route"),
             setup: Setup::None,
@@ -168,7 +177,8 @@ fn ops() -> Vec<Op> {
             query: joined(&[
                 "query($id: ID!) { node(id: $id) { id ... on User { email } ... on Driver { ",
                 CARD,
-                " } ... on Depot { name } ... on Route { name driver { email } }
+                " } ... on Depot { name } ... on Route { name driver { email }
+                    organization { name } depot { name } }
                 ... on Organization { name users { nodes { email } } }
                 ... on SharedDriver { owner { name } partner { name } sharedBy { email }
                     driver { ",
@@ -266,14 +276,19 @@ fn ops() -> Vec<Op> {
                 id driver { id email } } }",
             mutation: true,
             need: Need::Manager,
-            records: &[Rec::Route, Rec::SharedDriver, Rec::UnsharedDriver],
+            records: &[
+                Rec::Route,
+                Rec::LentRoute,
+                Rec::SharedDriver,
+                Rec::UnsharedDriver,
+            ],
             partner_uses_shared: true,
             id_as: None,
             setup: Setup::None,
             // A route record gets a driver the caller could use; a driver record a route of the
             // caller's own organization: so the record under test is the only foreign thing.
             vars: |c| match c.rec {
-                Rec::Route => json!({ "r": c.id, "d": c.fix.shared.driver_id }),
+                Rec::Route | Rec::LentRoute => json!({ "r": c.id, "d": c.fix.shared.driver_id }),
                 _ => json!({ "r": c.own_route, "d": c.id }),
             },
         },
@@ -282,7 +297,7 @@ fn ops() -> Vec<Op> {
             query: "mutation($id: ID!) { unassignDriver(routeId: $id) { id status } }",
             mutation: true,
             need: Need::Manager,
-            records: &[Rec::Route],
+            records: ROUTES,
             partner_uses_shared: false,
             id_as: Some("Route"),
             setup: Setup::None,
@@ -293,7 +308,7 @@ fn ops() -> Vec<Op> {
             query: "mutation($id: ID!) { startRoute(routeId: $id) { id status } }",
             mutation: true,
             need: Need::Driving,
-            records: &[Rec::Route],
+            records: ROUTES,
             partner_uses_shared: false,
             id_as: Some("Route"),
             setup: Setup::None,
@@ -304,7 +319,7 @@ fn ops() -> Vec<Op> {
             query: "mutation($id: ID!) { completeRoute(routeId: $id) { id status driverName } }",
             mutation: true,
             need: Need::Driving,
-            records: &[Rec::Route],
+            records: ROUTES,
             partner_uses_shared: false,
             id_as: Some("Route"),
             setup: Setup::StartedRoute,
@@ -315,7 +330,7 @@ fn ops() -> Vec<Op> {
             query: "mutation($id: ID!) { cancelRoute(routeId: $id) { id status } }",
             mutation: true,
             need: Need::Manager,
-            records: &[Rec::Route],
+            records: ROUTES,
             partner_uses_shared: false,
             id_as: Some("Route"),
             setup: Setup::None,
@@ -343,6 +358,17 @@ fn ops() -> Vec<Op> {
             id_as: Some("Driver"),
             setup: Setup::None,
             vars: |c| json!({ "d": c.id, "p": c.world.partner.id }),
+        },
+        Op {
+            name: "releaseSharedDriver",
+            query: "mutation($d: ID!) { releaseSharedDriver(driverId: $d) { deletedId } }",
+            mutation: true,
+            need: Need::Admin,
+            records: DRIVERS,
+            partner_uses_shared: true,
+            id_as: Some("Driver"),
+            setup: Setup::None,
+            vars: |c| json!({ "d": c.id }),
         },
         Op {
             name: "createRoute",
@@ -393,6 +419,17 @@ fn joined(parts: &[&str]) -> &'static str {
     Box::leak(parts.concat().into_boxed_str())
 }
 
+/// Whether a DRIVER of another organization is refused by its role in its own organization
+/// before the ID is looked at: the same answer for every ID, so nothing about the record leaks
+/// (assignDriver on a driver record gets a route of the caller's own organization).
+fn refused_by_role_first(op: &Op, rec: Rec) -> bool {
+    match op.name {
+        "shareDrivers" | "createRoute" | "inviteUser" => true,
+        "assignDriver" => !matches!(rec, Rec::Route | Rec::LentRoute),
+        _ => false,
+    }
+}
+
 /// The rule, as a function: what `who` gets from `op` on the owner's `rec`.
 fn expected(op: &Op, who: Who, rec: Rec) -> Expect {
     let success = if op.mutation {
@@ -405,6 +442,15 @@ fn expected(op: &Op, who: Who, rec: Rec) -> Expect {
     } else {
         Expect::Null
     };
+    // Only a partner releases a share: none is granted to the owner's own organization.
+    if op.name == "releaseSharedDriver"
+        && matches!(
+            who,
+            Who::OwnerAdmin | Who::OwnerDispatcher | Who::OwnerDriver
+        )
+    {
+        return Expect::NotFound;
+    }
     let own_role_may = match who {
         // Across organizations a record exists only when it is a driver shared with the viewer.
         Who::PartnerAdmin
@@ -412,12 +458,24 @@ fn expected(op: &Op, who: Who, rec: Rec) -> Expect {
         {
             return success;
         }
+        // A lent driver sees and drives the owner's route assigned to it, nothing else.
+        Who::LentDriver => {
+            let its_route = rec == Rec::LentRoute && matches!(op.need, Need::Read | Need::Driving);
+            return if its_route {
+                success
+            } else if refused_by_role_first(op, rec) {
+                Expect::Forbidden
+            } else {
+                unseen
+            };
+        }
         Who::PartnerAdmin | Who::StrangerAdmin => return unseen,
         Who::OwnerAdmin => true,
         Who::OwnerDispatcher => op.need != Need::Admin,
         Who::OwnerDriver => match op.need {
             Need::Read => matches!(rec, Rec::Depot | Rec::Route | Rec::Organization),
-            Need::Driving | Need::Member => true,
+            Need::Driving => rec != Rec::LentRoute,
+            Need::Member => true,
             Need::Manager | Need::Admin => false,
         },
     };
@@ -443,6 +501,10 @@ struct Fixture {
     share: String,
     /// The DRIVER the route is assigned to; calls as `Who::OwnerDriver`.
     route_driver: Member,
+    /// The owner's route assigned to `lent_driver`.
+    lent_route: String,
+    /// The lender's DRIVER shared with the owner; calls as `Who::LentDriver`.
+    lent_driver: Member,
 }
 
 impl Fixture {
@@ -455,18 +517,22 @@ impl Fixture {
             Rec::Route => self.route.clone(),
             Rec::Organization => world.owner.id.clone(),
             Rec::Share => self.share.clone(),
+            Rec::LentRoute => self.lent_route.clone(),
         }
     }
 }
 
 const DEPOT_NAME: &str = "Owner Depot Zephyr";
 const ROUTE_NAME: &str = "Owner Route Quokka";
+const LENT_ROUTE_NAME: &str = "Owner Route Ibis";
 
 struct World {
     app: TestApp,
     owner: Org,
     partner: Org,
     stranger: Org,
+    /// An organization that shared one of its drivers with the owner.
+    lender: Org,
     dispatcher: Member,
     base: Fixture,
 }
@@ -493,6 +559,8 @@ async fn world() -> World {
     let owner = app.create_org("Owner Fleet").await;
     let partner = app.create_org("Partner Fleet").await;
     let stranger = app.create_org("Stranger Fleet").await;
+    let lender = app.create_org("Lender Fleet").await;
+    let lent_driver = app.member(&lender.admin.token, &["DRIVER"]).await;
     let dispatcher = app.member(&owner.admin.token, &["DISPATCHER"]).await;
     let user = app.member(&owner.admin.token, &["DISPATCHER"]).await;
     let shared = app.member(&owner.admin.token, &["DRIVER"]).await;
@@ -508,11 +576,14 @@ async fn world() -> World {
             route: String::new(),
             share: String::new(),
             route_driver,
+            lent_route: String::new(),
+            lent_driver,
         },
         app,
         owner,
         partner,
         stranger,
+        lender,
         dispatcher,
     };
     w.base.depot = w.app.depot(&w.owner.admin.token, DEPOT_NAME).await;
@@ -526,6 +597,7 @@ async fn world() -> World {
         .await;
     w.base.share = w.share(&w.base.shared.driver_id).await;
     w.base.route = w.assigned_route(&w.base.route_driver, Setup::None).await;
+    w.base.lent_route = w.lent_route(&w.base.lent_driver, Setup::None).await;
     w
 }
 
@@ -568,6 +640,47 @@ impl World {
         route
     }
 
+    /// Lends `driver` of the lender to the owner and assigns it a route from the owner's depot.
+    async fn lent_route(&self, driver: &Member, setup: Setup) -> String {
+        self.app
+            .ok(
+                Some(&self.lender.admin.token),
+                SHARE,
+                json!({ "p": self.owner.id, "d": [driver.driver_id] }),
+            )
+            .await;
+        let token = &self.owner.admin.token;
+        let route = self
+            .app
+            .ok(
+                Some(token),
+                "mutation($input: RouteInput!) { createRoute(input: $input) { id } }",
+                json!({ "input": { "name": LENT_ROUTE_NAME,
+                    "plannedStart": "2030-01-01T08:00:00Z", "depotId": self.base.depot } }),
+            )
+            .await["createRoute"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.app
+            .ok(
+                Some(token),
+                ASSIGN,
+                json!({ "r": route, "d": driver.driver_id }),
+            )
+            .await;
+        if setup == Setup::StartedRoute {
+            self.app
+                .ok(
+                    Some(&driver.session.token),
+                    "mutation($r: ID!) { startRoute(routeId: $r) { id } }",
+                    json!({ "r": route }),
+                )
+                .await;
+        }
+        route
+    }
+
     /// New records of kind `rec` (the rest from the base fixture), for a cell that changes them.
     async fn fresh(&self, rec: Rec, setup: Setup) -> Fixture {
         let token = &self.owner.admin.token;
@@ -593,6 +706,10 @@ impl World {
                 fix.route_driver = self.app.member(token, &["DRIVER"]).await;
                 fix.route = self.assigned_route(&fix.route_driver, setup).await;
             }
+            Rec::LentRoute => {
+                fix.lent_driver = self.app.member(&self.lender.admin.token, &["DRIVER"]).await;
+                fix.lent_route = self.lent_route(&fix.lent_driver, setup).await;
+            }
             Rec::Organization => {}
         }
         fix
@@ -605,6 +722,7 @@ impl World {
             Who::OwnerDriver => &fix.route_driver.session.token,
             Who::PartnerAdmin => &self.partner.admin.token,
             Who::StrangerAdmin => &self.stranger.admin.token,
+            Who::LentDriver => &fix.lent_driver.session.token,
         }
     }
 
@@ -612,6 +730,7 @@ impl World {
         match who {
             Who::PartnerAdmin => &self.partner.admin.token,
             Who::StrangerAdmin => &self.stranger.admin.token,
+            Who::LentDriver => &self.lender.admin.token,
             _ => &self.owner.admin.token,
         }
     }
@@ -661,6 +780,14 @@ fn check(op: &Op, cell: &Cell<'_>, who: Who, want: Expect, body: &Value) -> Resu
     }
     if want == Expect::Data && field["id"] != cell.id.as_str() {
         return Err(format!("answered another record: {body}"));
+    }
+    if who == Who::LentDriver && want == Expect::Data {
+        // Its route as a partner's: the owner's organization and depot records stay hidden.
+        for hidden in ["organization", "depot"] {
+            if !field[hidden].is_null() {
+                return Err(format!("{hidden} shown to the lent driver: {body}"));
+            }
+        }
     }
     if who == Who::PartnerAdmin && want == Expect::Data {
         for hidden in [
@@ -714,7 +841,10 @@ async fn run_cell(w: &World, op: &Op, who: Who, rec: Rec) -> Result<(), String> 
         .gql(Some(w.token(who, &fix)), op.query, (op.vars)(&cell))
         .await;
     let mut result = check(op, &cell, who, want, &body);
-    if matches!(who, Who::PartnerAdmin | Who::StrangerAdmin) {
+    if matches!(
+        who,
+        Who::PartnerAdmin | Who::StrangerAdmin | Who::LentDriver
+    ) {
         let text = body.to_string();
         if let Some(leak) = w
             .secrets(who, &fix)
@@ -725,7 +855,11 @@ async fn run_cell(w: &World, op: &Op, who: Who, rec: Rec) -> Result<(), String> 
         }
     }
     // Free the drivers a successful change left on a route, for the cells that follow.
-    let fresh_route = (rec == Rec::Route).then_some(&fix.route);
+    let fresh_route = match rec {
+        Rec::Route => Some(&fix.route),
+        Rec::LentRoute => Some(&fix.lent_route),
+        _ => None,
+    };
     let routes = [
         (w.org_admin(who), Some(&cell.own_route)),
         (w.owner.admin.token.as_str(), fresh_route),
@@ -844,5 +978,29 @@ fn the_expectation_function_follows_the_rules_table() {
     assert_eq!(
         expected(op("assignDriver"), Who::PartnerAdmin, Rec::Route),
         Expect::NotFound
+    );
+    assert_eq!(
+        expected(op("route"), Who::LentDriver, Rec::LentRoute),
+        Expect::Data
+    );
+    assert_eq!(
+        expected(op("completeRoute"), Who::LentDriver, Rec::LentRoute),
+        Expect::Ok
+    );
+    assert_eq!(
+        expected(op("cancelRoute"), Who::LentDriver, Rec::LentRoute),
+        Expect::NotFound
+    );
+    assert_eq!(
+        expected(op("route"), Who::LentDriver, Rec::Route),
+        Expect::Null
+    );
+    assert_eq!(
+        expected(op("startRoute"), Who::OwnerDriver, Rec::LentRoute),
+        Expect::Forbidden
+    );
+    assert_eq!(
+        expected(op("route"), Who::OwnerAdmin, Rec::LentRoute),
+        Expect::Data
     );
 }

@@ -683,3 +683,291 @@ async fn the_last_active_admin_who_also_drives_cannot_be_set_inactive() {
     )
     .await;
 }
+
+const SIGN_IN: &str = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) {
+    accessToken scoped organizations { name } } }";
+
+/// Starts and completes `route` as `token`.
+async fn drive(app: &TestApp, token: &str, route: &str) {
+    for mutation in [
+        "mutation($r: ID!) { startRoute(routeId: $r) { id } }",
+        "mutation($r: ID!) { completeRoute(routeId: $r) { id } }",
+    ] {
+        app.ok(Some(token), mutation, json!({ "r": route })).await;
+    }
+}
+
+#[tokio::test]
+async fn the_driver_name_is_on_the_route_from_assignment_until_unassigned_and_after_deletion() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let driver = app.member(token, &["DRIVER"]).await;
+    let route = route_with(&app, token, &driver.driver_id).await;
+    let name = "query($r: ID!) { route(id: $r) { driverName driver { id } } }";
+    let assigned = app.ok(Some(token), name, json!({ "r": route })).await;
+    assert_eq!(assigned["route"]["driverName"], "Test Person");
+    app.ok(
+        Some(token),
+        "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+        json!({ "r": route }),
+    )
+    .await;
+    let unassigned = app.ok(Some(token), name, json!({ "r": route })).await;
+    assert!(unassigned["route"]["driverName"].is_null(), "{unassigned}");
+    app.ok(
+        Some(token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    drive(&app, token, &route).await;
+    app.ok(Some(token), DELETE, json!({ "u": driver.user_id }))
+        .await;
+    let kept = app.ok(Some(token), name, json!({ "r": route })).await;
+    assert_eq!(kept["route"]["driverName"], "Test Person");
+    assert!(kept["route"]["driver"].is_null());
+}
+
+#[tokio::test]
+async fn the_depot_name_and_address_stay_on_its_completed_routes_after_it_is_deleted() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let depot = app
+        .ok(
+            Some(token),
+            "mutation($i: DepotInput!) { createDepot(input: $i) { id } }",
+            json!({ "i": { "name": "Harbour", "address": "2 Quay Street", "timezone": "Europe/Berlin" } }),
+        )
+        .await["createDepot"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let route = app
+        .ok(
+            Some(token),
+            "mutation($i: RouteInput!) { createRoute(input: $i) { id depotName depotAddress } }",
+            json!({ "i": { "name": "From the harbour", "plannedStart": "2030-01-01T08:00:00Z", "depotId": depot } }),
+        )
+        .await["createRoute"]
+        .clone();
+    assert_eq!(route["depotName"], "Harbour");
+    assert_eq!(route["depotAddress"], "2 Quay Street");
+    let route = route["id"].as_str().unwrap_or_default().to_owned();
+    let driver = app.member(token, &["DRIVER"]).await;
+    app.ok(
+        Some(token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    drive(&app, token, &route).await;
+    app.ok(
+        Some(token),
+        "mutation($d: ID!) { deleteDepot(id: $d) { deletedId } }",
+        json!({ "d": depot }),
+    )
+    .await;
+    let kept = app
+        .ok(
+            Some(token),
+            "query($r: ID!) { route(id: $r) { depot { id } depotName depotAddress } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert!(kept["route"]["depot"].is_null(), "{kept}");
+    assert_eq!(kept["route"]["depotName"], "Harbour");
+    assert_eq!(kept["route"]["depotAddress"], "2 Quay Street");
+}
+
+#[tokio::test]
+async fn assigning_an_inactive_driver_names_the_status_in_capitals_in_a_plain_sentence() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let driver = app.member(token, &["DRIVER"]).await;
+    app.ok(Some(token), INACTIVE, json!({ "d": driver.driver_id }))
+        .await;
+    let route = app.route(token, "Open").await;
+    let body = app
+        .gql(
+            Some(token),
+            ASSIGN,
+            json!({ "r": route, "d": driver.driver_id }),
+        )
+        .await;
+    assert_code(&body, "CONFLICT");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the driver is INACTIVE and cannot be assigned"
+    );
+}
+
+#[tokio::test]
+async fn an_inactive_driver_signs_in_and_reads_its_past_routes() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let driver = app.member(token, &["DRIVER"]).await;
+    let route = route_with(&app, token, &driver.driver_id).await;
+    drive(&app, &driver.session.token, &route).await;
+    app.ok(Some(token), INACTIVE, json!({ "d": driver.driver_id }))
+        .await;
+    let signed_in = app
+        .ok(None, SIGN_IN, json!({ "e": driver.email, "p": PASSWORD }))
+        .await;
+    assert_eq!(signed_in["signIn"]["scoped"], true, "{signed_in}");
+    assert_eq!(signed_in["signIn"]["organizations"][0]["name"], "Acme");
+    let access = signed_in["signIn"]["accessToken"]
+        .as_str()
+        .unwrap_or_default();
+    let past = app
+        .ok(
+            Some(access),
+            "query($d: ID!) { viewer { user { status } } driver(id: $d) { status available
+                routes { nodes { id status driverName } } } }",
+            json!({ "d": driver.driver_id }),
+        )
+        .await;
+    assert_eq!(past["viewer"]["user"]["status"], "INACTIVE");
+    assert_eq!(past["driver"]["available"], false);
+    assert_eq!(past["driver"]["routes"]["nodes"][0]["id"], route.as_str());
+    assert_eq!(past["driver"]["routes"]["nodes"][0]["status"], "COMPLETED");
+    // Its session from before the change goes on too.
+    app.ok(
+        Some(&driver.session.token),
+        "query($r: ID!) { route(id: $r) { id } }",
+        json!({ "r": route }),
+    )
+    .await;
+    // It is only unavailable for routes.
+    let open = app.route(token, "Open").await;
+    assert_code(
+        &app.gql(
+            Some(token),
+            ASSIGN,
+            json!({ "r": open, "d": driver.driver_id }),
+        )
+        .await,
+        "CONFLICT",
+    );
+}
+
+#[tokio::test]
+async fn an_inactive_dispatcher_driver_keeps_the_dashboard_and_acts_with_its_roles() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let member = app.member(token, &["DISPATCHER", "DRIVER"]).await;
+    app.ok(Some(token), INACTIVE, json!({ "d": member.driver_id }))
+        .await;
+    let own = member.session.token.as_str();
+    let dashboard = app
+        .ok(
+            Some(own),
+            "{ organization { users { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    assert!(dashboard["organization"]["users"]["totalCount"].as_i64() >= Some(2));
+    app.invite(own, "helper@example.test", &["DRIVER"]).await;
+    let signed_in = app
+        .ok(None, SIGN_IN, json!({ "e": member.email, "p": PASSWORD }))
+        .await;
+    assert_eq!(signed_in["signIn"]["scoped"], true, "{signed_in}");
+    // Refreshing keeps working as well.
+    app.ok(
+        None,
+        "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }",
+        json!({ "t": member.session.refresh }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_invited_membership_still_cannot_be_selected() {
+    let app = spawn_app().await;
+    let acme = app.create_org("Acme").await;
+    let other = app.create_org("Other").await;
+    // The admin of Acme is invited to Other but has not accepted.
+    let user = app
+        .invite(&other.admin.token, &acme.admin_email, &["DISPATCHER"])
+        .await;
+    assert!(!user.is_empty());
+    let signed_in = app
+        .ok(
+            None,
+            SIGN_IN,
+            json!({ "e": acme.admin_email, "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(signed_in["signIn"]["scoped"], true, "{signed_in}");
+    let body = app
+        .gql(
+            Some(&acme.admin.token),
+            "mutation($o: ID!) { selectOrganization(organizationId: $o) { accessToken } }",
+            json!({ "o": other.id }),
+        )
+        .await;
+    assert_code(&body, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn the_kept_names_migrations_roll_back_and_apply_again_filling_existing_routes() {
+    use migration::{Migrator, MigratorTrait};
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = &org.admin.token;
+    let depot = app.depot(token, "Harbour").await;
+    let route = app
+        .ok(
+            Some(token),
+            "mutation($i: RouteInput!) { createRoute(input: $i) { id } }",
+            json!({ "i": { "name": "Old run", "plannedStart": "2030-01-01T08:00:00Z", "depotId": depot } }),
+        )
+        .await["createRoute"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let driver = app.member(token, &["DRIVER"]).await;
+    app.ok(
+        Some(token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    drive(&app, token, &route).await;
+
+    let conn = &app.state.db.conn;
+    // Back to before the kept-names columns, whatever came after them.
+    let migrations: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let first = migrations
+        .iter()
+        .position(|m| m == "m20261201_000021_add_route_depot_name")
+        .expect("the kept-names migration");
+    let steps = (migrations.len() - first) as u32;
+    Migrator::down(conn, Some(steps)).await.expect("roll back");
+    Migrator::up(conn, None).await.expect("apply again");
+
+    app.ok(Some(token), DELETE, json!({ "u": driver.user_id }))
+        .await;
+    app.ok(
+        Some(token),
+        "mutation($d: ID!) { deleteDepot(id: $d) { deletedId } }",
+        json!({ "d": depot }),
+    )
+    .await;
+    let kept = app
+        .ok(
+            Some(token),
+            "query($r: ID!) { route(id: $r) { driverName depotName } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert_eq!(kept["route"]["driverName"], "Test Person");
+    assert_eq!(kept["route"]["depotName"], "Harbour");
+}

@@ -454,18 +454,40 @@ async fn the_socket_closes_when_the_access_token_expires() {
     assert_eq!(ws.closed().await, Some(4401));
 }
 
+const ASSIGN: &str =
+    "mutation($r: ID!, $d: ID!) { assignDriver(routeId: $r, driverId: $d) { id } }";
+
 #[tokio::test]
-async fn a_driver_cannot_watch_the_organization() {
+async fn a_driver_watches_only_its_own_events() {
     let app = spawn_app().await;
     let org = app.create_org("Acme").await;
     let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let colleague = app.member(&org.admin.token, &["DRIVER"]).await;
+    let partner = app.create_org("Partner").await;
     let mut ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
     ws.subscribe("1", None).await;
-    let message = ws.recv().await;
-    assert_eq!(
-        message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
-        "{message}"
-    );
+    app.invite(&org.admin.token, "someone@example.test", &["DISPATCHER"])
+        .await;
+    // Whom it is shared with is its managers' business.
+    share(&app, &org.admin.token, &partner.id, &driver.driver_id).await;
+    let theirs = app.route(&org.admin.token, "Colleague's run").await;
+    app.ok(
+        Some(&org.admin.token),
+        ASSIGN,
+        json!({ "r": theirs, "d": colleague.driver_id }),
+    )
+    .await;
+    let mine = app.route(&org.admin.token, "My run").await;
+    app.ok(
+        Some(&org.admin.token),
+        ASSIGN,
+        json!({ "r": mine, "d": driver.driver_id }),
+    )
+    .await;
+    let event = ws.event().await;
+    assert_eq!(event["kind"], "ASSIGNED", "{event}");
+    assert_eq!(event["driverId"], driver.driver_id.as_str(), "{event}");
+    assert_eq!(event["route"]["id"], mine.as_str(), "{event}");
 }
 
 #[tokio::test]
@@ -909,17 +931,28 @@ async fn a_shared_live_stream_still_ends_each_member_at_its_own_token_expiry() {
 }
 
 #[tokio::test]
-async fn a_driver_on_the_shared_live_stream_is_forbidden() {
+async fn drivers_on_the_shared_live_stream_each_receive_only_their_own_events() {
     let app = spawn_app().await;
     let org = app.create_org("Acme").await;
-    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
-    let mut ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
-    ws.subscribe_live("1").await;
-    let message = ws.recv().await;
-    assert_eq!(
-        message["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
-        "{message}"
-    );
+    let first = app.member(&org.admin.token, &["DRIVER"]).await;
+    let second = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut first_ws = Ws::connect(&app, Proto::Transport, &first.session.token).await;
+    first_ws.subscribe_live("1").await;
+    let mut second_ws = Ws::connect(&app, Proto::Transport, &second.session.token).await;
+    second_ws.subscribe_live("1").await;
+    for driver in [&first, &second] {
+        let route = app.route(&org.admin.token, "Run").await;
+        app.ok(
+            Some(&org.admin.token),
+            ASSIGN,
+            json!({ "r": route, "d": driver.driver_id }),
+        )
+        .await;
+    }
+    let event = first_ws.event().await;
+    assert_eq!(event["driverId"], first.driver_id.as_str(), "{event}");
+    let event = second_ws.event().await;
+    assert_eq!(event["driverId"], second.driver_id.as_str(), "{event}");
 }
 
 #[tokio::test]
@@ -1173,7 +1206,7 @@ async fn deleting_a_member_closes_its_live_socket_and_ends_its_event_stream() {
 }
 
 #[tokio::test]
-async fn a_live_session_ends_once_its_member_has_other_roles_or_is_set_inactive() {
+async fn a_live_session_ends_once_its_member_has_other_roles_but_not_when_set_inactive() {
     let app = spawn_with(Options {
         extra: vec![("--session-check-interval".into(), "1".into())],
         ..Default::default()
@@ -1200,11 +1233,13 @@ async fn a_live_session_ends_once_its_member_has_other_roles_or_is_set_inactive(
     let mut ws = Ws::connect(&app, Proto::Legacy, &benched.session.token).await;
     ws.subscribe_live("1").await;
     set_inactive(&app, &org.admin.token, &benched.driver_id).await;
-    assert_eq!(ws.closed().await, Some(4403));
-
-    // A session whose membership did not change stays open.
+    // INACTIVE only takes the driver off route planning: its dashboard stays open past the
+    // re-check and goes on receiving what follows.
+    assert_eq!(ws.event().await["kind"], "DEACTIVATED");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     app.invite(&org.admin.token, "still@example.test", &["DRIVER"])
         .await;
+    assert_eq!(ws.event().await["kind"], "INVITED");
     // The admin saw everything up to the deactivation, and goes on seeing what follows it.
     while admins.event().await["kind"] != "DEACTIVATED" {}
     assert_eq!(admins.event().await["kind"], "INVITED");
@@ -1236,4 +1271,181 @@ async fn sse_ends(response: &mut reqwest::Response) {
             Ok(None) | Err(_) => break,
         }
     }
+}
+
+const START: &str = "mutation($r: ID!) { startRoute(routeId: $r) { id } }";
+const COMPLETE: &str = "mutation($r: ID!) { completeRoute(routeId: $r) { id } }";
+const CANCEL: &str = "mutation($r: ID!) { cancelRoute(routeId: $r) { id } }";
+
+/// The next event of `ws` of one of the route kinds (others, such as SHARED, are skipped).
+async fn route_event(ws: &mut Ws) -> Value {
+    loop {
+        let event = ws.event().await;
+        if event["kind"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("ROUTE_"))
+        {
+            return event;
+        }
+    }
+}
+
+/// Asserts the event of `kind` as the route's organization or the driver sees it: with the route.
+fn assert_with_route(event: &Value, kind: &str, route: &str) {
+    assert_eq!(event["kind"], kind, "{event}");
+    assert_eq!(event["route"]["id"], route, "{event}");
+    assert_eq!(event["status"], "ACTIVE", "{event}");
+    assert_eq!(event["previousStatus"], "ACTIVE", "{event}");
+}
+
+/// Asserts the event of `kind` as the driver's owner sees it on a partner's route.
+fn assert_for_owner(event: &Value, kind: &str, partner: &str) {
+    assert_eq!(event["kind"], kind, "{event}");
+    assert!(event["route"].is_null(), "{event}");
+    assert_eq!(event["partner"]["name"], partner, "{event}");
+}
+
+#[tokio::test]
+async fn each_route_transition_reaches_the_route_organization_the_owner_and_the_driver_live_and_on_replay()
+ {
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner").await;
+    let partner = app.create_org("Partner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    let route = app.route(&partner.admin.token, "Partner route").await;
+    let mut owner_ws = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    owner_ws.subscribe("1", None).await;
+    let mut partner_ws = Ws::connect(&app, Proto::Transport, &partner.admin.token).await;
+    partner_ws.subscribe("1", None).await;
+    let mut driver_ws = Ws::connect(&app, Proto::Legacy, &driver.session.token).await;
+    driver_ws.subscribe("1", None).await;
+    app.ok(
+        Some(&partner.admin.token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    // The owner learns which partner took its driver.
+    let assigned = owner_ws.event().await;
+    assert_eq!(assigned["kind"], "ASSIGNED");
+    assert_eq!(assigned["partner"]["name"], "Partner", "{assigned}");
+    let before = cursor_of(&assigned);
+
+    app.ok(Some(&driver.session.token), START, json!({ "r": route }))
+        .await;
+    app.ok(Some(&driver.session.token), COMPLETE, json!({ "r": route }))
+        .await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        let seen = route_event(&mut partner_ws).await;
+        assert_with_route(&seen, kind, &route);
+        assert!(seen["partner"].is_null(), "{seen}");
+        assert_with_route(&route_event(&mut driver_ws).await, kind, &route);
+        assert_for_owner(&route_event(&mut owner_ws).await, kind, "Partner");
+    }
+
+    // A dashboard or driver app resuming from before the start gets both, the same way.
+    let mut resumed = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    resumed.subscribe("1", Some(&before.to_string())).await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        assert_with_route(&route_event(&mut resumed).await, kind, &route);
+    }
+    let mut resumed = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    resumed.subscribe("1", Some(&before.to_string())).await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        assert_for_owner(&route_event(&mut resumed).await, kind, "Partner");
+    }
+    let mut resumed = Ws::connect(&app, Proto::Transport, &partner.admin.token).await;
+    resumed.subscribe("1", Some(&before.to_string())).await;
+    for kind in ["ROUTE_STARTED", "ROUTE_COMPLETED"] {
+        assert_with_route(&route_event(&mut resumed).await, kind, &route);
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_route_reaches_its_organization_and_its_driver_and_a_route_without_driver_writes_nothing()
+ {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut admin_ws = Ws::connect(&app, Proto::Transport, &org.admin.token).await;
+    admin_ws.subscribe("1", None).await;
+    let mut driver_ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    driver_ws.subscribe("1", None).await;
+    let empty = app.route(&org.admin.token, "Nobody's run").await;
+    app.ok(Some(&org.admin.token), CANCEL, json!({ "r": empty }))
+        .await;
+    let route = app.route(&org.admin.token, "Run").await;
+    app.ok(
+        Some(&org.admin.token),
+        ASSIGN,
+        json!({ "r": route, "d": driver.driver_id }),
+    )
+    .await;
+    app.ok(Some(&org.admin.token), CANCEL, json!({ "r": route }))
+        .await;
+    for ws in [&mut admin_ws, &mut driver_ws] {
+        assert_eq!(ws.event().await["kind"], "ASSIGNED");
+        let cancelled = ws.event().await;
+        assert_with_route(&cancelled, "ROUTE_CANCELLED", &route);
+        // Its own route: no partner.
+        assert!(cancelled["partner"].is_null(), "{cancelled}");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_share_ends_once_with_one_unshared_event_on_every_instance() {
+    if redis_url().is_none() {
+        eprintln!("REDIS_URL not set: the multi-instance test runs in the PostgreSQL + Redis pass");
+        return;
+    }
+    let sweeping = || vec![("--share-expiry-interval".into(), "1".into())];
+    let one = spawn_with(Options {
+        extra: sweeping(),
+        ..Default::default()
+    })
+    .await;
+    let two = spawn_with(Options {
+        database_url: Some(one.database_url.clone()),
+        redis_channel: one.redis_channel.clone(),
+        extra: sweeping(),
+        ..Default::default()
+    })
+    .await;
+    let owner = one.create_org("Owner").await;
+    let partner = one.create_org("Partner").await;
+    let driver = one.member(&owner.admin.token, &["DRIVER"]).await;
+    let mut on_one = Ws::connect(&one, Proto::Transport, &owner.admin.token).await;
+    on_one.subscribe("1", None).await;
+    let mut on_two = Ws::connect(&two, Proto::Transport, &partner.admin.token).await;
+    on_two.subscribe("1", None).await;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    one.ok(
+        Some(&owner.admin.token),
+        "mutation($p: ID!, $d: [ID!]!, $at: DateTime) {
+            shareDrivers(partnerId: $p, driverIds: $d, expiresAt: $at) { id } }",
+        json!({ "p": partner.id, "d": [driver.driver_id], "at": at }),
+    )
+    .await;
+    for ws in [&mut on_one, &mut on_two] {
+        assert_eq!(ws.event().await["kind"], "SHARED");
+        let ended = ws.event().await;
+        assert_eq!(ended["kind"], "UNSHARED", "{ended}");
+        assert_eq!(ended["partner"]["name"], "Partner", "{ended}");
+    }
+    // Both instances swept; one of them ended the share, and nothing follows.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    one.invite(&owner.admin.token, "next@example.test", &["DISPATCHER"])
+        .await;
+    assert_eq!(on_one.event().await["kind"], "INVITED");
+    let unshared: u64 = {
+        use entity::status_event::{self, EventKind};
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        status_event::Entity::find()
+            .filter(status_event::Column::Kind.eq(EventKind::Unshared))
+            .count(&one.state.db.conn)
+            .await
+            .expect("count")
+    };
+    assert_eq!(unshared, 1);
 }

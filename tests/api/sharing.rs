@@ -1047,3 +1047,496 @@ async fn removing_the_driver_role_ends_the_shares_but_not_while_on_a_partner_rou
         1
     );
 }
+
+// The partner workflow end to end: the shared driver drives, the owner sees who holds it.
+
+const PARTNER_DEPOT: &str = "Partner Depot Kestrel";
+const PARTNER_ADDRESS: &str = "1 Kestrel Way";
+const DRIVER_ROUTES: &str = "query($id: ID!) { driver(id: $id) {
+    routes { totalCount nodes { id name plannedStart status owner { id name }
+        organization { id name } depot { id name } depotName depotAddress driverName } }
+    currentRoute { id status organization { id } depot { id } } } }";
+const PARTNER_ROUTE_FIELDS: &str = "id name status owner { name } organization { id name }
+    depot { id name } depotName depotAddress";
+
+impl Fleet {
+    /// A PLANNED route of the partner from a depot with an address, assigned to `driver`.
+    async fn partner_route_from_depot(&self, driver: &str) -> String {
+        let token = &self.partner.admin.token;
+        let depot = self
+            .app
+            .ok(
+                Some(token),
+                "mutation($input: DepotInput!) { createDepot(input: $input) { id } }",
+                json!({ "input": { "name": PARTNER_DEPOT, "address": PARTNER_ADDRESS,
+                    "timezone": "Europe/Berlin" } }),
+            )
+            .await["createDepot"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let route = self
+            .app
+            .ok(
+                Some(token),
+                "mutation($input: RouteInput!) { createRoute(input: $input) { id } }",
+                json!({ "input": { "name": "Partner depot run",
+                    "plannedStart": "2030-01-01T08:00:00Z", "depotId": depot } }),
+            )
+            .await["createRoute"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.app
+            .ok(Some(token), ASSIGN, json!({ "r": route, "d": driver }))
+            .await;
+        route
+    }
+}
+
+/// Asserts that `route`, as the shared driver sees it, shows what it needs and nothing else of
+/// the partner.
+fn assert_partner_route_view(route: &Value, route_id: &str) {
+    assert_eq!(route["id"], route_id, "{route}");
+    assert_eq!(route["owner"]["name"], "Partner Fleet", "{route}");
+    assert!(route["organization"].is_null(), "{route}");
+    assert!(route["depot"].is_null(), "{route}");
+    assert_eq!(route["depotName"], PARTNER_DEPOT, "{route}");
+    assert_eq!(route["depotAddress"], PARTNER_ADDRESS, "{route}");
+}
+
+#[tokio::test]
+async fn a_shared_driver_lists_opens_starts_and_completes_the_partners_route() {
+    let f = fleet().await;
+    f.share(&[&f.driver.driver_id]).await;
+    let route = f.partner_route_from_depot(&f.driver.driver_id).await;
+    let token = f.driver.session.token.as_str();
+
+    let mine = f
+        .app
+        .ok(
+            Some(token),
+            DRIVER_ROUTES,
+            json!({ "id": f.driver.driver_id }),
+        )
+        .await;
+    let routes = &mine["driver"]["routes"];
+    assert_eq!(routes["totalCount"], 1, "{mine}");
+    assert_partner_route_view(&routes["nodes"][0], &route);
+    assert_eq!(routes["nodes"][0]["status"], "PLANNED");
+    assert_eq!(routes["nodes"][0]["name"], "Partner depot run");
+    assert_eq!(routes["nodes"][0]["driverName"], "Test Person");
+    assert_eq!(mine["driver"]["currentRoute"]["id"], route.as_str());
+    assert!(mine["driver"]["currentRoute"]["organization"].is_null());
+
+    let query = format!("query($id: ID!) {{ route(id: $id) {{ {PARTNER_ROUTE_FIELDS} }} }}");
+    let opened = f.app.ok(Some(token), &query, json!({ "id": route })).await;
+    assert_partner_route_view(&opened["route"], &route);
+    let query = format!(
+        "query($id: ID!) {{ node(id: $id) {{ ... on Route {{ {PARTNER_ROUTE_FIELDS} }} }} }}"
+    );
+    let node = f.app.ok(Some(token), &query, json!({ "id": route })).await;
+    assert_partner_route_view(&node["node"], &route);
+
+    let started = f.app.ok(Some(token), START, json!({ "r": route })).await;
+    assert_eq!(started["startRoute"]["status"], "IN_PROGRESS");
+    let completed = f.app.ok(Some(token), COMPLETE, json!({ "r": route })).await;
+    assert_eq!(completed["completeRoute"]["status"], "COMPLETED");
+    // The partner sees its route done by the shared driver.
+    let seen = f
+        .app
+        .ok(
+            Some(&f.partner.admin.token),
+            "query($id: ID!) { route(id: $id) { status driverName organization { name } depot { name } } }",
+            json!({ "id": route }),
+        )
+        .await;
+    assert_eq!(seen["route"]["status"], "COMPLETED");
+    assert_eq!(seen["route"]["driverName"], "Test Person");
+    assert_eq!(seen["route"]["organization"]["name"], "Partner Fleet");
+    assert_eq!(seen["route"]["depot"]["name"], PARTNER_DEPOT);
+}
+
+#[tokio::test]
+async fn a_shared_driver_reads_nothing_else_of_the_partner() {
+    let f = fleet().await;
+    f.share(&[&f.driver.driver_id]).await;
+    let route = f.partner_route_from_depot(&f.driver.driver_id).await;
+    let other = f
+        .app
+        .route(&f.partner.admin.token, "Partner other run")
+        .await;
+    let token = f.driver.session.token.as_str();
+    let body = f
+        .app
+        .gql(
+            Some(token),
+            "query($r: ID!, $o: ID!) { mine: route(id: $r) { organization { users { nodes { email } } } }
+                other: route(id: $o) { id } organization { routes { totalCount } } }",
+            json!({ "r": route, "o": other }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["mine"]["organization"].is_null(), "{body}");
+    assert!(body["data"]["other"].is_null(), "{body}");
+    // Its own organization's routes list is its own organization's.
+    assert_eq!(body["data"]["organization"]["routes"]["totalCount"], 0);
+    // And it cannot cancel or unassign the partner's route: that is not its organization's.
+    for mutation in [
+        CANCEL,
+        "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+    ] {
+        let body = f
+            .app
+            .gql(Some(token), mutation, json!({ "r": route }))
+            .await;
+        assert_code(&body, "NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn the_owner_sees_which_partner_holds_its_driver_and_the_conflicts_name_it() {
+    let f = fleet().await;
+    let query = "query($id: ID!) { driver(id: $id) { available currentRoute { id }
+        busyWith { organization { id name } routeStatus plannedStart }
+        routes { totalCount } } }";
+    let owner = f.owner.admin.token.as_str();
+    let free = f
+        .app
+        .ok(Some(owner), query, json!({ "id": f.driver.driver_id }))
+        .await;
+    assert!(free["driver"]["busyWith"].is_null(), "{free}");
+
+    f.share(&[&f.driver.driver_id]).await;
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+    let busy = f
+        .app
+        .ok(Some(owner), query, json!({ "id": f.driver.driver_id }))
+        .await;
+    let card = &busy["driver"];
+    assert_eq!(card["available"], false);
+    assert!(card["currentRoute"].is_null(), "{busy}");
+    // Never the partner's route itself.
+    assert_eq!(card["routes"]["totalCount"], 0, "{busy}");
+    assert_eq!(card["busyWith"]["organization"]["name"], "Partner Fleet");
+    assert_eq!(
+        card["busyWith"]["organization"]["id"],
+        f.partner.id.as_str()
+    );
+    assert_eq!(card["busyWith"]["routeStatus"], "PLANNED");
+    assert_eq!(
+        card["busyWith"]["plannedStart"],
+        "2030-01-01T08:00:00+00:00"
+    );
+    // The partner holding it sees the same; the shared driver too.
+    for token in [&f.partner.admin.token, &f.driver.session.token] {
+        let seen = f
+            .app
+            .ok(Some(token), query, json!({ "id": f.driver.driver_id }))
+            .await;
+        assert_eq!(
+            seen["driver"]["busyWith"]["organization"]["name"],
+            "Partner Fleet"
+        );
+    }
+
+    let refusals = [
+        f.app
+            .gql(
+                Some(owner),
+                SET_INACTIVE,
+                json!({ "d": f.driver.driver_id }),
+            )
+            .await,
+        f.app
+            .gql(Some(owner), DELETE_USER, json!({ "id": f.driver.user_id }))
+            .await,
+        f.unshare(&f.driver.driver_id).await,
+    ];
+    for body in refusals {
+        assert_code(&body, "CONFLICT");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("Partner Fleet"), "{body}");
+        assert!(!message.contains(&route), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_third_organization_the_driver_is_shared_with_does_not_see_who_holds_it() {
+    let f = fleet().await;
+    let third = f.app.create_org("Third Fleet").await;
+    f.share(&[&f.driver.driver_id]).await;
+    f.app
+        .ok(
+            Some(&f.owner.admin.token),
+            SHARE,
+            json!({ "p": third.id, "d": [f.driver.driver_id] }),
+        )
+        .await;
+    f.partner_route_with(&f.driver.driver_id).await;
+    let seen = f
+        .app
+        .ok(
+            Some(&third.admin.token),
+            "query($id: ID!) { driver(id: $id) { available busyWith { organization { name } } } }",
+            json!({ "id": f.driver.driver_id }),
+        )
+        .await;
+    assert_eq!(seen["driver"]["available"], false);
+    assert!(seen["driver"]["busyWith"].is_null(), "{seen}");
+}
+
+// Shares that end: an expiry, the partner letting go.
+
+const SHARE_UNTIL: &str = "mutation($p: ID!, $d: [ID!]!, $at: DateTime) {
+    shareDrivers(partnerId: $p, driverIds: $d, expiresAt: $at) { id expiresAt } }";
+const RELEASE: &str = "mutation($d: ID!) { releaseSharedDriver(driverId: $d) { deletedId } }";
+
+/// `seconds` from now, as RFC 3339.
+fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
+}
+
+/// A fleet whose gateway sweeps expired shares every second.
+async fn sweeping_fleet() -> Fleet {
+    let app = crate::helpers::spawn_with(crate::helpers::Options {
+        extra: vec![("--share-expiry-interval".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let owner = app.create_org("Owner Fleet").await;
+    let partner = app.create_org("Partner Fleet").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    Fleet {
+        app,
+        owner,
+        partner,
+        driver,
+    }
+}
+
+impl Fleet {
+    async fn share_until(&self, at: &str) -> Value {
+        self.app
+            .gql(
+                Some(&self.owner.admin.token),
+                SHARE_UNTIL,
+                json!({ "p": self.partner.id, "d": [self.driver.driver_id], "at": at }),
+            )
+            .await
+    }
+
+    /// Whether the partner sees the driver now.
+    async fn partner_sees_driver(&self) -> bool {
+        !self
+            .card(&self.partner.admin.token, &self.driver.driver_id)
+            .await
+            .is_null()
+    }
+}
+
+#[tokio::test]
+async fn an_expiry_must_be_in_the_future_and_sharing_again_changes_it() {
+    let f = fleet().await;
+    let body = f.share_until(&in_seconds(-60)).await;
+    assert_code(&body, "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "expiresAt");
+    assert!(!f.partner_sees_driver().await);
+
+    let first = in_seconds(3600);
+    let shared = f.share_until(&first).await;
+    let at = |body: &Value| {
+        chrono::DateTime::parse_from_rfc3339(
+            body["data"]["shareDrivers"][0]["expiresAt"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .map(|t| t.timestamp())
+        .ok()
+    };
+    let first_at = chrono::DateTime::parse_from_rfc3339(&first)
+        .ok()
+        .map(|t| t.timestamp());
+    assert_eq!(at(&shared), first_at, "{shared}");
+    let later = in_seconds(7200);
+    let again = f.share_until(&later).await;
+    assert_eq!(
+        again["data"]["shareDrivers"][0]["id"],
+        shared["data"]["shareDrivers"][0]["id"]
+    );
+    let later_at = chrono::DateTime::parse_from_rfc3339(&later)
+        .ok()
+        .map(|t| t.timestamp());
+    assert_eq!(at(&again), later_at, "{again}");
+    // Sharing again without an expiry shares for good; one SHARED event in all.
+    let forever = f.share(&[&f.driver.driver_id]).await;
+    assert!(forever.get("errors").is_none(), "{forever}");
+    let listed = f
+        .app
+        .ok(
+            Some(&f.owner.admin.token),
+            "{ organization { sharedByUs { nodes { expiresAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed["organization"]["sharedByUs"]["nodes"][0]["expiresAt"].is_null());
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Shared).await,
+        1
+    );
+}
+
+/// Waits until the partner no longer sees the driver; fails after `seconds`.
+async fn until_unshared(f: &Fleet, seconds: u64) {
+    for _ in 0..seconds * 10 {
+        if !f.partner_sees_driver().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the share did not end within {seconds} s");
+}
+
+#[tokio::test]
+async fn a_share_ends_by_itself_at_its_expiry_with_one_unshared_event() {
+    let f = sweeping_fleet().await;
+    let shared = f.share_until(&in_seconds(2)).await;
+    assert!(shared.get("errors").is_none(), "{shared}");
+    assert!(f.partner_sees_driver().await);
+    until_unshared(&f, 8).await;
+    // A few more sweeps change nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+    assert_eq!(
+        count(&f.app, &f.owner.admin.token, SHARED_BY_US, "sharedByUs").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_expired_share_lasts_while_the_driver_is_on_the_partners_route_and_ends_with_it() {
+    let f = sweeping_fleet().await;
+    f.share_until(&in_seconds(2)).await;
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert!(
+        f.partner_sees_driver().await,
+        "the share ended under a route"
+    );
+    let token = f.driver.session.token.as_str();
+    f.app.ok(Some(token), START, json!({ "r": route })).await;
+    assert!(f.partner_sees_driver().await);
+    f.app.ok(Some(token), COMPLETE, json!({ "r": route })).await;
+    // Ended with the route, in the same transaction: at once.
+    assert!(!f.partner_sees_driver().await);
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+    // The driver still reads the route it drove.
+    let past = f
+        .app
+        .ok(
+            Some(token),
+            "query($r: ID!) { route(id: $r) { status } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert_eq!(past["route"]["status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn the_partner_releases_a_shared_driver_but_not_while_it_drives_for_it() {
+    let f = fleet().await;
+    let stranger = f.app.create_org("Stranger Fleet").await;
+    let dispatcher = f.app.member(&f.partner.admin.token, &["DISPATCHER"]).await;
+    let release = |token: &str| {
+        let token = token.to_owned();
+        let app = &f.app;
+        let driver = f.driver.driver_id.clone();
+        async move { app.gql(Some(&token), RELEASE, json!({ "d": driver })).await }
+    };
+    assert_code(&release(&f.partner.admin.token).await, "NOT_FOUND");
+    let shared = f.share(&[&f.driver.driver_id]).await;
+    let share_id = shared["data"]["shareDrivers"][0]["id"].clone();
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+
+    let busy = release(&f.partner.admin.token).await;
+    assert_code(&busy, "CONFLICT");
+    assert!(
+        busy["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Partner Fleet"))
+    );
+    assert_code(&release(&dispatcher.session.token).await, "FORBIDDEN");
+    assert_code(&release(&stranger.admin.token).await, "NOT_FOUND");
+    assert_code(&release(&f.owner.admin.token).await, "NOT_FOUND");
+
+    f.app
+        .ok(Some(&f.partner.admin.token), CANCEL, json!({ "r": route }))
+        .await;
+    let released = f
+        .app
+        .ok(
+            Some(&f.partner.admin.token),
+            RELEASE,
+            json!({ "d": f.driver.driver_id }),
+        )
+        .await;
+    assert_eq!(released["releaseSharedDriver"]["deletedId"], share_id);
+    assert!(!f.partner_sees_driver().await);
+    assert_eq!(
+        count(&f.app, &f.owner.admin.token, SHARED_BY_US, "sharedByUs").await,
+        0
+    );
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+    assert_code(&release(&f.partner.admin.token).await, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_expired_share_ends_when_the_partner_takes_the_driver_off_its_route() {
+    let f = sweeping_fleet().await;
+    f.share_until(&in_seconds(2)).await;
+    let route = f.partner_route_with(&f.driver.driver_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert!(
+        f.partner_sees_driver().await,
+        "the share ended under a route"
+    );
+    f.app
+        .ok(
+            Some(&f.partner.admin.token),
+            "mutation($r: ID!) { unassignDriver(routeId: $r) { id } }",
+            json!({ "r": route }),
+        )
+        .await;
+    assert!(!f.partner_sees_driver().await);
+    assert_eq!(
+        events_of(&f.app, &f.driver.driver_id, EventKind::Unshared).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_share_takes_no_new_assignment_even_before_it_is_swept() {
+    // The default sweep runs every 10 s, the first one 10 s after start: not within this test.
+    let f = fleet().await;
+    f.share_until(&in_seconds(1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let route = f.app.route(&f.partner.admin.token, "Too late").await;
+    let body = f
+        .app
+        .gql(
+            Some(&f.partner.admin.token),
+            ASSIGN,
+            json!({ "r": route, "d": f.driver.driver_id }),
+        )
+        .await;
+    assert_code(&body, "NOT_FOUND");
+}

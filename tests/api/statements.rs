@@ -188,3 +188,70 @@ async fn each_depot_gets_its_own_page_of_drivers_at_the_same_cost_for_2_and_for_
         assert_eq!(has_next, i % 4 > 1, "hasNextPage of {name}");
     }
 }
+
+const DRIVER_ROUTES_QUERY: &str = "{ organization { drivers(first: 50) { nodes { id
+    routes(last: 2) { totalCount pageInfo { hasPreviousPage } nodes { name status depotName owner { name } } } } } } }";
+
+/// `drivers` ACTIVE drivers, the i-th with `i % 3` cancelled routes named "i.j" in order;
+/// returns their Driver IDs.
+async fn drivers_with_routes(app: &TestApp, token: &str, drivers: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..drivers {
+        let driver = app.member(token, &["DRIVER"]).await;
+        for j in 0..i % 3 {
+            let route = app.route(token, &format!("{i}.{j}")).await;
+            app.ok(
+                Some(token),
+                "mutation($r: ID!, $d: ID!) { assignDriver(routeId: $r, driverId: $d) { id } }",
+                json!({ "r": route, "d": driver.driver_id }),
+            )
+            .await;
+            app.ok(
+                Some(token),
+                "mutation($r: ID!) { cancelRoute(routeId: $r) { id } }",
+                json!({ "r": route }),
+            )
+            .await;
+        }
+        ids.push(driver.driver_id);
+    }
+    settle_mail(app, drivers).await;
+    ids
+}
+
+#[tokio::test]
+async fn each_driver_gets_its_own_page_of_routes_at_the_same_cost_for_2_and_for_9_drivers() {
+    let small = spawn_app().await;
+    let org = small.create_org("Few drivers").await;
+    drivers_with_routes(&small, &org.admin.token, 2).await;
+    let (two, _) = least_statements(&small, &org.admin.token, DRIVER_ROUTES_QUERY, json!({})).await;
+
+    let large = spawn_app().await;
+    let org = large.create_org("Many drivers").await;
+    let ids = drivers_with_routes(&large, &org.admin.token, 9).await;
+    let (nine, data) =
+        least_statements(&large, &org.admin.token, DRIVER_ROUTES_QUERY, json!({})).await;
+
+    println!("statements per request: 2 drivers = {two}, 9 drivers = {nine}");
+    assert_eq!(two, nine);
+    let nodes = data["organization"]["drivers"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 9);
+    for node in nodes {
+        let i = ids.iter().position(|id| node["id"] == id.as_str()).unwrap();
+        let routes = &node["routes"];
+        let names: Vec<&str> = routes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r["status"], "CANCELLED");
+                assert_eq!(r["owner"]["name"], "Many drivers");
+                r["name"].as_str().unwrap()
+            })
+            .collect();
+        let all: Vec<String> = (0..i % 3).map(|j| format!("{i}.{j}")).collect();
+        assert_eq!(names, all, "routes of driver {i}");
+        assert_eq!(routes["totalCount"], (i % 3) as i64);
+        assert_eq!(routes["pageInfo"]["hasPreviousPage"], false);
+    }
+}
