@@ -247,42 +247,39 @@ fn duplicate_selections(n: usize) -> String {
     format!("{{ viewer {{ {} }} }}", "email ".repeat(n - 1))
 }
 
+/// The fewest statements the instance ran around three sends of `query` (background tasks,
+/// such as the event log's poll, may run one meanwhile), and the last answer.
+async fn fewest_statements(app: &TestApp, entry: Entry, token: &str, query: &str) -> (u64, Value) {
+    let mut fewest = u64::MAX;
+    let mut answer = Value::Null;
+    for _ in 0..3 {
+        let before = app.statements();
+        answer = send(app, entry, token, query).await;
+        fewest = fewest.min(app.statements() - before);
+    }
+    (fewest, answer)
+}
+
 #[tokio::test]
 async fn duplicate_selections_beyond_the_bound_are_refused_without_running_sql() {
     let app = spawn_app().await;
     let org = app.create_org("Acme").await;
     for entry in [Entry::Post, Entry::Batch, Entry::Get] {
-        let before = app.statements();
-        let at_bound = send(
-            &app,
-            entry,
-            &org.admin.token,
-            &duplicate_selections(SELECTIONS),
-        )
-        .await;
+        let query = duplicate_selections(SELECTIONS);
+        let (statements, at_bound) = fewest_statements(&app, entry, &org.admin.token, &query).await;
         assert!(at_bound.get("errors").is_none(), "{entry:?}: {at_bound}");
         assert!(at_bound["data"]["viewer"]["email"].is_string());
-        // The edge reads the membership, then the viewer's account is read once.
-        assert!(
-            app.statements() - before <= 3,
-            "{} statements for one viewer",
-            app.statements() - before
-        );
-        let before = app.statements();
-        let over = send(
-            &app,
-            entry,
-            &org.admin.token,
-            &duplicate_selections(SELECTIONS + 1),
-        )
-        .await;
+        // The edge checks the session and membership, then the viewer's account is read once.
+        assert!(statements <= 2, "{statements} statements for one viewer");
+        let query = duplicate_selections(SELECTIONS + 1);
+        let (statements, over) = fewest_statements(&app, entry, &org.admin.token, &query).await;
         assert_eq!(
             code(&over).as_deref(),
             Some("GRAPHQL_VALIDATION_FAILED"),
             "{entry:?}: {over}"
         );
         assert!(
-            app.statements() - before <= 1,
+            statements <= 1,
             "a refused document ran SQL beyond the edge's session check"
         );
     }
@@ -323,14 +320,8 @@ async fn a_response_carries_at_most_one_hundred_errors_and_says_the_rest_were_le
     let app = spawn_app().await;
     let org = app.create_org("Acme").await;
     let fields: String = (0..300).map(|i| format!("unknown{i} ")).collect();
-    let before = app.statements();
-    let answer = send(
-        &app,
-        Entry::Post,
-        &org.admin.token,
-        &format!("{{ {fields} }}"),
-    )
-    .await;
+    let query = format!("{{ {fields} }}");
+    let (statements, answer) = fewest_statements(&app, Entry::Post, &org.admin.token, &query).await;
     let errors = answer["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 100, "{answer}");
     assert_eq!(errors[0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
@@ -340,10 +331,7 @@ async fn a_response_carries_at_most_one_hundred_errors_and_says_the_rest_were_le
             .as_str()
             .is_some_and(|m| m.contains("left out"))
     );
-    assert!(
-        app.statements() - before <= 1,
-        "an invalid document ran SQL"
-    );
+    assert!(statements <= 1, "an invalid document ran SQL");
 }
 
 #[tokio::test]
