@@ -14,6 +14,7 @@ mod m20261123_000009_create_refresh_token;
 mod m20261123_000010_create_status_event;
 mod m20261123_000011_create_kv;
 mod m20261123_000012_create_mail_outbox;
+mod m20261201_100001_create_order_indexes;
 
 /// Every migration of the gateway, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_create_status_event::Migration),
             Box::new(m20261123_000011_create_kv::Migration),
             Box::new(m20261123_000012_create_mail_outbox::Migration),
+            Box::new(m20261201_100001_create_order_indexes::Migration),
         ]
     }
 }

@@ -103,6 +103,21 @@ impl Loader<Uuid> for SharesByDriverLoader {
     }
 }
 
+/// When each user's pending invitation expires (`None` without one, so misses cache).
+pub struct InvitationExpiryLoader(Db);
+
+impl Loader<Uuid> for InvitationExpiryLoader {
+    type Value = Option<chrono::DateTime<chrono::Utc>>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut found = service::user::invitation_expiries(&self.0.conn, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
+    }
+}
+
 /// Which drivers of a depot to load: the reader, filter and window (the same for every depot
 /// of one list, so their pages are loaded together).
 pub struct DepotDriversQuery {
@@ -267,6 +282,8 @@ pub struct Loaders {
     pub shares: Cached<SharesByDriverLoader>,
     /// Pages of drivers by depot.
     pub depot_drivers: Cached<DepotDriversLoader>,
+    /// Pending invitation expiry by user id.
+    pub invitation_expiry: Cached<InvitationExpiryLoader>,
 }
 
 impl Loaders {
@@ -289,7 +306,16 @@ impl Loaders {
                 cache,
             ),
             shares: DataLoader::with_cache(SharesByDriverLoader(db.clone()), tokio::spawn, cache),
-            depot_drivers: DataLoader::with_cache(DepotDriversLoader(db), tokio::spawn, cache),
+            depot_drivers: DataLoader::with_cache(
+                DepotDriversLoader(db.clone()),
+                tokio::spawn,
+                cache,
+            ),
+            invitation_expiry: DataLoader::with_cache(
+                InvitationExpiryLoader(db),
+                tokio::spawn,
+                cache,
+            ),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod loaders;
 pub mod node;
 pub mod observe;
+pub mod order;
 pub mod organization;
 pub mod prefetch;
 pub mod route;

@@ -67,15 +67,32 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
 /// Relations of a page of users.
 pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let l = loaders(ctx);
-    if !l.cached || rows.is_empty() || !selects(ctx, "organization") {
+    if !l.cached || rows.is_empty() {
         return Ok(());
     }
     let orgs = distinct(rows.iter().map(|r| r.organization_id));
-    l.organization
-        .load_many(orgs)
-        .await
-        .map(drop)
-        .map_err(loader_error)
+    let invited: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| r.status == user::UserStatus::Invited)
+        .map(|r| r.id)
+        .collect();
+    let (a, b) = tokio::join!(
+        async {
+            if selects(ctx, "organization") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "invitationExpiresAt") && !invited.is_empty() {
+                l.invitation_expiry.load_many(invited).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).map_err(loader_error)
 }
 
 /// Relations of a page of routes.

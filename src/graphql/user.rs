@@ -12,7 +12,7 @@ use crate::error::AppResult;
 use crate::graphql::account::AuthPayload;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::organization::Organization;
+use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::{Gql, actor, loader_error, loaders, state};
 use crate::service::user::{self as service, Edit, Invite};
 
@@ -122,6 +122,18 @@ impl User {
     async fn invited_at(&self) -> DateTime<Utc> {
         self.0.invited_at
     }
+    /// When the pending invitation expires; null unless INVITED.
+    async fn invitation_expires_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        if self.0.status != users::UserStatus::Invited {
+            return Ok(None);
+        }
+        Ok(loaders(ctx)
+            .invitation_expiry
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .flatten())
+    }
     async fn activated_at(&self) -> Option<DateTime<Utc>> {
         self.0.activated_at
     }
@@ -201,6 +213,29 @@ pub struct DeletePayload {
     pub deleted_id: ID,
 }
 
+/// What the Welcome page needs to know about an invitation before it is accepted.
+#[derive(SimpleObject)]
+pub struct InvitationPreview {
+    organization: OrganizationMatch,
+    email: String,
+    first_name: String,
+    /// True when an account exists for the email: the page asks for its password instead of a new one.
+    account_exists: bool,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<service::InvitationPreview> for InvitationPreview {
+    fn from(p: service::InvitationPreview) -> Self {
+        Self {
+            organization: OrganizationMatch::from(p.organization),
+            email: p.email,
+            first_name: p.first_name,
+            account_exists: p.account_exists,
+            expires_at: p.expires_at,
+        }
+    }
+}
+
 /// User queries.
 #[derive(Default)]
 pub struct UserQuery;
@@ -215,6 +250,19 @@ impl UserQuery {
             .await
             .gql()?
             .map(User))
+    }
+
+    /// No token needed. Null for an unknown, used or expired invitation token.
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<Option<InvitationPreview>> {
+        crate::graphql::client_attempt(ctx).await?;
+        Ok(service::preview_invitation(&state(ctx).db.conn, &token)
+            .await
+            .gql()?
+            .map(InvitationPreview::from))
     }
 }
 

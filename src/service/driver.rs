@@ -287,3 +287,22 @@ async fn set_status(
     active.updated_at = Set(Utc::now());
     Ok(active.update(conn).await?)
 }
+
+/// One page of the organization's drivers in the order of `key`.
+pub async fn list_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &DriverFilter,
+    key: &page::OrderKey<user::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<user::Model>> {
+    page::fetch_ordered(
+        conn,
+        query(actor, filter),
+        key,
+        user::Column::Id,
+        |u| u.id,
+        window,
+    )
+    .await
+}

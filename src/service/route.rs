@@ -309,3 +309,54 @@ async fn set_status(
     active.updated_at = Set(now);
     Ok(active.update(conn).await?)
 }
+
+/// What route lists may be ordered by (then by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteOrderField {
+    /// Planned start.
+    PlannedStart,
+    /// Name.
+    Name,
+    /// Status.
+    Status,
+}
+
+/// The order key of `field` in `direction`, for the list named `list`.
+pub fn order_key(
+    list: &'static str,
+    field: RouteOrderField,
+    direction: page::Direction,
+) -> page::OrderKey<route::Column> {
+    use page::KeyKind::{Text, Time};
+    let (column, kind, name) = match field {
+        RouteOrderField::PlannedStart => (route::Column::PlannedStart, Time, "PLANNED_START"),
+        RouteOrderField::Name => (route::Column::Name, Text, "NAME"),
+        RouteOrderField::Status => (route::Column::Status, Text, "STATUS"),
+    };
+    page::OrderKey {
+        column,
+        kind,
+        direction,
+        list,
+        name,
+    }
+}
+
+/// One page of routes in the order of `key`.
+pub async fn list_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    key: &page::OrderKey<route::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<route::Model>> {
+    page::fetch_ordered(
+        conn,
+        query(actor, filter),
+        key,
+        route::Column::Id,
+        |r| r.id,
+        window,
+    )
+    .await
+}
