@@ -94,6 +94,7 @@ impl Organization {
         Ok(UserConnection::new(page, total().await?, User))
     }
 
+    /// The organization's drivers; with filter.includeShared also the drivers shared with it (route planning).
     // One parameter per GraphQL argument: the connection arguments, filter and order.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
@@ -209,10 +210,17 @@ impl Organization {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        filter: Option<DriverFilter>,
     ) -> Result<SharedDriverConnection> {
         let actor = actor(ctx)?;
         let window = args(first, after, last, before).window().gql()?;
-        let select = service::share::with_us(&actor).gql()?;
+        let select = match filter {
+            None => service::share::with_us(&actor).gql()?,
+            Some(filter) => {
+                let filter = filter.into_service().gql()?;
+                service::share::with_us_filtered(&actor, &filter).gql()?
+            }
+        };
         shares(ctx, select, window).await
     }
 

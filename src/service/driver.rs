@@ -36,6 +36,8 @@ pub struct DriverFilter {
     pub available: Option<bool>,
     /// Case-insensitive substring of first name, last name or email.
     pub search: Option<Search>,
+    /// Also the drivers shared with the organization (managers only; route planning).
+    pub include_shared: bool,
 }
 
 /// Drivers on a PLANNED or IN_PROGRESS route, as a subquery.
@@ -82,12 +84,56 @@ pub fn apply_filter(mut q: Select<user::Entity>, filter: &DriverFilter) -> Selec
 /// The organization's drivers (a DRIVER sees only itself), filtered.
 pub fn query(actor: &Actor, filter: &DriverFilter) -> Select<user::Entity> {
     let mut q = user::Entity::find()
-        .filter(user::Column::OrganizationId.eq(actor.organization_id))
+        .filter(own_or_shared(actor, filter.include_shared))
         .filter(user::Column::IsDriver.eq(true));
+    if filter.include_shared && filter.depot_id.is_some() {
+        q = q.filter(in_own_depot(actor));
+    }
     if !actor.roles.is_manager() {
         q = q.filter(user::Column::Id.eq(actor.user_id));
     }
     apply_filter(q, filter)
+}
+
+/// The organization's own drivers, and with `include_shared` (for managers, who may read
+/// them) also those shared with it now.
+fn own_or_shared(actor: &Actor, include_shared: bool) -> Condition {
+    let own = Condition::all().add(user::Column::OrganizationId.eq(actor.organization_id));
+    if !(include_shared && actor.roles.is_manager()) {
+        return own;
+    }
+    let shared = Query::select()
+        .column(share::Column::DriverId)
+        .from(share::Entity)
+        .and_where(Expr::col(share::Column::PartnerId).eq(actor.organization_id))
+        .to_owned();
+    Condition::any()
+        .add(own)
+        .add(user::Column::Id.in_subquery(shared))
+}
+
+/// Drivers whose depot is one of the actor's organization: a depot filter never matches a
+/// shared driver through its owner's depot, which the partner may not see.
+pub fn in_own_depot(actor: &Actor) -> Condition {
+    let own = Query::select()
+        .column(entity::depot::Column::Id)
+        .from(entity::depot::Entity)
+        .and_where(Expr::col(entity::depot::Column::OrganizationId).eq(actor.organization_id))
+        .to_owned();
+    Condition::all().add(user::Column::DepotId.in_subquery(own))
+}
+
+/// The ids of the drivers matching `filter`, as a subquery (the drivers of shares, filtered).
+pub fn matching_ids(actor: &Actor, filter: &DriverFilter) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::QueryTrait;
+    let mut q = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::IsDriver.eq(true));
+    if filter.depot_id.is_some() {
+        q = q.filter(in_own_depot(actor));
+    }
+    apply_filter(q, filter).into_query()
 }
 
 /// One page of the organization's drivers.

@@ -20,6 +20,7 @@ mod live;
 mod ordering;
 mod pagination;
 mod permissions;
+mod route_planning;
 mod schema;
 mod sharing;
 mod statements;
