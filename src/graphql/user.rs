@@ -236,6 +236,54 @@ impl From<service::InvitationPreview> for InvitationPreview {
     }
 }
 
+/// One item of a bulk operation that failed, with the code a single operation would have answered.
+#[derive(SimpleObject)]
+pub struct ItemError {
+    code: String,
+    message: String,
+    /// The input field at fault, when there is one.
+    field: Option<String>,
+}
+
+impl From<&crate::error::AppError> for ItemError {
+    fn from(err: &crate::error::AppError) -> Self {
+        let (code, message, field) = crate::graphql::error::item_parts(err);
+        Self {
+            code: code.to_owned(),
+            message,
+            field,
+        }
+    }
+}
+
+/// The outcome of one invitation of `inviteUsers`.
+#[derive(SimpleObject)]
+pub struct InviteUserResult {
+    email: String,
+    /// The invited user; null when this item failed.
+    user: Option<User>,
+    error: Option<ItemError>,
+}
+
+impl InviteUserInput {
+    /// The service's input; a malformed depot ID is BAD_USER_INPUT.
+    fn into_service(self) -> AppResult<Invite> {
+        let depot_id = self
+            .depot_id
+            .as_ref()
+            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
+            .transpose()?;
+        Ok(Invite {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            phone: self.phone,
+            roles: roles_from(&self.roles),
+            depot_id,
+        })
+    }
+}
+
 /// User queries.
 #[derive(Default)]
 pub struct UserQuery;
@@ -291,6 +339,39 @@ impl UserMutation {
         Ok(User(
             service::invite(state(ctx), &actor, invite).await.gql()?,
         ))
+    }
+
+    /// Up to 500 invitations, each applied on its own; results in input order.
+    async fn invite_users(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<InviteUserInput>,
+    ) -> Result<Vec<InviteUserResult>> {
+        let actor = actor(ctx)?;
+        let emails: Vec<String> = inputs.iter().map(|i| i.email.clone()).collect();
+        let invites = inputs
+            .into_iter()
+            .map(InviteUserInput::into_service)
+            .collect();
+        let results = service::invite_many(state(ctx), &actor, invites)
+            .await
+            .gql()?;
+        Ok(emails
+            .into_iter()
+            .zip(results)
+            .map(|(email, result)| match result {
+                Ok(user) => InviteUserResult {
+                    email: user.email.clone(),
+                    user: Some(User(user)),
+                    error: None,
+                },
+                Err(err) => InviteUserResult {
+                    email,
+                    user: None,
+                    error: Some(ItemError::from(&err)),
+                },
+            })
+            .collect())
     }
 
     async fn resend_invitation(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {

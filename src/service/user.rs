@@ -729,3 +729,31 @@ pub async fn list_ordered(
     )
     .await
 }
+
+/// Most invitations one `inviteUsers` takes.
+pub const MAX_BULK_INVITES: usize = 500;
+
+/// Invites each of `inputs` on its own, as [`invite`] would (an item already refused at the
+/// boundary keeps its error): one failure undoes nothing else. Results are in input order.
+/// More than [`MAX_BULK_INVITES`] items, or a role that may not invite, refuses the whole batch.
+pub async fn invite_many(
+    state: &AppState,
+    actor: &Actor,
+    inputs: Vec<AppResult<Invite>>,
+) -> AppResult<Vec<AppResult<user::Model>>> {
+    actor.require_manager()?;
+    if inputs.len() > MAX_BULK_INVITES {
+        return Err(AppError::bad_input(
+            "inputs",
+            format!("at most {MAX_BULK_INVITES} invitations at once"),
+        ));
+    }
+    let mut results = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        results.push(match input {
+            Ok(input) => invite(state, actor, input).await,
+            Err(refused) => Err(refused),
+        });
+    }
+    Ok(results)
+}

@@ -228,3 +228,160 @@ async fn a_sign_in_to_several_organizations_answers_with_an_unscoped_viewer_and_
         Some(2)
     );
 }
+
+const INVITE_USERS: &str = "mutation($inputs: [InviteUserInput!]!) { inviteUsers(inputs: $inputs) {
+    email user { id email status } error { code message field } } }";
+
+fn item(email: &str, roles: Value) -> Value {
+    json!({ "firstName": "Bulk", "lastName": "Person", "email": email, "roles": roles })
+}
+
+async fn user_total(app: &TestApp, token: &str) -> i64 {
+    app.ok(
+        Some(token),
+        "{ organization { users { totalCount } } }",
+        json!({}),
+    )
+    .await["organization"]["users"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bulk_invitation_applies_each_good_row_and_answers_each_bad_one_with_the_code_invite_user_would()
+ {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let other = app.create_org("Globex").await;
+    let foreign_depot = app.depot(&other.admin.token, "Elsewhere").await;
+    let dispatcher = app.member(&org.admin.token, &["DISPATCHER"]).await;
+    app.invite(&org.admin.token, "taken@example.test", &["DRIVER"])
+        .await;
+    let mut depot_item = item("depot@example.test", json!(["DRIVER"]));
+    depot_item["depotId"] = json!(foreign_depot);
+    let mut bad_id_item = item("badid@example.test", json!(["DRIVER"]));
+    bad_id_item["depotId"] = json!("not-an-id");
+    let inputs = json!([
+        item("one@example.test", json!(["DRIVER"])),
+        item("not an email", json!(["DRIVER"])),
+        item("TAKEN@example.test", json!(["DISPATCHER"])),
+        item("two@example.test", json!(["DISPATCHER"])),
+        item("two@example.test", json!(["DRIVER"])),
+        item("admin@example.test", json!(["ADMIN"])),
+        depot_item,
+        bad_id_item,
+        item("noroles@example.test", json!([])),
+        item("Three@Example.test", json!(["DRIVER"])),
+    ]);
+    let before = user_total(&app, &org.admin.token).await;
+    let data = app
+        .ok(
+            Some(&dispatcher.session.token),
+            INVITE_USERS,
+            json!({ "inputs": inputs }),
+        )
+        .await;
+    let results = data["inviteUsers"].as_array().unwrap();
+    assert_eq!(results.len(), 10);
+    let expect = [
+        ("one@example.test", None, None),
+        ("not an email", Some("BAD_USER_INPUT"), Some("input.email")),
+        ("TAKEN@example.test", Some("CONFLICT"), None),
+        ("two@example.test", None, None),
+        ("two@example.test", Some("CONFLICT"), None),
+        ("admin@example.test", Some("FORBIDDEN"), None),
+        ("depot@example.test", Some("NOT_FOUND"), None),
+        (
+            "badid@example.test",
+            Some("BAD_USER_INPUT"),
+            Some("input.depotId"),
+        ),
+        (
+            "noroles@example.test",
+            Some("BAD_USER_INPUT"),
+            Some("input.roles"),
+        ),
+        ("three@example.test", None, None),
+    ];
+    for (result, (email, code, field)) in results.iter().zip(expect) {
+        assert_eq!(result["email"], email, "{result}");
+        match code {
+            None => {
+                assert_eq!(result["error"], Value::Null, "{result}");
+                assert_eq!(result["user"]["email"], email);
+                assert_eq!(result["user"]["status"], "INVITED");
+            }
+            Some(code) => {
+                assert_eq!(result["user"], Value::Null, "{result}");
+                assert_eq!(result["error"]["code"], code, "{result}");
+                assert!(!result["error"]["message"].as_str().unwrap().is_empty());
+                assert_eq!(result["error"]["field"].as_str(), field, "{result}");
+            }
+        }
+    }
+    assert_eq!(user_total(&app, &org.admin.token).await, before + 3);
+    for email in ["one@example.test", "two@example.test", "three@example.test"] {
+        app.token_from_mail(email, "/accept-invitation").await;
+        assert_eq!(app.mails_to(email).len(), 1, "{email}");
+    }
+    for email in [
+        "admin@example.test",
+        "depot@example.test",
+        "noroles@example.test",
+    ] {
+        assert!(app.mails_to(email).is_empty(), "{email}");
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_invitation_of_more_than_500_rows_or_by_a_driver_is_refused_whole() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let before = user_total(&app, &org.admin.token).await;
+    let inputs: Vec<Value> = (0..501)
+        .map(|i| item(&format!("bulk{i}@example.test"), json!(["DRIVER"])))
+        .collect();
+    let body = app
+        .gql(
+            Some(&org.admin.token),
+            INVITE_USERS,
+            json!({ "inputs": inputs }),
+        )
+        .await;
+    assert_code(&body, "BAD_USER_INPUT");
+    assert_eq!(user_total(&app, &org.admin.token).await, before);
+
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let body = app
+        .gql(
+            Some(&driver.session.token),
+            INVITE_USERS,
+            json!({ "inputs": [item("x@example.test", json!(["DRIVER"]))] }),
+        )
+        .await;
+    assert_code(&body, "FORBIDDEN");
+    assert_eq!(user_total(&app, &org.admin.token).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_bulk_invitation_of_500_rows_invites_all_of_them_in_input_order() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let inputs: Vec<Value> = (0..500)
+        .map(|i| item(&format!("fleet{i}@example.test"), json!(["DRIVER"])))
+        .collect();
+    let data = app
+        .ok(
+            Some(&org.admin.token),
+            INVITE_USERS,
+            json!({ "inputs": inputs }),
+        )
+        .await;
+    let results = data["inviteUsers"].as_array().unwrap();
+    assert_eq!(results.len(), 500);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["email"], format!("fleet{i}@example.test"));
+        assert_eq!(result["error"], Value::Null);
+    }
+    assert_eq!(user_total(&app, &org.admin.token).await, 501);
+}
