@@ -8,6 +8,7 @@ use entity::organization;
 use crate::graphql::connection::{args, page_cost, total};
 use crate::graphql::depot::{Depot, DepotConnection};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
+use crate::graphql::events::{StatusEventConnection, StatusEventFilter};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::order::{DepotOrder, RouteOrder, UserOrder};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter};
@@ -222,6 +223,33 @@ impl Organization {
             }
         };
         shares(ctx, select, window).await
+    }
+
+    /// The audit trail: the status events this organization may see (the same audience as its live stream), newest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn status_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<StatusEventFilter>,
+    ) -> Result<StatusEventConnection> {
+        let actor = actor(ctx)?;
+        let window =
+            service::status_event::EventWindow::new(&args(first, after, last, before)).gql()?;
+        let filter = filter
+            .map(StatusEventFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
+        let conn = &state(ctx).db.conn;
+        let page = service::status_event::list(conn, &actor, &filter, window)
+            .await
+            .gql()?;
+        let total = total(ctx, service::status_event::count(conn, &actor, &filter)).await?;
+        Ok(StatusEventConnection::new(page, total))
     }
 
     /// Shares this organization has granted to partners.

@@ -9,6 +9,7 @@ pub mod organization;
 pub mod page;
 pub mod route;
 pub mod share;
+pub mod status_event;
 pub mod user;
 
 use sea_orm::{ConnectionTrait, EntityTrait};

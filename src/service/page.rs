@@ -284,6 +284,18 @@ pub struct OrderedWindow {
     limit: u64,
 }
 
+impl Window {
+    /// Rows asked for.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Whether the page is asked from the end (`last`).
+    pub fn is_backward(&self) -> bool {
+        self.backward
+    }
+}
+
 impl OrderedWindow {
     fn plain(&self) -> Window {
         Window {
