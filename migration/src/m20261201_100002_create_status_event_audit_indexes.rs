@@ -1,5 +1,4 @@
-//! Creates the indexes of the audit trail: an organization's own events by cursor, the events
-//! that name partners in their audience (the only rows with one, so a partial index), and one
+//! Creates the indexes of the audit trail: an organization's own events by cursor, and one
 //! subject's events by cursor. The same statements run on SQLite and PostgreSQL.
 
 use sea_orm_migration::prelude::*;
@@ -7,15 +6,13 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const CREATE: [&str; 3] = [
+const CREATE: [&str; 2] = [
     "CREATE INDEX IF NOT EXISTS idx_status_events_organization ON status_events (organization_id, id)",
-    "CREATE INDEX IF NOT EXISTS idx_status_events_audience ON status_events (id) WHERE audience <> ''",
     "CREATE INDEX IF NOT EXISTS idx_status_events_subject ON status_events (user_id, id)",
 ];
 
-const DROP: [&str; 3] = [
+const DROP: [&str; 2] = [
     "DROP INDEX IF EXISTS idx_status_events_organization",
-    "DROP INDEX IF EXISTS idx_status_events_audience",
     "DROP INDEX IF EXISTS idx_status_events_subject",
 ];
 

@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Select,
 };
 use uuid::Uuid;
 
 use entity::status_event::{self, EventKind};
+use entity::status_event_audience as audience;
 
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
@@ -75,12 +76,12 @@ fn own(actor: &Actor) -> Select<status_event::Entity> {
 }
 
 /// The events of other organizations' drivers that named the actor's organization in their
-/// audience when written (only those rows have a non-empty audience, and an index of their own).
+/// audience when written, through the audience index (one row per event and partner).
 fn as_partner(actor: &Actor) -> Select<status_event::Entity> {
     status_event::Entity::find()
-        .filter(status_event::Column::Audience.ne(""))
+        .join_rev(JoinType::InnerJoin, audience::Relation::Event.def())
+        .filter(audience::Column::OrganizationId.eq(actor.organization_id.to_string()))
         .filter(status_event::Column::OrganizationId.ne(actor.organization_id))
-        .filter(status_event::Column::Audience.like(format!("%{}%", actor.organization_id)))
 }
 
 fn filtered(
@@ -113,20 +114,33 @@ fn filtered(
     q
 }
 
-fn windowed(
+/// `q` restricted to the window on `key`.
+fn bounded<C: ColumnTrait>(
     mut q: Select<status_event::Entity>,
+    key: C,
     window: EventWindow,
 ) -> Select<status_event::Entity> {
     if let Some(after) = window.after {
-        q = q.filter(status_event::Column::Id.lt(after));
+        q = q.filter(key.lt(after));
     }
     if let Some(before) = window.before {
-        q = q.filter(status_event::Column::Id.gt(before));
+        q = q.filter(key.gt(before));
     }
+    q
+}
+
+/// `q` restricted to the window and ordered by `key`, the cursor column of its index (the
+/// event's own id, or the audience row's event id for the partner part).
+fn windowed<C: ColumnTrait>(
+    q: Select<status_event::Entity>,
+    key: C,
+    window: EventWindow,
+) -> Select<status_event::Entity> {
+    let q = bounded(q, key, window);
     if window.backward {
-        q.order_by_asc(status_event::Column::Id)
+        q.order_by_asc(key)
     } else {
-        q.order_by_desc(status_event::Column::Id)
+        q.order_by_desc(key)
     }
     .limit(window.limit + 1)
 }
@@ -142,12 +156,25 @@ pub async fn list(
     actor.require_manager()?;
     let mut rows = Vec::new();
     if window.limit > 0 {
-        rows = windowed(filtered(own(actor), filter, false), window)
-            .all(conn)
-            .await?;
-        let shared = windowed(filtered(as_partner(actor), filter, true), window)
-            .all(conn)
-            .await?;
+        rows = windowed(
+            filtered(own(actor), filter, false),
+            status_event::Column::Id,
+            window,
+        )
+        .all(conn)
+        .await?;
+        // Bounded on both sides of the join, so neither index is read from its end.
+        let shared = windowed(
+            bounded(
+                filtered(as_partner(actor), filter, true),
+                status_event::Column::Id,
+                window,
+            ),
+            audience::Column::EventId,
+            window,
+        )
+        .all(conn)
+        .await?;
         rows.extend(
             shared
                 .into_iter()

@@ -412,3 +412,45 @@ async fn events_are_kept_400_days_by_default_and_a_replay_accepts_any_cursor_sti
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn an_event_row_loaded_straight_into_the_log_reaches_the_partners_audit_trail_as_its_stream()
+{
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner Fleet").await;
+    let partner = app.create_org("Partner Fleet").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    let uuid_of = |id: &str| -> uuid::Uuid {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(id)
+            .unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        text.split_once(':').unwrap().1.parse().unwrap()
+    };
+    let other = uuid::Uuid::now_v7();
+    let row = entity::status_event::ActiveModel {
+        kind: Set(entity::status_event::EventKind::Deactivated),
+        organization_id: Set(uuid_of(&owner.id)),
+        user_id: Set(uuid_of(&driver.user_id)),
+        is_driver: Set(true),
+        partner_id: Set(None),
+        route_id: Set(None),
+        route_organization_id: Set(None),
+        previous_status: Set(Some(entity::user::UserStatus::Active)),
+        status: Set(Some(entity::user::UserStatus::Inactive)),
+        audience: Set(format!("{other},{}", uuid_of(&partner.id))),
+        at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.state.db.conn)
+    .await
+    .unwrap();
+    let page = trail(&app, &partner.admin.token, json!({})).await;
+    assert_eq!(page["totalCount"], 1, "{page}");
+    assert_eq!(page["nodes"][0]["cursor"], row.id.to_string());
+    assert_eq!(page["nodes"][0]["userId"], Value::Null);
+    let owners = trail(&app, &owner.admin.token, json!({ "first": 1 })).await;
+    assert_eq!(owners["nodes"][0]["cursor"], row.id.to_string());
+}
