@@ -248,6 +248,7 @@ impl Organization {
         let page = service::status_event::list(conn, &actor, &filter, window)
             .await
             .gql()?;
+        crate::graphql::prefetch::events(ctx, &page.page.items).await?;
         let total = total(ctx, service::status_event::count(conn, &actor, &filter)).await?;
         Ok(StatusEventConnection::new(page, total))
     }

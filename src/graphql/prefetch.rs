@@ -157,3 +157,51 @@ pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
     );
     a.and(b).map_err(loader_error)
 }
+
+/// Relations of a page of status events: subjects (and their shares, which decide a partner's
+/// view), organizations, routes.
+pub async fn events(ctx: &Context<'_>, rows: &[entity::status_event::Model]) -> Result<()> {
+    let l = loaders(ctx);
+    if !l.cached || rows.is_empty() {
+        return Ok(());
+    }
+    let subjects = distinct(rows.iter().map(|r| r.user_id));
+    let drivers = distinct(rows.iter().filter(|r| r.is_driver).map(|r| r.user_id));
+    let orgs = distinct(
+        rows.iter()
+            .flat_map(|r| [Some(r.organization_id), r.partner_id])
+            .flatten(),
+    );
+    let routes = distinct(rows.iter().filter_map(|r| r.route_id));
+    let (a, b, c, d) = tokio::join!(
+        async {
+            if selects(ctx, "driver") || selects(ctx, "user") {
+                l.user.load_many(subjects).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "driver") {
+                l.shares.load_many(drivers).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "driver") || selects(ctx, "partner") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "route") {
+                l.route.load_many(routes).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).and(c).and(d).map_err(loader_error)
+}
