@@ -84,32 +84,12 @@ pub fn apply_filter(mut q: Select<user::Entity>, filter: &DriverFilter) -> Selec
 /// The organization's drivers (a DRIVER sees only itself), filtered.
 pub fn query(actor: &Actor, filter: &DriverFilter) -> Select<user::Entity> {
     let mut q = user::Entity::find()
-        .filter(own_or_shared(actor, filter.include_shared))
+        .filter(user::Column::OrganizationId.eq(actor.organization_id))
         .filter(user::Column::IsDriver.eq(true));
-    if filter.include_shared && filter.depot_id.is_some() {
-        q = q.filter(in_own_depot(actor));
-    }
     if !actor.roles.is_manager() {
         q = q.filter(user::Column::Id.eq(actor.user_id));
     }
     apply_filter(q, filter)
-}
-
-/// The organization's own drivers, and with `include_shared` (for managers, who may read
-/// them) also those shared with it now.
-fn own_or_shared(actor: &Actor, include_shared: bool) -> Condition {
-    let own = Condition::all().add(user::Column::OrganizationId.eq(actor.organization_id));
-    if !(include_shared && actor.roles.is_manager()) {
-        return own;
-    }
-    let shared = Query::select()
-        .column(share::Column::DriverId)
-        .from(share::Entity)
-        .and_where(Expr::col(share::Column::PartnerId).eq(actor.organization_id))
-        .to_owned();
-    Condition::any()
-        .add(own)
-        .add(user::Column::Id.in_subquery(shared))
 }
 
 /// Drivers whose depot is one of the actor's organization: a depot filter never matches a
@@ -136,6 +116,28 @@ pub fn matching_ids(actor: &Actor, filter: &DriverFilter) -> sea_orm::sea_query:
     apply_filter(q, filter).into_query()
 }
 
+/// The list as disjoint parts, each one index range: the organization's own drivers, and
+/// with `include_shared` (managers) those shared with it.
+fn parts(actor: &Actor, filter: &DriverFilter) -> Vec<Select<user::Entity>> {
+    let mut parts = vec![query(actor, filter)];
+    if filter.include_shared && actor.roles.is_manager() {
+        let shared = Query::select()
+            .column(share::Column::DriverId)
+            .from(share::Entity)
+            .and_where(Expr::col(share::Column::PartnerId).eq(actor.organization_id))
+            .to_owned();
+        let mut q = user::Entity::find()
+            .filter(user::Column::Id.in_subquery(shared))
+            .filter(user::Column::OrganizationId.ne(actor.organization_id))
+            .filter(user::Column::IsDriver.eq(true));
+        if filter.depot_id.is_some() {
+            q = q.filter(in_own_depot(actor));
+        }
+        parts.push(apply_filter(q, filter));
+    }
+    parts
+}
+
 /// One page of the organization's drivers.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -143,7 +145,12 @@ pub async fn list(
     filter: &DriverFilter,
     window: Window,
 ) -> AppResult<Page<user::Model>> {
-    page::fetch(conn, query(actor, filter), user::Column::Id, window).await
+    let mut parts = parts(actor, filter);
+    if parts.len() > 1 {
+        return page::fetch_union(conn, parts, user::Column::Id, window).await;
+    }
+    let only = parts.remove(0);
+    page::fetch(conn, only, user::Column::Id, window).await
 }
 
 /// How many drivers match.
@@ -152,7 +159,11 @@ pub async fn count(
     actor: &Actor,
     filter: &DriverFilter,
 ) -> AppResult<i64> {
-    Ok(query(actor, filter).count(conn).await? as i64)
+    let mut total = 0;
+    for part in parts(actor, filter) {
+        total += part.count(conn).await? as i64;
+    }
+    Ok(total)
 }
 
 /// One page of drivers for each of `depots`, with the same filter and window, in one statement.
@@ -342,13 +353,11 @@ pub async fn list_ordered(
     key: &page::OrderKey<user::Column>,
     window: &page::OrderedWindow,
 ) -> AppResult<page::OrderedPage<user::Model>> {
-    page::fetch_ordered(
-        conn,
-        query(actor, filter),
-        key,
-        user::Column::Id,
-        |u| u.id,
-        window,
-    )
-    .await
+    let mut parts = parts(actor, filter);
+    if parts.len() > 1 {
+        return page::fetch_ordered_union(conn, parts, key, user::Column::Id, |u| u.id, window)
+            .await;
+    }
+    let only = parts.remove(0);
+    page::fetch_ordered(conn, only, key, user::Column::Id, |u| u.id, window).await
 }

@@ -447,3 +447,127 @@ fn past<C: ColumnTrait, I: ColumnTrait>(
         left.gt(right)
     }
 }
+
+/// Rows of several disjoint `parts` as one list: each part is read as its own page in index
+/// order (`shape` applies the window, the order and `limit + 1`), and only those candidates
+/// are merged, by the database in `order`, so no part is sorted whole.
+async fn fetch_parts<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    parts: Vec<Select<E>>,
+    shape: impl Fn(Select<E>) -> Select<E>,
+    order: &[(&str, Order)],
+    limit: u64,
+) -> AppResult<Vec<E::Model>> {
+    let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+    for (n, part) in parts.into_iter().enumerate() {
+        // Each part is a derived table: SQLite takes ORDER BY and LIMIT only there.
+        let branch = Query::select()
+            .column(Asterisk)
+            .from_subquery(shape(part).into_query(), Alias::new(format!("part{n}")))
+            .to_owned();
+        union = Some(match union {
+            None => branch,
+            Some(mut all) => {
+                all.union(sea_orm::sea_query::UnionType::All, branch);
+                all
+            }
+        });
+    }
+    let Some(union) = union else {
+        return Ok(Vec::new());
+    };
+    let mut merged = Query::select();
+    merged
+        .column(Asterisk)
+        .from_subquery(union, Alias::new("candidates"));
+    for (column, direction) in order {
+        merged.order_by(Alias::new(*column), direction.clone());
+    }
+    merged.limit(limit);
+    let statement = conn.get_database_backend().build(&merged);
+    Ok(E::find().from_raw_sql(statement).all(conn).await?)
+}
+
+/// [`fetch`] over several disjoint parts (the union of their rows), each read by its index.
+pub async fn fetch_union<E, C>(
+    conn: &impl ConnectionTrait,
+    parts: Vec<Select<E>>,
+    key: C,
+    window: Window,
+) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
+    if window.limit == 0 {
+        return Ok(cut(Vec::new(), window));
+    }
+    let order = if window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let shape = |part: Select<E>| {
+        bounded(part, key, window)
+            .order_by(key, order.clone())
+            .limit(window.limit + 1)
+    };
+    let items = fetch_parts(
+        conn,
+        parts,
+        shape,
+        &[(key.as_str(), order.clone())],
+        window.limit + 1,
+    )
+    .await?;
+    Ok(cut(items, window))
+}
+
+/// [`fetch_ordered`] over several disjoint parts (the union of their rows), each read by its
+/// index.
+pub async fn fetch_ordered_union<E, C, I>(
+    conn: &impl ConnectionTrait,
+    parts: Vec<Select<E>>,
+    key: &OrderKey<C>,
+    id: I,
+    id_of: impl Fn(&E::Model) -> Uuid,
+    window: &OrderedWindow,
+) -> AppResult<OrderedPage<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait + Into<E::Column>,
+    I: ColumnTrait,
+{
+    let descending = key.direction == Direction::Desc;
+    let order = if descending != window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let mut items = Vec::new();
+    if window.limit > 0 {
+        let shape = |mut part: Select<E>| {
+            if let Some((value, at)) = &window.after {
+                part = part.filter(past(key.column, id, value, *at, descending));
+            }
+            if let Some((value, at)) = &window.before {
+                part = part.filter(past(key.column, id, value, *at, !descending));
+            }
+            part.order_by(key.column, order.clone())
+                .order_by(id, order.clone())
+                .limit(window.limit + 1)
+        };
+        let columns = [
+            (key.column.as_str(), order.clone()),
+            (id.as_str(), order.clone()),
+        ];
+        items = fetch_parts(conn, parts, shape, &columns, window.limit + 1).await?;
+    }
+    let page = cut(items, window.plain());
+    let cursors = page
+        .items
+        .iter()
+        .map(|row| ordered_cursor(row, key, id_of(row)))
+        .collect();
+    Ok(OrderedPage { page, cursors })
+}

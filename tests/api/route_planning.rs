@@ -310,3 +310,60 @@ async fn shared_with_us_takes_the_driver_filter() {
         .await;
     assert_code(&bad, "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn an_include_shared_list_in_the_default_order_pages_forward_and_backward_exactly() {
+    let p = planning().await;
+    let token = &p.partner.admin.token;
+    let query = "query($first: Int, $after: String, $last: Int, $before: String) {
+        organization { drivers(filter: { includeShared: true }, first: $first, after: $after,
+            last: $last, before: $before) {
+            nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }";
+    let whole = p.app.ok(Some(token), query, json!({ "first": 50 })).await;
+    let all: Vec<String> = whole["organization"]["drivers"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(all.len(), 5);
+    let mut forward = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data = p
+            .app
+            .ok(Some(token), query, json!({ "first": 2, "after": after }))
+            .await;
+        let page = &data["organization"]["drivers"];
+        for n in page["nodes"].as_array().unwrap() {
+            forward.push(n["id"].as_str().unwrap().to_owned());
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(forward, all);
+    let mut backward: Vec<String> = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let data = p
+            .app
+            .ok(Some(token), query, json!({ "last": 2, "before": before }))
+            .await;
+        let page = &data["organization"]["drivers"];
+        let mut chunk: Vec<String> = page["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect();
+        chunk.extend(backward);
+        backward = chunk;
+        if page["pageInfo"]["hasPreviousPage"] != true {
+            break;
+        }
+        before = page["pageInfo"]["startCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(backward, all);
+}
