@@ -5,6 +5,7 @@
 pub mod account;
 pub mod depot;
 pub mod driver;
+pub mod export;
 pub mod organization;
 pub mod page;
 pub mod route;

@@ -360,3 +360,23 @@ pub async fn list_ordered(
     )
     .await
 }
+
+/// One page, in the order of `key`, of the routes planned in `[from, to)` (either end open).
+pub async fn list_planned_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    key: &page::OrderKey<route::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<route::Model>> {
+    let mut q = query(actor, filter);
+    if let Some(from) = from {
+        q = q.filter(route::Column::PlannedStart.gte(from));
+    }
+    if let Some(to) = to {
+        q = q.filter(route::Column::PlannedStart.lt(to));
+    }
+    page::fetch_ordered(conn, q, key, route::Column::Id, |r| r.id, window).await
+}

@@ -10,6 +10,7 @@ mod audit;
 mod background_writes;
 mod bad_input;
 mod concurrency;
+mod export;
 mod fuzz;
 mod hardening;
 mod helpers;
