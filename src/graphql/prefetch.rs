@@ -18,6 +18,26 @@ fn selects(ctx: &Context<'_>, field: &str) -> bool {
         || here.field("edges").field("node").field(field).exists()
 }
 
+/// Whether `inner` is selected on the `outer` object of the nodes being resolved.
+fn selects_within(ctx: &Context<'_>, outer: &str, inner: &str) -> bool {
+    let here: Lookahead<'_> = ctx.look_ahead();
+    here.field("nodes").field(outer).field(inner).exists()
+        || here
+            .field("edges")
+            .field("node")
+            .field(outer)
+            .field(inner)
+            .exists()
+}
+
+/// The INVITED ones of `rows`, whose invitation expiry a page may show.
+fn invited(rows: &[user::Model]) -> Vec<Uuid> {
+    rows.iter()
+        .filter(|r| r.status == user::UserStatus::Invited)
+        .map(|r| r.id)
+        .collect()
+}
+
 fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
     ids.collect::<HashSet<_>>().into_iter().collect()
 }
@@ -61,7 +81,15 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
             }
         },
     );
-    a.and(b).and(c).and(d).map_err(loader_error)
+    a.and(b).and(c).and(d).map_err(loader_error)?;
+    let invited = invited(rows);
+    if selects_within(ctx, "user", "invitationExpiresAt") && !invited.is_empty() {
+        l.invitation_expiry
+            .load_many(invited)
+            .await
+            .map_err(loader_error)?;
+    }
+    Ok(())
 }
 
 /// Relations of a page of users.
@@ -71,11 +99,7 @@ pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
         return Ok(());
     }
     let orgs = distinct(rows.iter().map(|r| r.organization_id));
-    let invited: Vec<Uuid> = rows
-        .iter()
-        .filter(|r| r.status == user::UserStatus::Invited)
-        .map(|r| r.id)
-        .collect();
+    let invited = invited(rows);
     let (a, b) = tokio::join!(
         async {
             if selects(ctx, "organization") {

@@ -427,3 +427,55 @@ async fn a_cursor_from_another_order_list_or_direction_is_bad_user_input() {
         .to_owned();
     assert_code(&page("users", by_last, Some(plain)).await, "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn an_ordered_page_with_shared_drivers_costs_the_same_statements_for_5_and_for_300_rows() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let owner = app.create_org("Owner").await;
+    let depot = app.depot(&org.admin.token, "Hub").await;
+    for batch in 0..2 {
+        let inputs: Vec<Value> = (0..200)
+            .map(|i| json!({ "firstName": "D", "lastName": format!("L{batch}{i:03}"),
+                "email": format!("d{batch}-{i}@example.test"), "roles": ["DRIVER"], "depotId": depot }))
+            .collect();
+        app.ok(
+            Some(&org.admin.token),
+            "mutation($inputs: [InviteUserInput!]!) { inviteUsers(inputs: $inputs) { email } }",
+            json!({ "inputs": inputs }),
+        )
+        .await;
+    }
+    let mut shared = Vec::new();
+    for _ in 0..3 {
+        shared.push(app.member(&owner.admin.token, &["DRIVER"]).await.driver_id);
+    }
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($p: ID!, $d: [ID!]!) { shareDrivers(partnerId: $p, driverIds: $d) { id } }",
+        json!({ "p": org.id, "d": shared }),
+    )
+    .await;
+    let query = "query($n: Int) { organization { drivers(first: $n, orderBy: { field: LAST_NAME, direction: DESC },
+        filter: { includeShared: true }) { totalCount nodes { id owner { name } depot { name }
+        user { email invitationExpiresAt } organization { name } available currentRoute { name } } } } }";
+    let mut costs = Vec::new();
+    for n in [5, 300] {
+        let mut least = u64::MAX;
+        for _ in 0..5 {
+            let before = app.statements();
+            let data = app
+                .ok(Some(&org.admin.token), query, json!({ "n": n }))
+                .await;
+            least = least.min(app.statements() - before);
+            let nodes = data["organization"]["drivers"]["nodes"].as_array().unwrap();
+            assert_eq!(nodes.len(), n);
+        }
+        costs.push(least);
+    }
+    println!(
+        "ordered includeShared page statements: 5 rows = {}, 300 rows = {}",
+        costs[0], costs[1]
+    );
+    assert_eq!(costs[0], costs[1]);
+}
