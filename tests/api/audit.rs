@@ -454,3 +454,32 @@ async fn an_event_row_loaded_straight_into_the_log_reaches_the_partners_audit_tr
     let owners = trail(&app, &owner.admin.token, json!({ "first": 1 })).await;
     assert_eq!(owners["nodes"][0]["cursor"], row.id.to_string());
 }
+
+#[tokio::test]
+async fn the_dashboard_migrations_roll_back_and_apply_again_with_events_in_the_log() {
+    use migration::{Migrator, MigratorTrait};
+    let app = spawn_app().await;
+    let owner = app.create_org("Owner Fleet").await;
+    let partner = app.create_org("Partner Fleet").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($p: ID!, $d: [ID!]!) { shareDrivers(partnerId: $p, driverIds: $d) { id } }",
+        json!({ "p": partner.id, "d": [driver.driver_id] }),
+    )
+    .await;
+    app.ok(
+        Some(&owner.admin.token),
+        SET_INACTIVE,
+        json!({ "d": driver.driver_id }),
+    )
+    .await;
+    let before = trail(&app, &partner.admin.token, json!({})).await;
+    assert_eq!(before["totalCount"], 2);
+    let conn = &app.state.db.conn;
+    Migrator::down(conn, Some(3)).await.unwrap();
+    Migrator::up(conn, None).await.unwrap();
+    // The audience index was rebuilt from the log.
+    let after = trail(&app, &partner.admin.token, json!({})).await;
+    assert_eq!(after, before);
+}
