@@ -1,6 +1,5 @@
-//! Creates the indexes behind every `orderBy` of users, drivers, routes and depots: the
-//! organization, the sort column, then the id that breaks ties, so a keyset page reads only
-//! its own rows in index order on SQLite and PostgreSQL alike.
+//! Creates the indexes behind every `orderBy`: (organization, sort column, id) on users,
+//! routes and depots.
 
 use sea_orm_migration::prelude::*;
 

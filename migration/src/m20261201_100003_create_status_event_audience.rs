@@ -1,8 +1,8 @@
-//! Creates `status_event_audience`: one row per partner an event names in its `audience`, so a
-//! partner's audit trail is an index range however large the log. The database keeps it from
-//! `status_events.audience` itself (a trigger on insert, a cascade on delete), so every way an
-//! event row arrives, the gateway's writer or a direct load, is indexed the same; rows already
-//! in the log are indexed here.
+//! Creates `status_event_audience`, one row per partner an event's `audience` names, kept by
+//! the database itself and filled from the log.
+
+// A trigger on insert and a cascade on delete keep it, so every way a row reaches the log (the
+// gateway's writer or a direct load) is indexed the same; rows already there are indexed here.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;

@@ -1,6 +1,5 @@
-//! CSV exports of drivers and routes: what the lists show the viewer, in the viewer's CSV
-//! delimiter and time zone, RFC 4180 quoting, cells that would run as spreadsheet formulas
-//! defused, read in keyset pages so memory stays bounded whatever the row count.
+//! CSV exports of drivers and routes as the lists show them to the viewer, in its delimiter
+//! and time zone, streamed in keyset pages.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;

@@ -1,6 +1,5 @@
 //! The audit trail: `organization.statusEvents` holds exactly what the organization's live
-//! stream received (owner and partner alike), newest first, filtered and paged; events stay
-//! for `EVENT_RETENTION_DAYS` and a replay accepts any cursor still kept.
+//! stream received, newest first, filtered and paged, for `EVENT_RETENTION_DAYS`.
 
 use chrono::{Duration, Utc};
 use sea_orm::EntityTrait;

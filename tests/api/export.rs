@@ -1,6 +1,5 @@
-//! CSV exports: the viewer's lists in its delimiter and time zone, RFC 4180 quoting, formula
-//! cells defused, an attachment named after the organization, streamed in pages; errors as
-//! JSON with 401, 403 and 400.
+//! CSV exports: delimiter, time zone, quoting, defused formulas, the attachment's name,
+//! streaming in pages, and the JSON errors.
 
 use serde_json::{Value, json};
 

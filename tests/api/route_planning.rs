@@ -1,6 +1,5 @@
-//! Route planning's one list: `organization.drivers(filter: {includeShared: true})` pages own
-//! and shared drivers together, every filter and order applying to both, shared ones in the
-//! partner view; `sharedWithUs(filter:)` takes the same filter.
+//! Route planning's one list: `drivers(filter: {includeShared: true})` with every filter and
+//! order, shared drivers in the partner view; `sharedWithUs(filter:)`.
 
 use serde_json::{Value, json};
 
