@@ -164,6 +164,36 @@ async fn an_invited_user_shows_when_its_invitation_expires_and_an_active_one_sho
     );
     assert_eq!(of(&org.admin_user_id)["invitationExpiresAt"], Value::Null);
 
+    // An invitation past its expiry still shows when it expired, so the page can flag it.
+    let past = Utc::now() - Duration::days(1);
+    entity::invitation::Entity::update_many()
+        .col_expr(entity::invitation::Column::ExpiresAt, Expr::value(past))
+        .filter(entity::invitation::Column::TokenHash.ne(""))
+        .exec(&app.state.db.conn)
+        .await
+        .unwrap();
+    let data = app
+        .ok(
+            Some(&org.admin.token),
+            "query($id: ID!) { user(id: $id) { invitationExpiresAt } }",
+            json!({ "id": invited }),
+        )
+        .await;
+    let expired = time(&data["user"]["invitationExpiresAt"]);
+    assert!((expired - past).num_seconds().abs() < 5, "{expired}");
+    app.ok(
+        Some(&org.admin.token),
+        "mutation($id: ID!) { resendInvitation(userId: $id) { id } }",
+        json!({ "id": invited }),
+    )
+    .await;
+    for _ in 0..100 {
+        if app.mails_to("pending@example.test").len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     let token = app
         .token_from_mail("pending@example.test", "/accept-invitation")
         .await;
