@@ -127,8 +127,13 @@ pub struct Settings {
     /// Turns off GraphiQL, introspection and field suggestions.
     #[arg(long, global = true, env = "PRODUCTION", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub production: bool,
-    /// Days status events are kept for `statusChanged(after:)` replays.
-    #[arg(long, global = true, env = "EVENT_RETENTION_DAYS", default_value_t = 7)]
+    /// Days status events are kept: the audit trail and the `statusChanged(after:)` replay window.
+    #[arg(
+        long,
+        global = true,
+        env = "EVENT_RETENTION_DAYS",
+        default_value_t = 400
+    )]
     pub event_retention_days: u32,
     /// Seconds between re-checks of live sessions' memberships (removed or other roles end the
     /// session; a status change does not).

@@ -11,4 +11,5 @@ pub mod refresh_token;
 pub mod route;
 pub mod share;
 pub mod status_event;
+pub mod status_event_audience;
 pub mod user;

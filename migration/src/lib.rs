@@ -16,6 +16,9 @@ mod m20261123_000011_create_kv;
 mod m20261123_000012_create_mail_outbox;
 mod m20261201_000021_add_route_depot_name;
 mod m20261201_000022_add_share_expiry;
+mod m20261201_100001_create_order_indexes;
+mod m20261201_100002_create_status_event_audit_indexes;
+mod m20261201_100003_create_status_event_audience;
 
 /// Every migration of the gateway, oldest first.
 pub struct Migrator;
@@ -38,6 +41,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000012_create_mail_outbox::Migration),
             Box::new(m20261201_000021_add_route_depot_name::Migration),
             Box::new(m20261201_000022_add_share_expiry::Migration),
+            Box::new(m20261201_100001_create_order_indexes::Migration),
+            Box::new(m20261201_100002_create_status_event_audit_indexes::Migration),
+            Box::new(m20261201_100003_create_status_event_audience::Migration),
         ]
     }
 }

@@ -164,6 +164,10 @@ impl SignInPayload {
     async fn scoped(&self) -> bool {
         self.0.session.principal.scope.is_some()
     }
+    /// The signed-in person, as `viewer` answers with these tokens.
+    async fn viewer(&self) -> Viewer {
+        Viewer::new(self.0.session.principal.clone())
+    }
 }
 
 /// Input of `createOrganization`.

@@ -3,7 +3,7 @@
 use async_graphql::{Context, SimpleObject};
 
 use crate::graphql::Gql;
-use crate::service::page::{Page, PageArgs, cursor};
+use crate::service::page::{OrderedPage, Page, PageArgs, cursor};
 
 /// Relay page information.
 #[derive(SimpleObject, Debug, Clone)]
@@ -98,6 +98,26 @@ pub fn parts<M: Keyed, N>(page: Page<M>, node: impl Fn(M) -> N) -> (Vec<(String,
     (edges, info)
 }
 
+/// Edges and page info of an ordered page, whose cursors carry the sort key.
+pub fn ordered_parts<M, N>(
+    ordered: OrderedPage<M>,
+    node: impl Fn(M) -> N,
+) -> (Vec<(String, N)>, PageInfo) {
+    let OrderedPage { page, cursors } = ordered;
+    let edges: Vec<(String, N)> = cursors
+        .into_iter()
+        .zip(page.items)
+        .map(|(c, m)| (c, node(m)))
+        .collect();
+    let info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: page.has_previous,
+        start_cursor: edges.first().map(|e| e.0.clone()),
+        end_cursor: edges.last().map(|e| e.0.clone()),
+    };
+    (edges, info)
+}
+
 /// Declares `XConnection` and `XEdge` for node type `X` built from rows of `model`.
 #[macro_export]
 macro_rules! connection_type {
@@ -133,6 +153,23 @@ macro_rules! connection_type {
                 node: impl Fn($model) -> $node,
             ) -> Self {
                 let (edges, page_info) = $crate::graphql::connection::parts(page, node);
+                Self {
+                    edges: edges
+                        .into_iter()
+                        .map(|(cursor, node)| $edge { cursor, node })
+                        .collect(),
+                    page_info,
+                    total_count: total_count.unwrap_or(0),
+                }
+            }
+
+            /// Builds the connection from an ordered service page.
+            pub fn ordered(
+                page: $crate::service::page::OrderedPage<$model>,
+                total_count: Option<i64>,
+                node: impl Fn($model) -> $node,
+            ) -> Self {
+                let (edges, page_info) = $crate::graphql::connection::ordered_parts(page, node);
                 Self {
                     edges: edges
                         .into_iter()

@@ -268,6 +268,8 @@ pub struct DriverFilter {
     available: Option<bool>,
     /// Case-insensitive substring of first name, last name or email.
     search: Option<String>,
+    /// organization.drivers only: also the drivers shared with the organization.
+    include_shared: Option<bool>,
 }
 
 impl DriverFilter {
@@ -282,6 +284,7 @@ impl DriverFilter {
                 .transpose()?,
             available: self.available,
             search: crate::graphql::user::search(self.search.as_deref())?,
+            include_shared: self.include_shared.unwrap_or(false),
         })
     }
 }

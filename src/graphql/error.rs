@@ -27,6 +27,17 @@ impl ErrorExtensions for AppError {
     }
 }
 
+/// What an item of a bulk operation reports for `err`: its code, the message a single
+/// operation would answer, and the input field at fault.
+pub fn item_parts(err: &AppError) -> (&'static str, String, Option<String>) {
+    let message = err.extend().message;
+    let field = match err {
+        AppError::BadInput { field, .. } => Some(field.clone()),
+        _ => None,
+    };
+    (err.code(), message, field)
+}
+
 /// `service_call().await.gql()?` in resolvers.
 pub trait Gql<T> {
     /// Maps the service error to its GraphQL form.

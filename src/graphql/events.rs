@@ -3,15 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, Enum, ID, Object, Result, Subscription as SubscriptionObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, Result, Subscription as SubscriptionObject,
+};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
 use entity::status_event::{self, EventKind};
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::events::stream::{self, StreamEnd};
 use crate::events::visibility::Subscriber;
+use crate::graphql::connection::{PageInfo, ordered_parts};
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::OrganizationMatch;
@@ -19,6 +22,7 @@ use crate::graphql::route::Route;
 use crate::graphql::user::{User, UserStatus};
 use crate::graphql::{Gql, actor, actor_opt, auth, loader_error, loaders, state};
 use crate::service;
+use crate::service::page::OrderedPage;
 
 /// What happened to a user or driver.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -202,5 +206,113 @@ impl Subscription {
                 Err(AppError::Internal(anyhow::anyhow!("event log unavailable"))).gql()
             }
         }))
+    }
+}
+
+impl From<StatusEventKind> for EventKind {
+    fn from(k: StatusEventKind) -> Self {
+        match k {
+            StatusEventKind::Invited => Self::Invited,
+            StatusEventKind::Activated => Self::Activated,
+            StatusEventKind::Deactivated => Self::Deactivated,
+            StatusEventKind::Reactivated => Self::Reactivated,
+            StatusEventKind::Deleted => Self::Deleted,
+            StatusEventKind::Shared => Self::Shared,
+            StatusEventKind::Unshared => Self::Unshared,
+            StatusEventKind::Assigned => Self::Assigned,
+            StatusEventKind::Unassigned => Self::Unassigned,
+            StatusEventKind::RouteStarted => Self::RouteStarted,
+            StatusEventKind::RouteCompleted => Self::RouteCompleted,
+            StatusEventKind::RouteCancelled => Self::RouteCancelled,
+        }
+    }
+}
+
+/// Filters of the audit trail.
+#[derive(InputObject, Default)]
+pub struct StatusEventFilter {
+    kinds: Option<Vec<StatusEventKind>>,
+    driver_id: Option<ID>,
+    user_id: Option<ID>,
+    /// Inclusive lower bound of `at`.
+    from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound of `at`.
+    to: Option<DateTime<Utc>>,
+}
+
+impl StatusEventFilter {
+    /// The service's filter; malformed IDs are BAD_USER_INPUT.
+    pub fn into_service(self) -> AppResult<service::status_event::EventFilter> {
+        Ok(service::status_event::EventFilter {
+            kinds: self.kinds.map(|k| k.into_iter().map(Into::into).collect()),
+            driver_id: self
+                .driver_id
+                .as_ref()
+                .map(|id| ids::decode(id, Kind::Driver, "filter.driverId"))
+                .transpose()?,
+            user_id: self
+                .user_id
+                .as_ref()
+                .map(|id| ids::decode(id, Kind::User, "filter.userId"))
+                .transpose()?,
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+/// An edge of the audit trail: an event and its cursor (the event's own).
+pub struct StatusEventEdge {
+    cursor: String,
+    node: StatusEvent,
+}
+
+#[Object]
+impl StatusEventEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    async fn node(&self) -> &StatusEvent {
+        &self.node
+    }
+}
+
+/// A page of the audit trail, newest first.
+pub struct StatusEventConnection {
+    edges: Vec<StatusEventEdge>,
+    page_info: PageInfo,
+    total_count: i64,
+}
+
+impl StatusEventConnection {
+    /// Builds the connection from a service page.
+    pub fn new(page: OrderedPage<status_event::Model>, total_count: Option<i64>) -> Self {
+        let (edges, page_info) =
+            ordered_parts(page, |e: status_event::Model| StatusEvent(Arc::new(e)));
+        Self {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, node)| StatusEventEdge { cursor, node })
+                .collect(),
+            page_info,
+            total_count: total_count.unwrap_or(0),
+        }
+    }
+}
+
+#[Object]
+impl StatusEventConnection {
+    async fn edges(&self) -> &[StatusEventEdge] {
+        &self.edges
+    }
+    async fn nodes(&self) -> Vec<&StatusEvent> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// Items matching, over all pages.
+    async fn total_count(&self) -> i64 {
+        self.total_count
     }
 }

@@ -104,6 +104,21 @@ impl Loader<Uuid> for SharesByDriverLoader {
     }
 }
 
+/// When each user's pending invitation expires (`None` without one, so misses cache).
+pub struct InvitationExpiryLoader(Db);
+
+impl Loader<Uuid> for InvitationExpiryLoader {
+    type Value = Option<chrono::DateTime<chrono::Utc>>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut found = service::user::invitation_expiries(&self.0.conn, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
+    }
+}
+
 /// Which drivers of a depot to load: the reader, filter and window (the same for every depot
 /// of one list, so their pages are loaded together).
 pub struct DepotDriversQuery {
@@ -392,6 +407,8 @@ pub struct Loaders {
     pub depot_drivers: Cached<DepotDriversLoader>,
     /// Pages of routes by driver.
     pub driver_routes: Cached<DriverRoutesLoader>,
+    /// Pending invitation expiry by user id.
+    pub invitation_expiry: Cached<InvitationExpiryLoader>,
 }
 
 impl Loaders {
@@ -419,7 +436,16 @@ impl Loaders {
                 tokio::spawn,
                 cache,
             ),
-            driver_routes: DataLoader::with_cache(DriverRoutesLoader(db), tokio::spawn, cache),
+            driver_routes: DataLoader::with_cache(
+                DriverRoutesLoader(db.clone()),
+                tokio::spawn,
+                cache,
+            ),
+            invitation_expiry: DataLoader::with_cache(
+                InvitationExpiryLoader(db),
+                tokio::spawn,
+                cache,
+            ),
         }
     }
 }

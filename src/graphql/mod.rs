@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ingest;
 pub mod loaders;
 pub mod node;
+pub mod order;
 pub mod organization;
 pub mod prefetch;
 pub mod route;

@@ -8,7 +8,9 @@ use entity::organization;
 use crate::graphql::connection::{args, page_cost, total};
 use crate::graphql::depot::{Depot, DepotConnection};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
+use crate::graphql::events::{StatusEventConnection, StatusEventFilter};
 use crate::graphql::ids::{self, Kind};
+use crate::graphql::order::{DepotOrder, RouteOrder, UserOrder};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter};
 use crate::graphql::share::{SharedDriver, SharedDriverConnection};
 use crate::graphql::user::{User, UserConnection, UserFilter};
@@ -54,6 +56,8 @@ impl Organization {
         self.0.created_at
     }
 
+    // One parameter per GraphQL argument: the connection arguments, filter and order.
+    #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn users(
         &self,
@@ -63,23 +67,37 @@ impl Organization {
         last: Option<i32>,
         before: Option<String>,
         filter: Option<UserFilter>,
+        order_by: Option<UserOrder>,
     ) -> Result<UserConnection> {
         let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
+        let args = args(first, after, last, before);
         let filter = filter
             .map(UserFilter::into_service)
             .transpose()
             .gql()?
             .unwrap_or_default();
         let conn = &state(ctx).db.conn;
+        let total = || total(ctx, service::user::count(conn, &actor, &filter));
+        if let Some(order) = order_by {
+            let key = order.key("users");
+            let window = args.ordered_window(&key).gql()?;
+            let page = service::user::list_ordered(conn, &actor, &filter, &key, &window)
+                .await
+                .gql()?;
+            crate::graphql::prefetch::users(ctx, &page.page.items).await?;
+            return Ok(UserConnection::ordered(page, total().await?, User));
+        }
+        let window = args.window().gql()?;
         let page = service::user::list(conn, &actor, &filter, window)
             .await
             .gql()?;
         crate::graphql::prefetch::users(ctx, &page.items).await?;
-        let total = total(ctx, service::user::count(conn, &actor, &filter)).await?;
-        Ok(UserConnection::new(page, total, User))
+        Ok(UserConnection::new(page, total().await?, User))
     }
 
+    /// The organization's drivers; with filter.includeShared also the drivers shared with it (route planning).
+    // One parameter per GraphQL argument: the connection arguments, filter and order.
+    #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn drivers(
         &self,
@@ -89,21 +107,32 @@ impl Organization {
         last: Option<i32>,
         before: Option<String>,
         filter: Option<DriverFilter>,
+        order_by: Option<UserOrder>,
     ) -> Result<DriverConnection> {
         let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
+        let args = args(first, after, last, before);
         let filter = filter
             .map(DriverFilter::into_service)
             .transpose()
             .gql()?
             .unwrap_or_default();
         let conn = &state(ctx).db.conn;
+        let total = || total(ctx, service::driver::count(conn, &actor, &filter));
+        if let Some(order) = order_by {
+            let key = order.key("drivers");
+            let window = args.ordered_window(&key).gql()?;
+            let page = service::driver::list_ordered(conn, &actor, &filter, &key, &window)
+                .await
+                .gql()?;
+            crate::graphql::prefetch::drivers(ctx, &page.page.items).await?;
+            return Ok(DriverConnection::ordered(page, total().await?, Driver));
+        }
+        let window = args.window().gql()?;
         let page = service::driver::list(conn, &actor, &filter, window)
             .await
             .gql()?;
         crate::graphql::prefetch::drivers(ctx, &page.items).await?;
-        let total = total(ctx, service::driver::count(conn, &actor, &filter)).await?;
-        Ok(DriverConnection::new(page, total, Driver))
+        Ok(DriverConnection::new(page, total().await?, Driver))
     }
 
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
@@ -114,15 +143,28 @@ impl Organization {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        order_by: Option<DepotOrder>,
     ) -> Result<DepotConnection> {
         let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
+        let args = args(first, after, last, before);
         let conn = &state(ctx).db.conn;
+        if let Some(order) = order_by {
+            let key = order.key();
+            let window = args.ordered_window(&key).gql()?;
+            let page = service::depot::list_ordered(conn, &actor, &key, &window)
+                .await
+                .gql()?;
+            let total = total(ctx, service::depot::count(conn, &actor)).await?;
+            return Ok(DepotConnection::ordered(page, total, Depot));
+        }
+        let window = args.window().gql()?;
         let page = service::depot::list(conn, &actor, window).await.gql()?;
         let total = total(ctx, service::depot::count(conn, &actor)).await?;
         Ok(DepotConnection::new(page, total, Depot))
     }
 
+    // One parameter per GraphQL argument: the connection arguments, filter and order.
+    #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn routes(
         &self,
@@ -132,21 +174,32 @@ impl Organization {
         last: Option<i32>,
         before: Option<String>,
         filter: Option<RouteFilter>,
+        order_by: Option<RouteOrder>,
     ) -> Result<RouteConnection> {
         let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
+        let args = args(first, after, last, before);
         let filter = filter
             .map(RouteFilter::into_service)
             .transpose()
             .gql()?
             .unwrap_or_default();
         let conn = &state(ctx).db.conn;
+        let total = || total(ctx, service::route::count(conn, &actor, &filter));
+        if let Some(order) = order_by {
+            let key = order.key("routes");
+            let window = args.ordered_window(&key).gql()?;
+            let page = service::route::list_ordered(conn, &actor, &filter, &key, &window)
+                .await
+                .gql()?;
+            crate::graphql::prefetch::routes(ctx, &page.page.items).await?;
+            return Ok(RouteConnection::ordered(page, total().await?, Route));
+        }
+        let window = args.window().gql()?;
         let page = service::route::list(conn, &actor, &filter, window)
             .await
             .gql()?;
         crate::graphql::prefetch::routes(ctx, &page.items).await?;
-        let total = total(ctx, service::route::count(conn, &actor, &filter)).await?;
-        Ok(RouteConnection::new(page, total, Route))
+        Ok(RouteConnection::new(page, total().await?, Route))
     }
 
     /// Drivers of other organizations shared with this one (the partner view).
@@ -158,11 +211,46 @@ impl Organization {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
+        filter: Option<DriverFilter>,
     ) -> Result<SharedDriverConnection> {
         let actor = actor(ctx)?;
         let window = args(first, after, last, before).window().gql()?;
-        let select = service::share::with_us(&actor).gql()?;
+        let select = match filter {
+            None => service::share::with_us(&actor).gql()?,
+            Some(filter) => {
+                let filter = filter.into_service().gql()?;
+                service::share::with_us_filtered(&actor, &filter).gql()?
+            }
+        };
         shares(ctx, select, window).await
+    }
+
+    /// The audit trail: the status events this organization may see (the same audience as its live stream), newest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn status_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<StatusEventFilter>,
+    ) -> Result<StatusEventConnection> {
+        let actor = actor(ctx)?;
+        let window =
+            service::status_event::EventWindow::new(&args(first, after, last, before)).gql()?;
+        let filter = filter
+            .map(StatusEventFilter::into_service)
+            .transpose()
+            .gql()?
+            .unwrap_or_default();
+        let conn = &state(ctx).db.conn;
+        let page = service::status_event::list(conn, &actor, &filter, window)
+            .await
+            .gql()?;
+        crate::graphql::prefetch::events(ctx, &page.page.items).await?;
+        let total = total(ctx, service::status_event::count(conn, &actor, &filter)).await?;
+        Ok(StatusEventConnection::new(page, total))
     }
 
     /// Shares this organization has granted to partners.

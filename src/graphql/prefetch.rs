@@ -18,6 +18,26 @@ fn selects(ctx: &Context<'_>, field: &str) -> bool {
         || here.field("edges").field("node").field(field).exists()
 }
 
+/// Whether `inner` is selected on the `outer` object of the nodes being resolved.
+fn selects_within(ctx: &Context<'_>, outer: &str, inner: &str) -> bool {
+    let here: Lookahead<'_> = ctx.look_ahead();
+    here.field("nodes").field(outer).field(inner).exists()
+        || here
+            .field("edges")
+            .field("node")
+            .field(outer)
+            .field(inner)
+            .exists()
+}
+
+/// The INVITED ones of `rows`, whose invitation expiry a page may show.
+fn invited(rows: &[user::Model]) -> Vec<Uuid> {
+    rows.iter()
+        .filter(|r| r.status == user::UserStatus::Invited)
+        .map(|r| r.id)
+        .collect()
+}
+
 fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
     ids.collect::<HashSet<_>>().into_iter().collect()
 }
@@ -62,21 +82,42 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
             }
         },
     );
-    a.and(b).and(c).and(d).map_err(loader_error)
+    a.and(b).and(c).and(d).map_err(loader_error)?;
+    let invited = invited(rows);
+    if selects_within(ctx, "user", "invitationExpiresAt") && !invited.is_empty() {
+        l.invitation_expiry
+            .load_many(invited)
+            .await
+            .map_err(loader_error)?;
+    }
+    Ok(())
 }
 
 /// Relations of a page of users.
 pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let l = loaders(ctx);
-    if !l.cached || rows.is_empty() || !selects(ctx, "organization") {
+    if !l.cached || rows.is_empty() {
         return Ok(());
     }
     let orgs = distinct(rows.iter().map(|r| r.organization_id));
-    l.organization
-        .load_many(orgs)
-        .await
-        .map(drop)
-        .map_err(loader_error)
+    let invited = invited(rows);
+    let (a, b) = tokio::join!(
+        async {
+            if selects(ctx, "organization") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "invitationExpiresAt") && !invited.is_empty() {
+                l.invitation_expiry.load_many(invited).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).map_err(loader_error)
 }
 
 /// Relations of a page of routes.
@@ -140,4 +181,52 @@ pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
         },
     );
     a.and(b).map_err(loader_error)
+}
+
+/// Relations of a page of status events: subjects (and their shares, which decide a partner's
+/// view), organizations, routes.
+pub async fn events(ctx: &Context<'_>, rows: &[entity::status_event::Model]) -> Result<()> {
+    let l = loaders(ctx);
+    if !l.cached || rows.is_empty() {
+        return Ok(());
+    }
+    let subjects = distinct(rows.iter().map(|r| r.user_id));
+    let drivers = distinct(rows.iter().filter(|r| r.is_driver).map(|r| r.user_id));
+    let orgs = distinct(
+        rows.iter()
+            .flat_map(|r| [Some(r.organization_id), r.partner_id])
+            .flatten(),
+    );
+    let routes = distinct(rows.iter().filter_map(|r| r.route_id));
+    let (a, b, c, d) = tokio::join!(
+        async {
+            if selects(ctx, "driver") || selects(ctx, "user") {
+                l.user.load_many(subjects).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "driver") {
+                l.shares.load_many(drivers).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "driver") || selects(ctx, "partner") {
+                l.organization.load_many(orgs).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if selects(ctx, "route") {
+                l.route.load_many(routes).await.map(drop)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    a.and(b).and(c).and(d).map_err(loader_error)
 }

@@ -12,7 +12,7 @@ use crate::error::AppResult;
 use crate::graphql::account::AuthPayload;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
-use crate::graphql::organization::Organization;
+use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::{Gql, actor, loader_error, loaders, state};
 use crate::service::user::{self as service, Edit, Invite};
 
@@ -122,6 +122,18 @@ impl User {
     async fn invited_at(&self) -> DateTime<Utc> {
         self.0.invited_at
     }
+    /// When the pending invitation expires; null unless INVITED.
+    async fn invitation_expires_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        if self.0.status != users::UserStatus::Invited {
+            return Ok(None);
+        }
+        Ok(loaders(ctx)
+            .invitation_expiry
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .flatten())
+    }
     async fn activated_at(&self) -> Option<DateTime<Utc>> {
         self.0.activated_at
     }
@@ -201,6 +213,77 @@ pub struct DeletePayload {
     pub deleted_id: ID,
 }
 
+/// What the Welcome page needs to know about an invitation before it is accepted.
+#[derive(SimpleObject)]
+pub struct InvitationPreview {
+    organization: OrganizationMatch,
+    email: String,
+    first_name: String,
+    /// True when an account exists for the email: the page asks for its password instead of a new one.
+    account_exists: bool,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<service::InvitationPreview> for InvitationPreview {
+    fn from(p: service::InvitationPreview) -> Self {
+        Self {
+            organization: OrganizationMatch::from(p.organization),
+            email: p.email,
+            first_name: p.first_name,
+            account_exists: p.account_exists,
+            expires_at: p.expires_at,
+        }
+    }
+}
+
+/// One item of a bulk operation that failed, with the code a single operation would have answered.
+#[derive(SimpleObject)]
+pub struct ItemError {
+    code: String,
+    message: String,
+    /// The input field at fault, when there is one.
+    field: Option<String>,
+}
+
+impl From<&crate::error::AppError> for ItemError {
+    fn from(err: &crate::error::AppError) -> Self {
+        let (code, message, field) = crate::graphql::error::item_parts(err);
+        Self {
+            code: code.to_owned(),
+            message,
+            field,
+        }
+    }
+}
+
+/// The outcome of one invitation of `inviteUsers`.
+#[derive(SimpleObject)]
+pub struct InviteUserResult {
+    email: String,
+    /// The invited user; null when this item failed.
+    user: Option<User>,
+    error: Option<ItemError>,
+}
+
+impl InviteUserInput {
+    /// The service's input; a malformed depot ID is BAD_USER_INPUT.
+    fn into_service(self) -> AppResult<Invite> {
+        let depot_id = self
+            .depot_id
+            .as_ref()
+            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
+            .transpose()?;
+        Ok(Invite {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            phone: self.phone,
+            roles: roles_from(&self.roles),
+            depot_id,
+        })
+    }
+}
+
 /// User queries.
 #[derive(Default)]
 pub struct UserQuery;
@@ -215,6 +298,19 @@ impl UserQuery {
             .await
             .gql()?
             .map(User))
+    }
+
+    /// No token needed. Null for an unknown, used or expired invitation token.
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<Option<InvitationPreview>> {
+        crate::graphql::client_attempt(ctx).await?;
+        Ok(service::preview_invitation(&state(ctx).db.conn, &token)
+            .await
+            .gql()?
+            .map(InvitationPreview::from))
     }
 }
 
@@ -243,6 +339,39 @@ impl UserMutation {
         Ok(User(
             service::invite(state(ctx), &actor, invite).await.gql()?,
         ))
+    }
+
+    /// Up to 500 invitations, each applied on its own; results in input order.
+    async fn invite_users(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<InviteUserInput>,
+    ) -> Result<Vec<InviteUserResult>> {
+        let actor = actor(ctx)?;
+        let emails: Vec<String> = inputs.iter().map(|i| i.email.clone()).collect();
+        let invites = inputs
+            .into_iter()
+            .map(InviteUserInput::into_service)
+            .collect();
+        let results = service::invite_many(state(ctx), &actor, invites)
+            .await
+            .gql()?;
+        Ok(emails
+            .into_iter()
+            .zip(results)
+            .map(|(email, result)| match result {
+                Ok(user) => InviteUserResult {
+                    email: user.email.clone(),
+                    user: Some(User(user)),
+                    error: None,
+                },
+                Err(err) => InviteUserResult {
+                    email,
+                    user: None,
+                    error: Some(ItemError::from(&err)),
+                },
+            })
+            .collect())
     }
 
     async fn resend_invitation(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {

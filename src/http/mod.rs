@@ -2,6 +2,7 @@
 //! and authentication of each request at the edge.
 
 mod auth;
+mod export;
 mod graphql;
 pub mod recheck;
 pub mod serve;
@@ -63,6 +64,8 @@ pub fn router(edge: Edge) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/export/drivers.csv", get(export::drivers))
+        .route("/export/routes.csv", get(export::routes))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(timeout)
         .layer(cors(&settings.cors_allowed_origins))

@@ -158,3 +158,24 @@ pub async fn delete(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Uuid
     txn.commit().await?;
     Ok(depot.id)
 }
+
+/// The order key of depots by name in `direction`.
+pub fn order_by_name(direction: page::Direction) -> page::OrderKey<depot::Column> {
+    page::OrderKey {
+        column: depot::Column::Name,
+        kind: page::KeyKind::Text,
+        direction,
+        list: "depots",
+        name: "NAME",
+    }
+}
+
+/// One page of depots in the order of `key`.
+pub async fn list_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    key: &page::OrderKey<depot::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<depot::Model>> {
+    page::fetch_ordered(conn, query(actor), key, depot::Column::Id, |d| d.id, window).await
+}

@@ -36,6 +36,8 @@ pub struct DriverFilter {
     pub available: Option<bool>,
     /// Case-insensitive substring of first name, last name or email.
     pub search: Option<Search>,
+    /// Also the drivers shared with the organization (managers only; route planning).
+    pub include_shared: bool,
 }
 
 /// Drivers on a PLANNED or IN_PROGRESS route, as a subquery.
@@ -90,6 +92,52 @@ pub fn query(actor: &Actor, filter: &DriverFilter) -> Select<user::Entity> {
     apply_filter(q, filter)
 }
 
+/// Drivers whose depot is one of the actor's organization: a depot filter never matches a
+/// shared driver through its owner's depot, which the partner may not see.
+pub fn in_own_depot(actor: &Actor) -> Condition {
+    let own = Query::select()
+        .column(entity::depot::Column::Id)
+        .from(entity::depot::Entity)
+        .and_where(Expr::col(entity::depot::Column::OrganizationId).eq(actor.organization_id))
+        .to_owned();
+    Condition::all().add(user::Column::DepotId.in_subquery(own))
+}
+
+/// The ids of the drivers matching `filter`, as a subquery (the drivers of shares, filtered).
+pub fn matching_ids(actor: &Actor, filter: &DriverFilter) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::QueryTrait;
+    let mut q = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::IsDriver.eq(true));
+    if filter.depot_id.is_some() {
+        q = q.filter(in_own_depot(actor));
+    }
+    apply_filter(q, filter).into_query()
+}
+
+/// The list as disjoint parts, each one index range: the organization's own drivers, and
+/// with `include_shared` (managers) those shared with it.
+fn parts(actor: &Actor, filter: &DriverFilter) -> Vec<Select<user::Entity>> {
+    let mut parts = vec![query(actor, filter)];
+    if filter.include_shared && actor.roles.is_manager() {
+        let shared = Query::select()
+            .column(share::Column::DriverId)
+            .from(share::Entity)
+            .and_where(Expr::col(share::Column::PartnerId).eq(actor.organization_id))
+            .to_owned();
+        let mut q = user::Entity::find()
+            .filter(user::Column::Id.in_subquery(shared))
+            .filter(user::Column::OrganizationId.ne(actor.organization_id))
+            .filter(user::Column::IsDriver.eq(true));
+        if filter.depot_id.is_some() {
+            q = q.filter(in_own_depot(actor));
+        }
+        parts.push(apply_filter(q, filter));
+    }
+    parts
+}
+
 /// One page of the organization's drivers.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -97,7 +145,12 @@ pub async fn list(
     filter: &DriverFilter,
     window: Window,
 ) -> AppResult<Page<user::Model>> {
-    page::fetch(conn, query(actor, filter), user::Column::Id, window).await
+    let mut parts = parts(actor, filter);
+    if parts.len() > 1 {
+        return page::fetch_union(conn, parts, user::Column::Id, window).await;
+    }
+    let only = parts.remove(0);
+    page::fetch(conn, only, user::Column::Id, window).await
 }
 
 /// How many drivers match.
@@ -106,7 +159,11 @@ pub async fn count(
     actor: &Actor,
     filter: &DriverFilter,
 ) -> AppResult<i64> {
-    Ok(query(actor, filter).count(conn).await? as i64)
+    let mut total = 0;
+    for part in parts(actor, filter) {
+        total += part.count(conn).await? as i64;
+    }
+    Ok(total)
 }
 
 /// One page of drivers for each of `depots`, with the same filter and window, in one statement.
@@ -303,4 +360,21 @@ async fn set_status(
     active.status = Set(status);
     active.updated_at = Set(Utc::now());
     Ok(active.update(conn).await?)
+}
+
+/// One page of the organization's drivers in the order of `key`.
+pub async fn list_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &DriverFilter,
+    key: &page::OrderKey<user::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<user::Model>> {
+    let mut parts = parts(actor, filter);
+    if parts.len() > 1 {
+        return page::fetch_ordered_union(conn, parts, key, user::Column::Id, |u| u.id, window)
+            .await;
+    }
+    let only = parts.remove(0);
+    page::fetch_ordered(conn, only, key, user::Column::Id, |u| u.id, window).await
 }

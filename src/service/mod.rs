@@ -6,10 +6,12 @@ pub mod account;
 pub mod depot;
 pub mod driver;
 pub mod expiry;
+pub mod export;
 pub mod organization;
 pub mod page;
 pub mod route;
 pub mod share;
+pub mod status_event;
 pub mod user;
 
 use sea_orm::{ConnectionTrait, EntityTrait};

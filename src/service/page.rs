@@ -219,3 +219,355 @@ fn cut<M>(mut items: Vec<M>, window: Window) -> Page<M> {
         }
     }
 }
+
+/// Which way an ordered list runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Greatest first.
+    Desc,
+}
+
+/// What a sort column holds, so a cursor's value is read back with its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Text (names, emails, statuses stored as text).
+    Text,
+    /// A timestamp.
+    Time,
+}
+
+/// The key of an ordered list: one column, then the id to break ties, both in `direction`.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderKey<C> {
+    /// The sort column.
+    pub column: C,
+    /// What it holds.
+    pub kind: KeyKind,
+    /// Its direction (the id follows it).
+    pub direction: Direction,
+    /// Names the list in its cursors, so another list's cursor is refused.
+    pub list: &'static str,
+    /// Names the order in its cursors, so another order's cursor is refused.
+    pub name: &'static str,
+}
+
+impl<C> OrderKey<C> {
+    /// The order's name with its direction, as cursors carry it.
+    fn label(&self) -> String {
+        match self.direction {
+            Direction::Asc => format!("{}:{}:ASC", self.list, self.name),
+            Direction::Desc => format!("{}:{}:DESC", self.list, self.name),
+        }
+    }
+}
+
+/// A position in an ordered list: the sort value and the id of a row.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Position {
+    /// The order it belongs to.
+    o: String,
+    /// The sort value (text, or RFC 3339 for times).
+    v: Option<String>,
+    /// The row's id.
+    i: Uuid,
+}
+
+/// Checked arguments of an ordered list, with their cursors decoded.
+#[derive(Debug, Clone)]
+pub struct OrderedWindow {
+    after: Option<(sea_orm::Value, Uuid)>,
+    before: Option<(sea_orm::Value, Uuid)>,
+    backward: bool,
+    limit: u64,
+}
+
+impl Window {
+    /// Rows asked for.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Whether the page is asked from the end (`last`).
+    pub fn is_backward(&self) -> bool {
+        self.backward
+    }
+}
+
+impl OrderedWindow {
+    fn plain(&self) -> Window {
+        Window {
+            after: self.after.as_ref().map(|p| p.1),
+            before: self.before.as_ref().map(|p| p.1),
+            backward: self.backward,
+            limit: self.limit,
+        }
+    }
+}
+
+impl PageArgs {
+    /// Validates the arguments of a list ordered by `key`: its cursors must come from that
+    /// same order (BAD_USER_INPUT otherwise).
+    pub fn ordered_window<C>(&self, key: &OrderKey<C>) -> AppResult<OrderedWindow> {
+        let plain = Self {
+            after: None,
+            before: None,
+            ..self.clone()
+        }
+        .window()?;
+        let decode = |raw: &Option<String>, field: &str| {
+            raw.as_deref()
+                .map(|c| decode_position(c, key, field))
+                .transpose()
+        };
+        Ok(OrderedWindow {
+            after: decode(&self.after, "after")?,
+            before: decode(&self.before, "before")?,
+            backward: plain.backward,
+            limit: plain.limit,
+        })
+    }
+}
+
+fn decode_position<C>(
+    raw: &str,
+    key: &OrderKey<C>,
+    field: &str,
+) -> AppResult<(sea_orm::Value, Uuid)> {
+    let refused = || AppError::bad_input(field, "is not a cursor of this list and order");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| refused())?;
+    let position: Position = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+    if position.o != key.label() {
+        return Err(refused());
+    }
+    let value = match (key.kind, position.v) {
+        (KeyKind::Text, v) => sea_orm::Value::String(v),
+        (KeyKind::Time, None) => sea_orm::Value::ChronoDateTimeUtc(None),
+        (KeyKind::Time, Some(t)) => {
+            let t = chrono::DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| refused())?
+                .with_timezone(&chrono::Utc);
+            sea_orm::Value::ChronoDateTimeUtc(Some(t))
+        }
+    };
+    Ok((value, position.i))
+}
+
+/// The cursor of `row` in the list ordered by `key`.
+pub fn ordered_cursor<M, C>(row: &M, key: &OrderKey<C>, id: Uuid) -> String
+where
+    M: sea_orm::ModelTrait,
+    C: ColumnTrait + Into<<M::Entity as EntityTrait>::Column>,
+{
+    let value = match row.get(key.column.into()) {
+        sea_orm::Value::String(s) => s,
+        sea_orm::Value::ChronoDateTimeUtc(t) => {
+            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
+        other => Some(format!("{other:?}")),
+    };
+    let position = Position {
+        o: key.label(),
+        v: value,
+        i: id,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).unwrap_or_default())
+}
+
+/// One page of an ordered list, with each row's cursor.
+#[derive(Debug, Clone)]
+pub struct OrderedPage<M> {
+    /// The rows and page flags.
+    pub page: Page<M>,
+    /// The cursor of each row, in the same order.
+    pub cursors: Vec<String>,
+}
+
+/// Runs `select` for one page ordered by `key` then `id`: a keyset page, the rows after (or
+/// before) the cursor's `(value, id)` position, so inserts between pages neither skip nor
+/// repeat rows.
+pub async fn fetch_ordered<E, C, I>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    key: &OrderKey<C>,
+    id: I,
+    id_of: impl Fn(&E::Model) -> Uuid,
+    window: &OrderedWindow,
+) -> AppResult<OrderedPage<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait + Into<E::Column>,
+    I: ColumnTrait,
+{
+    let descending = key.direction == Direction::Desc;
+    let mut query = select;
+    if let Some((value, at)) = &window.after {
+        query = query.filter(past(key.column, id, value, *at, descending));
+    }
+    if let Some((value, at)) = &window.before {
+        query = query.filter(past(key.column, id, value, *at, !descending));
+    }
+    let order = if descending != window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    query = query
+        .order_by(key.column, order.clone())
+        .order_by(id, order);
+    let items = if window.limit == 0 {
+        Vec::new()
+    } else {
+        query.limit(window.limit + 1).all(conn).await?
+    };
+    let page = cut(items, window.plain());
+    let cursors = page
+        .items
+        .iter()
+        .map(|row| ordered_cursor(row, key, id_of(row)))
+        .collect();
+    Ok(OrderedPage { page, cursors })
+}
+
+/// Rows strictly past `(value, at)` in the order `(column, id)`, ascending unless `descending`.
+fn past<C: ColumnTrait, I: ColumnTrait>(
+    column: C,
+    id: I,
+    value: &sea_orm::Value,
+    at: Uuid,
+    descending: bool,
+) -> sea_orm::sea_query::SimpleExpr {
+    let left = Expr::tuple([Expr::col(column), Expr::col(id)]);
+    let right = Expr::tuple([Expr::val(value.clone()), Expr::val(at)]);
+    if descending {
+        left.lt(right)
+    } else {
+        left.gt(right)
+    }
+}
+
+/// Rows of several disjoint `parts` as one list: each part is read as its own page in index
+/// order (`shape` applies the window, the order and `limit + 1`), and only those candidates
+/// are merged, by the database in `order`, so no part is sorted whole.
+async fn fetch_parts<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    parts: Vec<Select<E>>,
+    shape: impl Fn(Select<E>) -> Select<E>,
+    order: &[(&str, Order)],
+    limit: u64,
+) -> AppResult<Vec<E::Model>> {
+    let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+    for (n, part) in parts.into_iter().enumerate() {
+        // Each part is a derived table: SQLite takes ORDER BY and LIMIT only there.
+        let branch = Query::select()
+            .column(Asterisk)
+            .from_subquery(shape(part).into_query(), Alias::new(format!("part{n}")))
+            .to_owned();
+        union = Some(match union {
+            None => branch,
+            Some(mut all) => {
+                all.union(sea_orm::sea_query::UnionType::All, branch);
+                all
+            }
+        });
+    }
+    let Some(union) = union else {
+        return Ok(Vec::new());
+    };
+    let mut merged = Query::select();
+    merged
+        .column(Asterisk)
+        .from_subquery(union, Alias::new("candidates"));
+    for (column, direction) in order {
+        merged.order_by(Alias::new(*column), direction.clone());
+    }
+    merged.limit(limit);
+    let statement = conn.get_database_backend().build(&merged);
+    Ok(E::find().from_raw_sql(statement).all(conn).await?)
+}
+
+/// [`fetch`] over several disjoint parts (the union of their rows), each read by its index.
+pub async fn fetch_union<E, C>(
+    conn: &impl ConnectionTrait,
+    parts: Vec<Select<E>>,
+    key: C,
+    window: Window,
+) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
+    if window.limit == 0 {
+        return Ok(cut(Vec::new(), window));
+    }
+    let order = if window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let shape = |part: Select<E>| {
+        bounded(part, key, window)
+            .order_by(key, order.clone())
+            .limit(window.limit + 1)
+    };
+    let items = fetch_parts(
+        conn,
+        parts,
+        shape,
+        &[(key.as_str(), order.clone())],
+        window.limit + 1,
+    )
+    .await?;
+    Ok(cut(items, window))
+}
+
+/// [`fetch_ordered`] over several disjoint parts (the union of their rows), each read by its
+/// index.
+pub async fn fetch_ordered_union<E, C, I>(
+    conn: &impl ConnectionTrait,
+    parts: Vec<Select<E>>,
+    key: &OrderKey<C>,
+    id: I,
+    id_of: impl Fn(&E::Model) -> Uuid,
+    window: &OrderedWindow,
+) -> AppResult<OrderedPage<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait + Into<E::Column>,
+    I: ColumnTrait,
+{
+    let descending = key.direction == Direction::Desc;
+    let order = if descending != window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let mut items = Vec::new();
+    if window.limit > 0 {
+        let shape = |mut part: Select<E>| {
+            if let Some((value, at)) = &window.after {
+                part = part.filter(past(key.column, id, value, *at, descending));
+            }
+            if let Some((value, at)) = &window.before {
+                part = part.filter(past(key.column, id, value, *at, !descending));
+            }
+            part.order_by(key.column, order.clone())
+                .order_by(id, order.clone())
+                .limit(window.limit + 1)
+        };
+        let columns = [
+            (key.column.as_str(), order.clone()),
+            (id.as_str(), order.clone()),
+        ];
+        items = fetch_parts(conn, parts, shape, &columns, window.limit + 1).await?;
+    }
+    let page = cut(items, window.plain());
+    let cursors = page
+        .items
+        .iter()
+        .map(|row| ordered_cursor(row, key, id_of(row)))
+        .collect();
+    Ok(OrderedPage { page, cursors })
+}

@@ -484,3 +484,74 @@ async fn set_status(
     active.updated_at = Set(now);
     Ok(active.update(conn).await?)
 }
+
+/// What route lists may be ordered by (then by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteOrderField {
+    /// Planned start.
+    PlannedStart,
+    /// Name.
+    Name,
+    /// Status.
+    Status,
+}
+
+/// The order key of `field` in `direction`, for the list named `list`.
+pub fn order_key(
+    list: &'static str,
+    field: RouteOrderField,
+    direction: page::Direction,
+) -> page::OrderKey<route::Column> {
+    use page::KeyKind::{Text, Time};
+    let (column, kind, name) = match field {
+        RouteOrderField::PlannedStart => (route::Column::PlannedStart, Time, "PLANNED_START"),
+        RouteOrderField::Name => (route::Column::Name, Text, "NAME"),
+        RouteOrderField::Status => (route::Column::Status, Text, "STATUS"),
+    };
+    page::OrderKey {
+        column,
+        kind,
+        direction,
+        list,
+        name,
+    }
+}
+
+/// One page of routes in the order of `key`.
+pub async fn list_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    key: &page::OrderKey<route::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<route::Model>> {
+    page::fetch_ordered(
+        conn,
+        query(actor, filter),
+        key,
+        route::Column::Id,
+        |r| r.id,
+        window,
+    )
+    .await
+}
+
+/// One page, in the order of `key`, of the routes planned in `[from, to)` (either end open).
+pub async fn list_planned_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    key: &page::OrderKey<route::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<route::Model>> {
+    let mut q = query(actor, filter);
+    if let Some(from) = from {
+        q = q.filter(route::Column::PlannedStart.gte(from));
+    }
+    if let Some(to) = to {
+        q = q.filter(route::Column::PlannedStart.lt(to));
+    }
+    page::fetch_ordered(conn, q, key, route::Column::Id, |r| r.id, window).await
+}

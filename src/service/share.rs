@@ -186,6 +186,16 @@ pub fn with_us(actor: &Actor) -> AppResult<Select<share::Entity>> {
     Ok(share::Entity::find().filter(share::Column::PartnerId.eq(actor.organization_id)))
 }
 
+/// Shares granted to the actor's organization whose drivers match `filter`; managers only.
+pub fn with_us_filtered(
+    actor: &Actor,
+    filter: &crate::service::driver::DriverFilter,
+) -> AppResult<Select<share::Entity>> {
+    Ok(with_us(actor)?.filter(
+        share::Column::DriverId.in_subquery(crate::service::driver::matching_ids(actor, filter)),
+    ))
+}
+
 /// Shares the actor's organization granted; managers only.
 pub fn by_us(actor: &Actor) -> AppResult<Select<share::Entity>> {
     actor.require_manager()?;

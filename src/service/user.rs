@@ -596,3 +596,166 @@ pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult
     commit(state, txn, events, false).await?;
     Ok(user.id)
 }
+
+/// What the Welcome page shows about a pending invitation before it is accepted.
+#[derive(Debug, Clone)]
+pub struct InvitationPreview {
+    /// The inviting organization.
+    pub organization: organization::Model,
+    /// The invited email.
+    pub email: String,
+    /// The invited user's first name.
+    pub first_name: String,
+    /// Whether an account exists for the email (sign in instead of creating one).
+    pub account_exists: bool,
+    /// When the invitation stops working.
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+/// The invitation behind a token, while it can still be accepted; `None` for an unknown,
+/// used or expired token alike, so the answer tells nothing about which.
+pub async fn preview_invitation(
+    conn: &impl ConnectionTrait,
+    presented: &str,
+) -> AppResult<Option<InvitationPreview>> {
+    let Ok(presented) = OpaqueToken::parse(presented) else {
+        return Ok(None);
+    };
+    let Some(invitation) = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(token::digest(presented.as_str())))
+        .one(conn)
+        .await?
+        .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())
+    else {
+        return Ok(None);
+    };
+    let Some(user) = user::Entity::find_by_id(invitation.user_id)
+        .one(conn)
+        .await?
+        .filter(|u| u.status == UserStatus::Invited)
+    else {
+        return Ok(None);
+    };
+    let Some(organization) = organization::Entity::find_by_id(user.organization_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let account_exists = match Email::parse(&user.email) {
+        Ok(email) => account::find_account(conn, &email).await?.is_some(),
+        Err(_) => false,
+    };
+    Ok(Some(InvitationPreview {
+        organization,
+        email: user.email,
+        first_name: user.first_name,
+        account_exists,
+        expires_at: invitation.expires_at,
+    }))
+}
+
+/// When the pending invitation of each of `user_ids` expires (users without one are absent).
+pub async fn invitation_expiries(
+    conn: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> AppResult<std::collections::HashMap<Uuid, chrono::DateTime<Utc>>> {
+    let rows = invitation::Entity::find()
+        .filter(invitation::Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(invitation::Column::UsedAt.is_null())
+        .all(conn)
+        .await?;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let newest = found.entry(row.user_id).or_insert(row.expires_at);
+        if row.expires_at > *newest {
+            *newest = row.expires_at;
+        }
+    }
+    Ok(found)
+}
+
+/// What user and driver lists may be ordered by (then by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOrderField {
+    /// Last name.
+    LastName,
+    /// First name.
+    FirstName,
+    /// Email.
+    Email,
+    /// Status.
+    Status,
+    /// When invited.
+    InvitedAt,
+}
+
+/// The order key of `field` in `direction`, for the list named `list` (its cursors are its own).
+pub fn order_key(
+    list: &'static str,
+    field: UserOrderField,
+    direction: page::Direction,
+) -> page::OrderKey<user::Column> {
+    use page::KeyKind::{Text, Time};
+    let (column, kind, name) = match field {
+        UserOrderField::LastName => (user::Column::LastName, Text, "LAST_NAME"),
+        UserOrderField::FirstName => (user::Column::FirstName, Text, "FIRST_NAME"),
+        UserOrderField::Email => (user::Column::Email, Text, "EMAIL"),
+        UserOrderField::Status => (user::Column::Status, Text, "STATUS"),
+        UserOrderField::InvitedAt => (user::Column::InvitedAt, Time, "INVITED_AT"),
+    };
+    page::OrderKey {
+        column,
+        kind,
+        direction,
+        list,
+        name,
+    }
+}
+
+/// One page of users in the order of `key`.
+pub async fn list_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &UserFilter,
+    key: &page::OrderKey<user::Column>,
+    window: &page::OrderedWindow,
+) -> AppResult<page::OrderedPage<user::Model>> {
+    page::fetch_ordered(
+        conn,
+        query(actor, filter),
+        key,
+        user::Column::Id,
+        |u| u.id,
+        window,
+    )
+    .await
+}
+
+/// Most invitations one `inviteUsers` takes.
+pub const MAX_BULK_INVITES: usize = 500;
+
+/// Invites each of `inputs` on its own, as [`invite`] would (an item already refused at the
+/// boundary keeps its error): one failure undoes nothing else. Results are in input order.
+/// More than [`MAX_BULK_INVITES`] items, or a role that may not invite, refuses the whole batch.
+pub async fn invite_many(
+    state: &AppState,
+    actor: &Actor,
+    inputs: Vec<AppResult<Invite>>,
+) -> AppResult<Vec<AppResult<user::Model>>> {
+    actor.require_manager()?;
+    if inputs.len() > MAX_BULK_INVITES {
+        return Err(AppError::bad_input(
+            "inputs",
+            format!("at most {MAX_BULK_INVITES} invitations at once"),
+        ));
+    }
+    let mut results = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        results.push(match input {
+            Ok(input) => invite(state, actor, input).await,
+            Err(refused) => Err(refused),
+        });
+    }
+    Ok(results)
+}

@@ -6,18 +6,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod audit;
 mod background_writes;
 mod bad_input;
 mod concurrency;
+mod export;
 mod fuzz;
 mod hardening;
 mod helpers;
 mod http;
+mod invitations;
 mod isolation;
 mod lifecycle;
 mod live;
+mod ordering;
 mod pagination;
 mod permissions;
+mod route_planning;
 mod schema;
 mod sessions;
 mod sharing;

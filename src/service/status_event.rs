@@ -1,0 +1,221 @@
+//! The audit trail: the status events an organization may see (exactly what its live stream
+//! receives), newest first, filtered, in keyset pages over the global cursor.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Select,
+};
+use uuid::Uuid;
+
+use entity::status_event::{self, EventKind};
+use entity::status_event_audience as audience;
+
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::events::visibility;
+use crate::service::page::{OrderedPage, Page, PageArgs};
+
+/// Filters of `organization.statusEvents`.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Any of these kinds.
+    pub kinds: Option<Vec<EventKind>>,
+    /// About this driver.
+    pub driver_id: Option<Uuid>,
+    /// About this user (the organization's own: partners never see users).
+    pub user_id: Option<Uuid>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Checked page arguments over cursors, newest first: `after` reads older events, `before`
+/// newer ones.
+#[derive(Debug, Clone, Copy)]
+pub struct EventWindow {
+    after: Option<i64>,
+    before: Option<i64>,
+    backward: bool,
+    limit: u64,
+}
+
+fn parse_cursor(raw: &str, field: &str) -> AppResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|c| *c >= 0)
+        .ok_or_else(|| AppError::bad_input(field, "is not a cursor of this gateway"))
+}
+
+impl EventWindow {
+    /// Validates the arguments (before any query runs).
+    pub fn new(args: &PageArgs) -> AppResult<Self> {
+        let plain = PageArgs {
+            after: None,
+            before: None,
+            ..args.clone()
+        }
+        .window()?;
+        let decode = |raw: &Option<String>, field: &str| {
+            raw.as_deref().map(|c| parse_cursor(c, field)).transpose()
+        };
+        Ok(Self {
+            after: decode(&args.after, "after")?,
+            before: decode(&args.before, "before")?,
+            backward: plain.is_backward(),
+            limit: plain.limit(),
+        })
+    }
+}
+
+/// The events of the actor's organization itself.
+fn own(actor: &Actor) -> Select<status_event::Entity> {
+    status_event::Entity::find()
+        .filter(status_event::Column::OrganizationId.eq(actor.organization_id))
+}
+
+/// The events of other organizations' drivers that named the actor's organization in their
+/// audience when written, through the audience index (one row per event and partner).
+fn as_partner(actor: &Actor) -> Select<status_event::Entity> {
+    status_event::Entity::find()
+        .join_rev(JoinType::InnerJoin, audience::Relation::Event.def())
+        .filter(audience::Column::OrganizationId.eq(actor.organization_id.to_string()))
+        .filter(status_event::Column::OrganizationId.ne(actor.organization_id))
+}
+
+fn filtered(
+    mut q: Select<status_event::Entity>,
+    filter: &EventFilter,
+    partner: bool,
+) -> Select<status_event::Entity> {
+    if let Some(kinds) = &filter.kinds {
+        q = q.filter(status_event::Column::Kind.is_in(kinds.clone()));
+    }
+    if let Some(driver) = filter.driver_id {
+        q = q
+            .filter(status_event::Column::UserId.eq(driver))
+            .filter(status_event::Column::IsDriver.eq(true));
+    }
+    if let Some(user) = filter.user_id {
+        // Partners never see users: a user filter matches only the organization's own.
+        q = q.filter(if partner {
+            Condition::all().add(status_event::Column::Id.lt(0))
+        } else {
+            Condition::all().add(status_event::Column::UserId.eq(user))
+        });
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(status_event::Column::At.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(status_event::Column::At.lt(to));
+    }
+    q
+}
+
+/// `q` restricted to the window on `key`.
+fn bounded<C: ColumnTrait>(
+    mut q: Select<status_event::Entity>,
+    key: C,
+    window: EventWindow,
+) -> Select<status_event::Entity> {
+    if let Some(after) = window.after {
+        q = q.filter(key.lt(after));
+    }
+    if let Some(before) = window.before {
+        q = q.filter(key.gt(before));
+    }
+    q
+}
+
+/// `q` restricted to the window and ordered by `key`, the cursor column of its index (the
+/// event's own id, or the audience row's event id for the partner part).
+fn windowed<C: ColumnTrait>(
+    q: Select<status_event::Entity>,
+    key: C,
+    window: EventWindow,
+) -> Select<status_event::Entity> {
+    let q = bounded(q, key, window);
+    if window.backward {
+        q.order_by_asc(key)
+    } else {
+        q.order_by_desc(key)
+    }
+    .limit(window.limit + 1)
+}
+
+/// One page of the audit trail of the actor's organization (managers, like the live stream):
+/// two statements, each reading at most a page in index order, whatever the log's size.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &EventFilter,
+    window: EventWindow,
+) -> AppResult<OrderedPage<status_event::Model>> {
+    actor.require_manager()?;
+    let mut rows = Vec::new();
+    if window.limit > 0 {
+        rows = windowed(
+            filtered(own(actor), filter, false),
+            status_event::Column::Id,
+            window,
+        )
+        .all(conn)
+        .await?;
+        // Bounded on both sides of the join, so neither index is read from its end.
+        let shared = windowed(
+            bounded(
+                filtered(as_partner(actor), filter, true),
+                status_event::Column::Id,
+                window,
+            ),
+            audience::Column::EventId,
+            window,
+        )
+        .all(conn)
+        .await?;
+        rows.extend(
+            shared
+                .into_iter()
+                .filter(|e| visibility::receives(e, actor.organization_id)),
+        );
+    }
+    if window.backward {
+        rows.sort_by_key(|e| e.id);
+    } else {
+        rows.sort_by_key(|e| std::cmp::Reverse(e.id));
+    }
+    let more = rows.len() as u64 > window.limit;
+    rows.truncate(window.limit as usize);
+    let page = if window.backward {
+        rows.reverse();
+        Page {
+            items: rows,
+            has_next: window.before.is_some(),
+            has_previous: more,
+        }
+    } else {
+        Page {
+            items: rows,
+            has_next: more,
+            has_previous: window.after.is_some(),
+        }
+    };
+    let cursors = page.items.iter().map(|e| e.id.to_string()).collect();
+    Ok(OrderedPage { page, cursors })
+}
+
+/// How many events of the audit trail match.
+pub async fn count(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &EventFilter,
+) -> AppResult<i64> {
+    actor.require_manager()?;
+    let own = filtered(own(actor), filter, false).count(conn).await?;
+    let shared = filtered(as_partner(actor), filter, true)
+        .count(conn)
+        .await?;
+    Ok((own + shared) as i64)
+}
