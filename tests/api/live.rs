@@ -858,8 +858,17 @@ impl Ws {
             Proto::Transport => "subscribe",
             Proto::Legacy => "start",
         };
+        let listening = self.hub.receivers();
         self.send(json!({ "type": kind, "id": id, "payload": { "query": LIVE_ONLY } }))
             .await;
+        // As in `subscribe`: a new group registers asynchronously; give it a bounded moment
+        // (joining an existing group adds no receiver, so this is no assertion).
+        for _ in 0..40 {
+            if self.hub.receivers() > listening {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 }
 
