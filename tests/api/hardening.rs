@@ -114,9 +114,15 @@ async fn ws_first(app: &TestApp, proto: Proto, token: &str, query: &str) -> Valu
     }
 }
 
+/// A fresh connection answers: some tests shorten the server's timeouts below the age of the
+/// shared client's pooled connections, which the server may close just as one is reused.
 async fn assert_alive(app: &TestApp) {
-    let response = app
-        .client
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let response = client
         .get(format!("{}/healthz", app.address))
         .send()
         .await
