@@ -14,12 +14,14 @@ use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::depot::Depot;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::{DriverRoutesKey, DriverRoutesQuery};
+use crate::graphql::order::RouteOrder;
 use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter, RouteStatus};
 use crate::graphql::share::SharedDriver;
 use crate::graphql::user::{User, UserStatus};
 use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
 use crate::service::driver as service;
+use crate::service::page::OrderedPage;
 
 /// The driver card of a user with the DRIVER role.
 pub struct Driver(pub users::Model);
@@ -176,6 +178,7 @@ impl Driver {
 
     /// Routes this driver is assigned to that the viewer may see; the driver itself sees its own organization's and its partners'.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // one parameter per GraphQL argument
     async fn routes(
         &self,
         ctx: &Context<'_>,
@@ -184,9 +187,29 @@ impl Driver {
         last: Option<i32>,
         before: Option<String>,
         filter: Option<RouteFilter>,
+        order_by: Option<RouteOrder>,
     ) -> Result<Option<RouteConnection>> {
         let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
+        let args = args(first, after, last, before);
+        let order = match order_by {
+            Some(order) => {
+                let key = order.key("driverRoutes");
+                let window = args.ordered_window(&key).gql()?;
+                Some((key, window))
+            }
+            None => None,
+        };
+        // An ordered list pages by its keyset window; the plain one only carries the size.
+        let window = match order {
+            Some(_) => crate::service::page::PageArgs {
+                after: None,
+                before: None,
+                ..args
+            }
+            .window()
+            .gql()?,
+            None => args.window().gql()?,
+        };
         let filter = filter
             .map(RouteFilter::into_service)
             .transpose()
@@ -195,10 +218,11 @@ impl Driver {
         // Every driver of a list asks at once: one statement for all their pages.
         let key = DriverRoutesKey {
             driver_id: self.0.id,
-            query: Arc::new(DriverRoutesQuery::new(
+            query: Arc::new(DriverRoutesQuery::with_order(
                 actor,
                 filter,
                 window,
+                order,
                 wants_total(ctx),
             )),
         };
@@ -210,7 +234,17 @@ impl Driver {
             .ok_or("routes of the driver not loaded")?;
         crate::graphql::prefetch::routes(ctx, &found.page.items).await?;
         let (routes, total) = (found.page.clone(), found.total);
-        Ok(Some(RouteConnection::new(routes, total, Route)))
+        Ok(Some(match &found.cursors {
+            Some(cursors) => RouteConnection::ordered(
+                OrderedPage {
+                    page: routes,
+                    cursors: cursors.clone(),
+                },
+                total,
+                Route,
+            ),
+            None => RouteConnection::new(routes, total, Route),
+        }))
     }
 }
 

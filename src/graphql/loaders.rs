@@ -27,7 +27,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::service;
 use crate::service::driver::DriverFilter;
-use crate::service::page::{Page, Window};
+use crate::service::page::{OrderKey, OrderedPage, OrderedWindow, Page, Window};
 use crate::service::route::RouteFilter;
 
 /// Rows by primary key.
@@ -248,6 +248,8 @@ pub struct DriverRoutesQuery {
     actor: Actor,
     filter: RouteFilter,
     window: Window,
+    /// An order and its keyset window, when the list is ordered (then `window` is unused).
+    order: Option<(OrderKey<route::Column>, OrderedWindow)>,
     total: bool,
     /// Everything above that changes the result, as text: what keys are compared by.
     signature: String,
@@ -256,8 +258,19 @@ pub struct DriverRoutesQuery {
 impl DriverRoutesQuery {
     /// The query for `actor`, with `filter`, one `window` per driver, and the counts when `total`.
     pub fn new(actor: Actor, filter: RouteFilter, window: Window, total: bool) -> Self {
+        Self::with_order(actor, filter, window, None, total)
+    }
+
+    /// The same, in the order of `order` with its keyset window.
+    pub fn with_order(
+        actor: Actor,
+        filter: RouteFilter,
+        window: Window,
+        order: Option<(OrderKey<route::Column>, OrderedWindow)>,
+        total: bool,
+    ) -> Self {
         let signature = format!(
-            "{}|{}|{}|{}|{filter:?}|{window:?}|{total}",
+            "{}|{}|{}|{}|{filter:?}|{window:?}|{order:?}|{total}",
             actor.organization_id,
             actor.user_id,
             actor.roles.is_manager(),
@@ -267,6 +280,7 @@ impl DriverRoutesQuery {
             actor,
             filter,
             window,
+            order,
             total,
             signature,
         }
@@ -303,6 +317,8 @@ pub struct DriverRoutes {
     pub page: Page<route::Model>,
     /// The number of matching routes of the driver, when the query asked for it.
     pub total: Option<i64>,
+    /// Each row's cursor, when the list is ordered.
+    pub cursors: Option<Vec<String>>,
 }
 
 /// The routes of each driver, one page per driver, in one statement per distinct query (and
@@ -329,10 +345,29 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
         let mut found = HashMap::with_capacity(keys.len());
         for (query, drivers) in queries.into_values() {
             let (q, drivers) = (query.as_ref(), drivers.as_slice());
-            let mut pages =
-                service::route::list_per_driver(conn, &q.actor, &q.filter, q.window, drivers)
-                    .await
-                    .map_err(Arc::new)?;
+            let mut pages: HashMap<Uuid, OrderedPage<route::Model>> = match &q.order {
+                Some((key, window)) => service::route::list_per_driver_ordered(
+                    conn, &q.actor, &q.filter, key, window, drivers,
+                )
+                .await
+                .map_err(Arc::new)?,
+                None => {
+                    service::route::list_per_driver(conn, &q.actor, &q.filter, q.window, drivers)
+                        .await
+                        .map_err(Arc::new)?
+                        .into_iter()
+                        .map(|(driver, page)| {
+                            (
+                                driver,
+                                OrderedPage {
+                                    page,
+                                    cursors: Vec::new(),
+                                },
+                            )
+                        })
+                        .collect()
+                }
+            };
             let mut totals = if q.total {
                 Some(
                     service::route::count_per_driver(conn, &q.actor, &q.filter, drivers)
@@ -343,11 +378,16 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
                 None
             };
             for driver_id in drivers {
-                let page = pages.remove(driver_id).unwrap_or(Page {
-                    items: Vec::new(),
-                    has_next: false,
-                    has_previous: false,
-                });
+                let OrderedPage { page, cursors } =
+                    pages.remove(driver_id).unwrap_or(OrderedPage {
+                        page: Page {
+                            items: Vec::new(),
+                            has_next: false,
+                            has_previous: false,
+                        },
+                        cursors: Vec::new(),
+                    });
+                let cursors = q.order.is_some().then_some(cursors);
                 let total = totals
                     .as_mut()
                     .map(|t| t.remove(driver_id).unwrap_or_default());
@@ -356,7 +396,11 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
                         driver_id: *driver_id,
                         query: query.clone(),
                     },
-                    Arc::new(DriverRoutes { page, total }),
+                    Arc::new(DriverRoutes {
+                        page,
+                        total,
+                        cursors,
+                    }),
                 );
             }
         }

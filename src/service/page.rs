@@ -431,6 +431,78 @@ where
     Ok(OrderedPage { page, cursors })
 }
 
+/// [`fetch_ordered`] for each parent (rows whose `parent` column is one of `parents`) in one
+/// statement: the keyset bounds apply to every parent, whose rows are ranked by `(key, id)`
+/// (`ROW_NUMBER() OVER (PARTITION BY parent …)`), the first `limit + 1` of each kept.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_ordered_per_parent<E, C, I, P>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+    key: &OrderKey<C>,
+    id: I,
+    id_of: impl Fn(&E::Model) -> Uuid,
+    (parent, parent_of): (P, impl Fn(&E::Model) -> Option<Uuid>),
+    parents: &[Uuid],
+    window: &OrderedWindow,
+) -> AppResult<HashMap<Uuid, OrderedPage<E::Model>>>
+where
+    E: EntityTrait,
+    C: ColumnTrait + Into<E::Column>,
+    I: ColumnTrait,
+    P: ColumnTrait,
+{
+    let mut grouped: HashMap<Uuid, Vec<E::Model>> =
+        parents.iter().map(|p| (*p, Vec::new())).collect();
+    if window.limit > 0 && !parents.is_empty() {
+        let descending = key.direction == Direction::Desc;
+        let mut query = select.filter(parent.is_in(parents.iter().copied()));
+        if let Some((value, at)) = &window.after {
+            query = query.filter(past(key.column, id, value, *at, descending));
+        }
+        if let Some((value, at)) = &window.before {
+            query = query.filter(past(key.column, id, value, *at, !descending));
+        }
+        let order = if descending != window.backward {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let mut ranked = query.into_query();
+        ranked.expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            WindowStatement::partition_by(parent)
+                .order_by(key.column, order.clone())
+                .order_by(id, order)
+                .to_owned(),
+            Alias::new(RANK),
+        );
+        let paged = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new(RANK)).lte(window.limit as i64 + 1))
+            .order_by(Alias::new(RANK), Order::Asc)
+            .to_owned();
+        let statement = conn.get_database_backend().build(&paged);
+        for row in E::find().from_raw_sql(statement).all(conn).await? {
+            if let Some(rows) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
+                rows.push(row);
+            }
+        }
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(parent, items)| {
+            let page = cut(items, window.plain());
+            let cursors = page
+                .items
+                .iter()
+                .map(|row| ordered_cursor(row, key, id_of(row)))
+                .collect();
+            (parent, OrderedPage { page, cursors })
+        })
+        .collect())
+}
+
 /// Rows strictly past `(value, at)` in the order `(column, id)`, ascending unless `descending`.
 fn past<C: ColumnTrait, I: ColumnTrait>(
     column: C,

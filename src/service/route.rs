@@ -120,6 +120,30 @@ pub async fn list_per_driver(
     .await
 }
 
+/// [`list_per_driver`] in the order of `key`: one keyset page per driver, in one statement.
+pub async fn list_per_driver_ordered(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &RouteFilter,
+    key: &page::OrderKey<route::Column>,
+    window: &page::OrderedWindow,
+    drivers: &[Uuid],
+) -> AppResult<HashMap<Uuid, page::OrderedPage<route::Model>>> {
+    page::fetch_ordered_per_parent(
+        conn,
+        of_drivers(actor, filter),
+        key,
+        route::Column::Id,
+        |route| route.id,
+        (route::Column::DriverId, |route: &route::Model| {
+            route.driver_id
+        }),
+        drivers,
+        window,
+    )
+    .await
+}
+
 /// How many visible routes match for each of `drivers`, in one statement.
 pub async fn count_per_driver(
     conn: &impl ConnectionTrait,

@@ -479,3 +479,100 @@ async fn an_ordered_page_with_shared_drivers_costs_the_same_statements_for_5_and
     );
     assert_eq!(costs[0], costs[1]);
 }
+
+#[tokio::test]
+async fn each_drivers_routes_in_an_order_page_exactly_and_refuse_a_cursor_of_another_order() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = org.admin.token.clone();
+    let busy = app.member(&token, &["DRIVER"]).await;
+    let other = app.member(&token, &["DRIVER"]).await;
+    for (driver, names) in [
+        (&busy, &["Delta", "Alpha", "Echo", "Bravo", "Charlie"][..]),
+        (&other, &["Zulu", "Yankee"][..]),
+    ] {
+        for name in names {
+            let data = app
+                .ok(
+                    Some(&token),
+                    "mutation($input: RouteInput!) { createRoute(input: $input) { id } }",
+                    json!({ "input": { "name": name, "plannedStart": "2030-01-01T08:00:00Z" } }),
+                )
+                .await;
+            let route = data["createRoute"]["id"].as_str().unwrap().to_owned();
+            app.ok(
+                Some(&token),
+                "mutation($r: ID!, $d: ID!) { assignDriver(routeId: $r, driverId: $d) { id } }",
+                json!({ "r": route, "d": driver.driver_id }),
+            )
+            .await;
+            // One active route at a time: each is driven to its end before the next.
+            for step in ["startRoute", "completeRoute"] {
+                app.ok(
+                    Some(&driver.session.token),
+                    &format!("mutation($r: ID!) {{ {step}(routeId: $r) {{ id }} }}"),
+                    json!({ "r": route }),
+                )
+                .await;
+            }
+        }
+    }
+    let page = "query($id: ID!, $after: String) { driver(id: $id) {
+        routes(first: 2, after: $after, orderBy: { field: NAME, direction: DESC }) {
+            nodes { name } pageInfo { hasNextPage endCursor } } } }";
+    let mut names = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .ok(
+                Some(&token),
+                page,
+                json!({ "id": busy.driver_id, "after": after }),
+            )
+            .await;
+        let routes = &data["driver"]["routes"];
+        for node in routes["nodes"].as_array().unwrap() {
+            names.push(node["name"].as_str().unwrap().to_owned());
+        }
+        if routes["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = routes["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(names, ["Echo", "Delta", "Charlie", "Bravo", "Alpha"]);
+    // In a list of drivers each gets its own ordered page.
+    let both = app
+        .ok(
+            Some(&token),
+            "{ organization { drivers { nodes { id
+                routes(first: 1, orderBy: { field: NAME }) { nodes { name } } } } } }",
+            json!({}),
+        )
+        .await;
+    let firsts: Vec<&str> = both["organization"]["drivers"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["routes"]["nodes"][0]["name"].as_str())
+        .collect();
+    assert!(
+        firsts.contains(&"Alpha") && firsts.contains(&"Yankee"),
+        "{both}"
+    );
+    let unordered = app
+        .ok(
+            Some(&token),
+            "query($id: ID!) { driver(id: $id) { routes(first: 1) { pageInfo { endCursor } } } }",
+            json!({ "id": busy.driver_id }),
+        )
+        .await;
+    let foreign = unordered["driver"]["routes"]["pageInfo"]["endCursor"].clone();
+    let refused = app
+        .gql(
+            Some(&token),
+            page,
+            json!({ "id": busy.driver_id, "after": foreign }),
+        )
+        .await;
+    assert_code(&refused, "BAD_USER_INPUT");
+}
