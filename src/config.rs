@@ -230,6 +230,16 @@ pub struct Settings {
     /// Most open connections (HTTP and WebSocket); beyond it new connections are closed at once.
     #[arg(long, global = true, env = "MAX_CONNECTIONS", default_value_t = 25_000)]
     pub max_connections: usize,
+    /// Request headers browsers may send from an allowed origin (comma-separated): the default
+    /// takes W3C trace context and Apollo Client's identification headers.
+    #[arg(
+        long,
+        global = true,
+        env = "CORS_ALLOWED_HEADERS",
+        value_delimiter = ',',
+        default_value = "authorization,content-type,accept,traceparent,tracestate,apollographql-client-name,apollographql-client-version"
+    )]
+    pub cors_allowed_headers: Vec<String>,
     /// Seconds an HTTP request may take before it is answered 408.
     #[arg(long, global = true, env = "REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -288,6 +298,13 @@ impl Settings {
             return Err("JWT_ISSUER and JWT_AUDIENCE must not be empty".into());
         }
         self.validate_limits()?;
+        for name in &self.cors_allowed_headers {
+            if axum::http::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+                return Err(format!(
+                    "CORS_ALLOWED_HEADERS: `{name}` is not a header name"
+                ));
+            }
+        }
         validate_origins(&self.cors_allowed_origins)
     }
 
@@ -395,6 +412,10 @@ mod tests {
                 "GRAPHQL_MAX_NESTING",
             ),
             (&["--max-connections", "0"][..], "MAX_CONNECTIONS"),
+            (
+                &["--cors-allowed-headers", "bad header"][..],
+                "CORS_ALLOWED_HEADERS",
+            ),
         ] {
             let error = validate(args).expect_err("refused");
             assert!(error.contains(name), "{error} does not name {name}");

@@ -68,14 +68,17 @@ pub fn router(edge: Edge) -> Router {
         .route("/export/routes.csv", get(export::routes))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(timeout)
-        .layer(cors(&settings.cors_allowed_origins))
+        .layer(cors(
+            &settings.cors_allowed_origins,
+            &settings.cors_allowed_headers,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(edge)
 }
 
 /// CORS for the configured browser origins; none configured means same-origin only, `*` any
 /// origin (without credentials: tokens travel in `Authorization`, never in cookies).
-fn cors(origins: &[String]) -> CorsLayer {
+fn cors(origins: &[String], headers: &[String]) -> CorsLayer {
     let allow_origin = if origins.iter().any(|o| o.trim() == "*") {
         AllowOrigin::any()
     } else {
@@ -91,7 +94,12 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allow_headers(
+            headers
+                .iter()
+                .filter_map(|h| header::HeaderName::from_bytes(h.trim().as_bytes()).ok())
+                .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(600))
 }
 

@@ -707,7 +707,7 @@ async fn a_star_origin_allows_any_origin_without_credentials() {
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "authorization, content-type",
+            "authorization, content-type, traceparent, apollographql-client-name",
         )
         .send()
         .await
@@ -718,6 +718,18 @@ async fn a_star_origin_allows_any_origin_without_credentials() {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     assert_eq!(allowed.as_deref(), Some("*"));
+    let headers = response
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|v| v.to_str().ok())
+        .expect("the preflight names the allowed headers")
+        .to_ascii_lowercase();
+    for expected in ["authorization", "traceparent", "apollographql-client-name"] {
+        assert!(
+            headers.contains(expected),
+            "{expected} not allowed: {headers}"
+        );
+    }
     assert!(
         response
             .headers()
