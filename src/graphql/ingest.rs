@@ -83,6 +83,13 @@ impl Limits {
 pub struct Admitted {
     /// The request, its parsed document attached (execution does not parse again).
     pub request: Request,
+    /// What the door found.
+    pub findings: Findings,
+}
+
+/// What the door finds about a document, besides the document itself.
+#[derive(Clone)]
+pub struct Findings {
     /// The type of the operation that will run.
     pub operation: OperationType,
     /// Only `__schema`, `__type` and `__typename` at its root: runs on the introspection schema.
@@ -96,7 +103,7 @@ pub struct Admitted {
 impl Admitted {
     /// The operation's type as the metrics count it.
     pub fn metric_type(&self) -> crate::metrics::OperationType {
-        match self.operation {
+        match self.findings.operation {
             OperationType::Query => crate::metrics::OperationType::Query,
             OperationType::Mutation => crate::metrics::OperationType::Mutation,
             OperationType::Subscription => crate::metrics::OperationType::Subscription,
@@ -153,10 +160,7 @@ type ByName = (Option<String>, std::sync::Arc<Remembered>);
 /// What the door found about one document.
 struct Remembered {
     document: ExecutableDocument,
-    operation: OperationType,
-    introspection: bool,
-    credential_operations: usize,
-    finish: Finish,
+    findings: Findings,
 }
 
 impl Known {
@@ -201,20 +205,14 @@ impl Ingest {
             request.set_parsed_query(known.document.clone());
             return Ok(Admitted {
                 request,
-                operation: known.operation,
-                introspection: known.introspection,
-                credential_operations: known.credential_operations,
-                finish: known.finish.clone(),
+                findings: known.findings.clone(),
             });
         }
         let mut admitted = admit(request, &self.limits)?;
         if let Ok(document) = admitted.request.parsed_query() {
             let known = std::sync::Arc::new(Remembered {
                 document: document.clone(),
-                operation: admitted.operation,
-                introspection: admitted.introspection,
-                credential_operations: admitted.credential_operations,
-                finish: admitted.finish.clone(),
+                findings: admitted.findings.clone(),
             });
             let text = admitted.request.query.clone();
             let name = admitted.request.operation_name.clone();
@@ -247,11 +245,13 @@ pub fn admit(mut request: Request, limits: &Limits) -> Result<Admitted, Box<Resp
     request.set_parsed_query(document);
     Ok(Admitted {
         request,
-        operation,
-        introspection,
-        credential_operations: shape.credential_operations,
-        finish: Finish {
-            variable_arguments: shape.variable_arguments,
+        findings: Findings {
+            operation,
+            introspection,
+            credential_operations: shape.credential_operations,
+            finish: Finish {
+                variable_arguments: shape.variable_arguments,
+            },
         },
     })
 }
@@ -610,8 +610,8 @@ mod tests {
         let first = door.admit(Request::new(text)).expect("let in");
         let mut again = door.admit(Request::new(text)).expect("let in");
         assert_eq!(door.lock().count, 1);
-        assert_eq!(again.operation, first.operation);
-        assert_eq!(again.credential_operations, 1);
+        assert_eq!(again.findings.operation, first.findings.operation);
+        assert_eq!(again.findings.credential_operations, 1);
         assert!(again.take_request().parsed_query().is_ok());
     }
 
@@ -626,7 +626,7 @@ mod tests {
             .admit(Request::new(text).operation_name("B"))
             .expect("B");
         assert_eq!(
-            (a.operation, b.operation),
+            (a.findings.operation, b.findings.operation),
             (OperationType::Query, OperationType::Mutation)
         );
         assert!(door.admit(Request::new(text)).is_err());

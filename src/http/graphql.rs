@@ -152,14 +152,12 @@ pub async fn post(
 /// `GET /graphql`: a WebSocket upgrade, GraphiQL for browsers, or a query in the URL.
 pub async fn get_or_upgrade(
     State(edge): State<Edge>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     request: axum::extract::Request,
 ) -> Response {
     let (mut parts, _) = request.into_parts();
-    let client = match super::serve::peer(&parts) {
-        Some(peer) => client_addr(peer, &parts.headers, &edge.state.settings.trusted_proxies),
-        None => ClientAddr(std::net::Ipv4Addr::LOCALHOST.into()),
-    };
+    let client = client_addr(peer, &parts.headers, &edge.state.settings.trusted_proxies);
     if parts.headers.get(header::UPGRADE).is_some() {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &edge).await {
             Ok(upgrade) => ws::upgrade(edge, upgrade, client),
@@ -195,7 +193,7 @@ pub async fn get_or_upgrade(
     let admitted = edge.ingest.admit(request);
     if admitted
         .as_ref()
-        .is_ok_and(|a| a.operation == OperationType::Mutation)
+        .is_ok_and(|a| a.findings.operation == OperationType::Mutation)
     {
         let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "mutations must use POST");
         response
@@ -231,7 +229,7 @@ impl Batch {
         let credentials: usize = items
             .iter()
             .filter_map(|item| item.as_ref().ok())
-            .map(|admitted| admitted.credential_operations)
+            .map(|admitted| admitted.findings.credential_operations)
             .sum();
         if credentials > 1 {
             for item in &mut items {
@@ -267,7 +265,7 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                 *refused
             }
             Ok(mut admitted) => {
-                let schema = match admitted.introspection {
+                let schema = match admitted.findings.introspection {
                     true => &edge.introspection,
                     false => &edge.schema,
                 };
@@ -276,7 +274,10 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                     .data(auth.clone())
                     .data(client)
                     .data(loaders.clone());
-                let response = admitted.finish.apply(schema.execute(request).await);
+                let response = admitted
+                    .findings
+                    .finish
+                    .apply(schema.execute(request).await);
                 metrics.record_request(
                     admitted.metric_type(),
                     started.elapsed(),

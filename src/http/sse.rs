@@ -30,7 +30,7 @@ pub async fn stream(
         Ok(admitted) => admitted,
         Err(refused) => return respond(stream::once(async move { *refused })),
     };
-    let finish = admitted.finish.clone();
+    let finish = admitted.findings.finish.clone();
     let request = admitted.take_request();
     let header = headers
         .get(header::AUTHORIZATION)

@@ -524,7 +524,7 @@ impl Connection {
             Ok(admitted) => admitted,
             Err(refused) => return Ok(vec![self.errors_message(&id, &refused.errors)]),
         };
-        let finish = admitted.finish.clone();
+        let finish = admitted.findings.finish.clone();
         let request = admitted.take_request().data(self.client);
         if self.subscriptions.len() + self.shared.len() >= MAX_SUBSCRIPTIONS {
             return Ok(vec![

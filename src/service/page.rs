@@ -5,7 +5,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement};
+use sea_orm::sea_query::{
+    Alias, Asterisk, ColumnRef, Expr, ExprTrait, IntoColumnRef, Order, Query, WindowStatement,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     Select,
@@ -148,41 +150,64 @@ where
     K: ColumnTrait,
     P: ColumnTrait,
 {
-    let mut grouped: HashMap<Uuid, Vec<E::Model>> =
-        parents.iter().map(|p| (*p, Vec::new())).collect();
-    if window.limit > 0 && !parents.is_empty() {
-        let order = if window.backward {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        let mut ranked = bounded(select, key, window)
-            .filter(parent.is_in(parents.iter().copied()))
-            .into_query();
-        ranked.expr_window_as(
-            Expr::cust("ROW_NUMBER()"),
-            WindowStatement::partition_by(parent)
-                .order_by(key, order)
-                .to_owned(),
-            Alias::new(RANK),
-        );
-        let paged = Query::select()
-            .column(Asterisk)
-            .from_subquery(ranked, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new(RANK)).lte(window.limit as i64 + 1))
-            .order_by(Alias::new(RANK), Order::Asc)
-            .to_owned();
-        let statement = conn.get_database_backend().build(&paged);
-        for row in E::find().from_raw_sql(statement).all(conn).await? {
-            if let Some(rows) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
-                rows.push(row);
-            }
-        }
-    }
+    let order = if window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let rows = bounded(select, key, window).filter(parent.is_in(parents.iter().copied()));
+    let grouped = first_per_parent(
+        conn,
+        rows,
+        parent,
+        &[(key.into_column_ref(), order)],
+        window.limit,
+        parent_of,
+        parents,
+    )
+    .await?;
     Ok(grouped
         .into_iter()
         .map(|(parent, items)| (parent, cut(items, window)))
         .collect())
+}
+
+/// The first `limit + 1` rows of `rows` for each of `parents`, in `order` within each parent,
+/// in one statement (`ROW_NUMBER() OVER (PARTITION BY parent ORDER BY …)`). Every parent has an
+/// entry, empty when it has no rows.
+async fn first_per_parent<E: EntityTrait, P: ColumnTrait>(
+    conn: &impl ConnectionTrait,
+    rows: Select<E>,
+    parent: P,
+    order: &[(ColumnRef, Order)],
+    limit: u64,
+    parent_of: impl Fn(&E::Model) -> Option<Uuid>,
+    parents: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<E::Model>>> {
+    let mut grouped: HashMap<Uuid, Vec<E::Model>> =
+        parents.iter().map(|p| (*p, Vec::new())).collect();
+    if limit == 0 || parents.is_empty() {
+        return Ok(grouped);
+    }
+    let mut window = WindowStatement::partition_by(parent);
+    for (column, direction) in order {
+        window.order_by(column.clone(), direction.clone());
+    }
+    let mut ranked = rows.into_query();
+    ranked.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new(RANK));
+    let paged = Query::select()
+        .column(Asterisk)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new(RANK)).lte(limit as i64 + 1))
+        .order_by(Alias::new(RANK), Order::Asc)
+        .to_owned();
+    let statement = conn.get_database_backend().build(&paged);
+    for row in E::find().from_raw_sql(statement).all(conn).await? {
+        if let Some(rows) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
+            rows.push(row);
+        }
+    }
+    Ok(grouped)
 }
 
 /// The rank column of [`fetch_per_parent`].
@@ -451,44 +476,25 @@ where
     I: ColumnTrait,
     P: ColumnTrait,
 {
-    let mut grouped: HashMap<Uuid, Vec<E::Model>> =
-        parents.iter().map(|p| (*p, Vec::new())).collect();
-    if window.limit > 0 && !parents.is_empty() {
-        let descending = key.direction == Direction::Desc;
-        let mut query = select.filter(parent.is_in(parents.iter().copied()));
-        if let Some((value, at)) = &window.after {
-            query = query.filter(past(key.column, id, value, *at, descending));
-        }
-        if let Some((value, at)) = &window.before {
-            query = query.filter(past(key.column, id, value, *at, !descending));
-        }
-        let order = if descending != window.backward {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        let mut ranked = query.into_query();
-        ranked.expr_window_as(
-            Expr::cust("ROW_NUMBER()"),
-            WindowStatement::partition_by(parent)
-                .order_by(key.column, order.clone())
-                .order_by(id, order)
-                .to_owned(),
-            Alias::new(RANK),
-        );
-        let paged = Query::select()
-            .column(Asterisk)
-            .from_subquery(ranked, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new(RANK)).lte(window.limit as i64 + 1))
-            .order_by(Alias::new(RANK), Order::Asc)
-            .to_owned();
-        let statement = conn.get_database_backend().build(&paged);
-        for row in E::find().from_raw_sql(statement).all(conn).await? {
-            if let Some(rows) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
-                rows.push(row);
-            }
-        }
+    let descending = key.direction == Direction::Desc;
+    let mut rows = select.filter(parent.is_in(parents.iter().copied()));
+    if let Some((value, at)) = &window.after {
+        rows = rows.filter(past(key.column, id, value, *at, descending));
     }
+    if let Some((value, at)) = &window.before {
+        rows = rows.filter(past(key.column, id, value, *at, !descending));
+    }
+    let order = if descending != window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let order = [
+        (key.column.into_column_ref(), order.clone()),
+        (id.into_column_ref(), order),
+    ];
+    let grouped =
+        first_per_parent(conn, rows, parent, &order, window.limit, parent_of, parents).await?;
     Ok(grouped
         .into_iter()
         .map(|(parent, items)| {

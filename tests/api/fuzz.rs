@@ -68,6 +68,7 @@ fn ingest(runtime: &tokio::runtime::Runtime, schema: &AppSchema, document: &str)
         Ok(mut admitted) => {
             let request = admitted.take_request();
             let response = admitted
+                .findings
                 .finish
                 .apply(runtime.block_on(schema.execute(request)));
             assert!(response.errors.len() <= ingest::MAX_ERRORS);
