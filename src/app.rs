@@ -61,6 +61,44 @@ pub async fn connect_and_migrate(settings: &Settings, metrics: Metrics) -> anyho
     Ok(db)
 }
 
+/// How often each instance reads the access log for changes no message brought.
+const ACCESS_POLL: Duration = Duration::from_secs(1);
+
+/// The session authority, its Redis relay when configured, and the log poll.
+fn start_access(
+    db: &Db,
+    settings: &Settings,
+    redis: Option<&(redis::Client, events::redis::RedisHealth)>,
+    stop: &CancellationToken,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> crate::access::Access {
+    use crate::access::{Access, feed};
+    let recheck = Duration::from_secs(settings.session_check_interval);
+    let channel = format!("{}:access", settings.redis_channel);
+    let access = match redis {
+        None => Access::new(db.clone(), recheck, None),
+        Some((client, _)) => {
+            let (publisher, task) = feed::publisher(client.clone(), channel.clone(), stop.clone());
+            tasks.push(tokio::spawn(task));
+            let access = Access::new(db.clone(), recheck, Some(publisher));
+            tasks.push(tokio::spawn(feed::subscribe(
+                access.clone(),
+                client.clone(),
+                channel,
+                stop.clone(),
+            )));
+            access
+        }
+    };
+    tasks.push(tokio::spawn(feed::poll(
+        access.clone(),
+        db.clone(),
+        ACCESS_POLL,
+        stop.clone(),
+    )));
+    access
+}
+
 impl Application {
     /// Builds the gateway from `settings`; binds `LISTEN_ADDR` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -165,6 +203,13 @@ impl Application {
             Duration::from_millis(settings.password_hash_wait_ms),
             metrics.clone(),
         );
+        let access = start_access(&db, &settings, redis.as_ref(), &stop, &mut tasks);
+        tasks.push(tokio::spawn(crate::access::follow_live_sessions(
+            access.clone(),
+            hub.sessions().clone(),
+            db.clone(),
+            stop.clone(),
+        )));
         let state = AppState {
             db,
             settings: settings.clone(),
@@ -175,6 +220,7 @@ impl Application {
             limiter,
             client_limiter,
             hasher,
+            access,
         };
         let schema = crate::graphql::build(Some(state.clone()));
         let introspection = crate::graphql::build_introspection(state.clone());

@@ -9,11 +9,13 @@
 //!
 //! Beside them: [`config`] (settings from flags and env), [`app`] (build and run),
 //! [`db`] (connection, SQLite write serialization), [`domain`] (validated newtypes),
-//! [`auth`] (JWT, passwords, tokens, roles), [`events`] (event log, fan-out through
+//! [`auth`] (JWT, passwords, tokens, roles), [`access`] (whether sessions and memberships
+//! still stand, learned from every instance's changes), [`events`] (event log, fan-out through
 //! in-process broadcast or Redis, subscriber streams), [`mail`] (outbox and delivery),
 //! [`metrics`] (Prometheus text), [`memory`] (handing freed memory back to the system),
 //! [`demo`] (demo data) and [`error`] (`AppError`).
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod config;

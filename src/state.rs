@@ -31,4 +31,6 @@ pub struct AppState {
     pub client_limiter: Limiter,
     /// Password hashing, bounded in concurrency and memory.
     pub hasher: crate::auth::password::Hasher,
+    /// Whether sessions and memberships still stand, known without a statement per request.
+    pub access: crate::access::Access,
 }

@@ -1,5 +1,6 @@
 //! The gateway's tables as sea-orm models: one module per table, no business rules.
 
+pub mod access_event;
 pub mod account;
 pub mod depot;
 pub mod invitation;

@@ -19,6 +19,7 @@ mod m20261201_000022_add_share_expiry;
 mod m20261201_100001_create_order_indexes;
 mod m20261201_100002_create_status_event_audit_indexes;
 mod m20261201_100003_create_status_event_audience;
+mod m20261202_000001_create_access_event;
 
 /// Every migration of the gateway, oldest first.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_100001_create_order_indexes::Migration),
             Box::new(m20261201_100002_create_status_event_audit_indexes::Migration),
             Box::new(m20261201_100003_create_status_event_audience::Migration),
+            Box::new(m20261202_000001_create_access_event::Migration),
         ]
     }
 }

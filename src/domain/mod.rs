@@ -1,5 +1,6 @@
 //! Validated newtypes: input is parsed into these at the boundary, and services take only them.
 
+pub mod access;
 mod address;
 mod currency;
 mod email;

@@ -16,6 +16,8 @@ use crate::auth::principal::Scope;
 /// One live session: the scope it was opened with, and how to end it.
 struct Session {
     scope: Scope,
+    /// The session (refresh-token family) and account of the token it was opened with.
+    origin: (Uuid, Uuid),
     ended: CancellationToken,
 }
 
@@ -29,6 +31,11 @@ pub struct LiveSessions {
 impl LiveSessions {
     /// Registers a live session opened with `scope` for as long as the returned watch lives.
     pub fn watch(self: &Arc<Self>, scope: Scope) -> Watch {
+        self.watch_from(scope, (Uuid::nil(), Uuid::nil()))
+    }
+
+    /// Registers a live session opened with `scope` by a token of `origin` (session, account).
+    pub fn watch_from(self: &Arc<Self>, scope: Scope, origin: (Uuid, Uuid)) -> Watch {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
         let user_id = scope.user_id;
@@ -36,6 +43,7 @@ impl LiveSessions {
             id,
             Session {
                 scope,
+                origin,
                 ended: ended.clone(),
             },
         );
@@ -61,6 +69,21 @@ impl LiveSessions {
             }
             keep
         });
+    }
+
+    /// Ends every live session whose token's (session, account) `ends` accepts.
+    pub fn end_origins(&self, ends: impl Fn(Uuid, Uuid) -> bool) {
+        let mut sessions = self.lock();
+        for of_user in sessions.values_mut() {
+            of_user.retain(|_, s| {
+                let end = ends(s.origin.0, s.origin.1);
+                if end {
+                    s.ended.cancel();
+                }
+                !end
+            });
+        }
+        sessions.retain(|_, of_user| !of_user.is_empty());
     }
 
     /// Keeps the sessions of `user_id` that `keep` accepts, forgetting the membership once none is left.
@@ -97,10 +120,9 @@ impl Watch {
     /// Registers the live session `auth` opens, when it speaks for a membership.
     pub fn of(sessions: &Arc<LiveSessions>, auth: &Auth) -> Option<Self> {
         match auth {
-            Auth::Signed(principal) => principal
-                .scope
-                .as_ref()
-                .map(|scope| sessions.watch(scope.clone())),
+            Auth::Signed(principal) => principal.scope.as_ref().map(|scope| {
+                sessions.watch_from(scope.clone(), (principal.session_id, principal.account_id))
+            }),
             _ => None,
         }
     }

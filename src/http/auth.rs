@@ -1,12 +1,13 @@
 //! Authentication at the edge: the bearer token becomes an [`Auth`]; a scoped token's
-//! membership is re-read so a removed or demoted user loses access at once.
+//! session and membership are looked up in the session authority, so a signed-out session or a
+//! removed or demoted member loses access at once.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 
+use crate::access::Standing;
 use crate::auth::{Auth, ClientAddr, Principal};
-use crate::service::account;
 use crate::state::AppState;
 
 /// Reads `Authorization: Bearer …` (or the same value from a WebSocket init payload).
@@ -27,25 +28,12 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Auth {
 }
 
 async fn refresh_scope(state: &AppState, mut principal: Principal) -> Auth {
-    let checked = match principal.scope.clone() {
-        None => account::session_is_live(&state.db.conn, principal.session_id)
-            .await
-            .map(|live| live.then_some(None)),
-        Some(scope) => account::current_membership_scope(
-            &state.db.conn,
-            principal.account_id,
-            &scope,
-            principal.session_id,
-        )
-        .await
-        .map(|current| current.map(Some)),
-    };
-    match checked {
-        Ok(Some(current)) => {
+    match state.access.standing(&principal).await {
+        Ok(Standing::Live(current)) => {
             principal.scope = current;
             Auth::Signed(principal)
         }
-        Ok(None) => Auth::Invalid(
+        Ok(Standing::Ended) => Auth::Invalid(
             "the session or the membership of this token is no longer active; sign in again".into(),
         ),
         Err(e) => {

@@ -129,6 +129,6 @@ async fn metrics(State(edge): State<Edge>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        edge.state.metrics.render(),
+        edge.state.metrics.render() + &edge.state.access.render(),
     )
 }

@@ -17,6 +17,7 @@ use entity::{account, organization, password_reset, refresh_token, user};
 use crate::auth::principal::Scope;
 use crate::auth::{Principal, Roles, token};
 use crate::domain::OpaqueToken;
+use crate::domain::access::AccessChange;
 use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::mail;
@@ -274,8 +275,9 @@ pub async fn refresh(state: &AppState, presented: &str) -> AppResult<Session> {
         .exec(&*txn)
         .await?;
     if claimed.rows_affected != 1 {
-        revoke_family(&*txn, row.family_id).await?;
+        let ended = revoke_family(&*txn, row.family_id).await?;
         txn.commit().await?;
+        state.access.changed(&ended);
         tracing::warn!(account_id = %row.account_id, family_id = %row.family_id, "refresh token reuse; session family revoked");
         return Err(dead());
     }
@@ -301,7 +303,10 @@ pub async fn sign_out(state: &AppState, presented: &str) -> AppResult<bool> {
         return Ok(false);
     };
     let live = row.revoked_at.is_none() && row.used_at.is_none();
-    revoke_family(&state.db.conn, row.family_id).await?;
+    let txn = state.db.begin_write().await?;
+    let ended = revoke_family(&*txn, row.family_id).await?;
+    txn.commit().await?;
+    state.access.changed(&ended);
     Ok(live)
 }
 
@@ -381,7 +386,15 @@ pub async fn reset_password(
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&*txn)
         .await?;
+    let ended = crate::access::record(
+        &*txn,
+        &[AccessChange::AccountSessionsEnded {
+            account_id: row.account_id,
+        }],
+    )
+    .await?;
     txn.commit().await?;
+    state.access.changed(&ended);
     Ok(true)
 }
 
@@ -623,12 +636,23 @@ pub async fn issue_session(
     })
 }
 
-async fn revoke_family(conn: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
+/// Ends session `family_id`: its refresh tokens are revoked and the end is written to the access
+/// log; hand the result to `Access::changed` once committed.
+async fn revoke_family(
+    conn: &impl ConnectionTrait,
+    family_id: Uuid,
+) -> AppResult<Vec<(i64, AccessChange)>> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
-    Ok(())
+    crate::access::record(
+        conn,
+        &[AccessChange::SessionEnded {
+            session_id: family_id,
+        }],
+    )
+    .await
 }

@@ -13,6 +13,7 @@ use entity::user::{self, UserStatus};
 use entity::{depot, invitation, organization, share};
 
 use crate::auth::{Actor, Roles, token};
+use crate::domain::access::AccessChange;
 use crate::domain::{Email, FieldResult, Name, OpaqueToken, Password, Phone, Search};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events::{self, NewEvent};
@@ -510,7 +511,17 @@ pub async fn edit(
     }
     active.updated_at = Set(Utc::now());
     let user = active.update(&*txn).await?;
+    let access = if changes_membership {
+        crate::access::record(
+            &*txn,
+            &[AccessChange::MembershipChanged { user_id: user.id }],
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
     commit(state, txn, events, false).await?;
+    state.access.changed(&access);
     // Live sessions opened with the old roles end now on this instance; other instances'
     // sockets authorize every operation anew and end at their next membership check.
     if changes_membership {
@@ -593,7 +604,13 @@ pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult
         events.extend(retire_driver(&*txn, &user).await?);
     }
     user::Entity::delete_by_id(user.id).exec(&*txn).await?;
+    let access = crate::access::record(
+        &*txn,
+        &[AccessChange::MembershipDeleted { user_id: user.id }],
+    )
+    .await?;
     commit(state, txn, events, false).await?;
+    state.access.changed(&access);
     Ok(user.id)
 }
 

@@ -46,6 +46,8 @@ pub struct Options {
     pub redis_channel: Option<String>,
     /// Use this Redis server instead of `REDIS_URL`.
     pub redis_url: Option<String>,
+    /// Run without Redis even when `REDIS_URL` is set (instances then share only the database).
+    pub without_redis: bool,
     /// Leave `JWT_SECRET` unset: the gateway generates one and keeps it in the database.
     pub generated_secret: bool,
     /// Extra `--flag value` pairs.
@@ -119,7 +121,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let redis_url = options
         .redis_url
         .or_else(|| std::env::var("REDIS_URL").ok())
-        .filter(|u| !u.is_empty());
+        .filter(|u| !u.is_empty() && !options.without_redis);
     let redis_channel = match redis_url {
         Some(url) => {
             let channel = options

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod authority;
 mod background_writes;
 mod bad_input;
 mod concurrency;

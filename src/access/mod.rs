@@ -1,0 +1,240 @@
+//! Session authority: whether a token's session and membership still stand, answered without a
+//! statement per request.
+//!
+//! The edge asks [`Access::standing`]; the first check of a session reads it (one statement) and
+//! the answer is remembered in the [`book`]. Every change that ends a session or alters a
+//! membership is written to the access log in the transaction of the change ([`record`]), then,
+//! once committed, applied on this instance at once and sent to every other instance through
+//! Redis ([`Access::changed`]). The [`feed`] applies what others send, and reads the log every
+//! second as a safety net for lost messages; a remembered answer older than the re-check
+//! interval is read again. What either net catches is counted.
+
+pub mod book;
+pub mod feed;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use tokio::sync::broadcast;
+
+use entity::access_event::{self, AccessKind};
+
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::domain::access::AccessChange;
+use crate::error::AppResult;
+use crate::service::account;
+
+pub use book::{Book, Key, Lookup, Standing};
+
+/// Changes kept for slow listeners (live-session tracking) before they skip.
+const LISTENER_BACKLOG: usize = 1024;
+
+struct Inner {
+    book: Book,
+    db: Db,
+    /// Applied changes, for the live sessions of this instance.
+    listeners: broadcast::Sender<AccessChange>,
+    /// Sends committed changes to the other instances, when Redis is configured.
+    outbound: Option<feed::Publisher>,
+    /// Log rows applied by this instance as they were committed or received.
+    seen: feed::Seen,
+    /// Changes a safety net found that no message had brought.
+    caught: AtomicU64,
+    /// Session checks answered from the book.
+    hits: AtomicU64,
+}
+
+/// Cheap-to-clone handle on this instance's session authority.
+#[derive(Clone)]
+pub struct Access(Arc<Inner>);
+
+impl Access {
+    /// Trusts a remembered answer for `recheck`; sends changes through `outbound` when set.
+    pub fn new(db: Db, recheck: Duration, outbound: Option<feed::Publisher>) -> Self {
+        Self(Arc::new(Inner {
+            book: Book::new(recheck),
+            db,
+            listeners: broadcast::channel(LISTENER_BACKLOG).0,
+            outbound,
+            seen: feed::Seen::default(),
+            caught: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+        }))
+    }
+
+    /// Whether `principal`'s session and membership stand, and the membership's scope now.
+    pub async fn standing(&self, principal: &Principal) -> AppResult<Standing> {
+        let key = Key {
+            session_id: principal.session_id,
+            account_id: principal.account_id,
+            user_id: principal.scope.as_ref().map(|s| s.user_id),
+        };
+        let before = match self.0.book.lookup(&key) {
+            Lookup::Fresh(standing) => {
+                self.0.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(standing);
+            }
+            Lookup::Stale(before) => before,
+        };
+        let generation = self.0.book.generation();
+        let now = self.read(principal).await?;
+        if before.as_ref().is_some_and(|b| *b != now) {
+            self.0.caught.fetch_add(1, Ordering::Relaxed);
+        }
+        self.0.book.remember(key, now.clone(), generation);
+        Ok(now)
+    }
+
+    async fn read(&self, principal: &Principal) -> AppResult<Standing> {
+        let conn = &self.0.db.conn;
+        let live = match &principal.scope {
+            None => account::session_is_live(conn, principal.session_id)
+                .await?
+                .then_some(None),
+            Some(scope) => account::current_membership_scope(
+                conn,
+                principal.account_id,
+                scope,
+                principal.session_id,
+            )
+            .await?
+            .map(Some),
+        };
+        Ok(live.map_or(Standing::Ended, Standing::Live))
+    }
+
+    /// Applies committed changes (recorded with their log ids) here at once, and sends them to
+    /// the other instances.
+    pub fn changed(&self, changes: &[(i64, AccessChange)]) {
+        for (id, change) in changes {
+            self.0.seen.insert(*id);
+            self.apply(change);
+        }
+        if let Some(outbound) = &self.0.outbound {
+            outbound.send(changes);
+        }
+    }
+
+    /// Forgets what `change` touches and tells this instance's live sessions.
+    fn apply(&self, change: &AccessChange) {
+        self.0.book.apply(change);
+        let _ = self.0.listeners.send(*change);
+    }
+
+    /// Every change applied on this instance from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<AccessChange> {
+        self.0.listeners.subscribe()
+    }
+
+    /// Changes the log poll or a re-check found that no message had brought.
+    pub fn caught(&self) -> u64 {
+        self.0.caught.load(Ordering::Relaxed)
+    }
+
+    /// Session checks answered without a statement.
+    pub fn hits(&self) -> u64 {
+        self.0.hits.load(Ordering::Relaxed)
+    }
+
+    /// Sessions remembered.
+    pub fn remembered(&self) -> usize {
+        self.0.book.len()
+    }
+
+    /// The authority's metrics in Prometheus text format.
+    pub fn render(&self) -> String {
+        format!(
+            "# HELP lastmile_session_checks_remembered_total Session checks answered without a statement.\n\
+             # TYPE lastmile_session_checks_remembered_total counter\n\
+             lastmile_session_checks_remembered_total {}\n\
+             # HELP lastmile_access_changes_caught_total Access changes found by the log poll or a re-check that no message had brought.\n\
+             # TYPE lastmile_access_changes_caught_total counter\n\
+             lastmile_access_changes_caught_total {}\n\
+             # HELP lastmile_sessions_remembered Sessions whose standing this instance remembers.\n\
+             # TYPE lastmile_sessions_remembered gauge\n\
+             lastmile_sessions_remembered {}\n",
+            self.hits(),
+            self.caught(),
+            self.remembered()
+        )
+    }
+}
+
+/// Writes `changes` to the access log inside the caller's transaction; pass what it returns
+/// to [`Access::changed`] once the transaction has committed.
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    changes: &[AccessChange],
+) -> AppResult<Vec<(i64, AccessChange)>> {
+    let mut recorded = Vec::with_capacity(changes.len());
+    for change in changes {
+        let (kind, subject) = feed::to_row(change);
+        let row = access_event::ActiveModel {
+            kind: Set(kind),
+            subject: Set(subject),
+            at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+        recorded.push((row.id, *change));
+    }
+    Ok(recorded)
+}
+
+/// The change a log row describes.
+pub fn from_row(kind: AccessKind, subject: uuid::Uuid) -> AccessChange {
+    match kind {
+        AccessKind::SessionEnded => AccessChange::SessionEnded {
+            session_id: subject,
+        },
+        AccessKind::AccountSessionsEnded => AccessChange::AccountSessionsEnded {
+            account_id: subject,
+        },
+        AccessKind::MembershipChanged => AccessChange::MembershipChanged { user_id: subject },
+        AccessKind::MembershipDeleted => AccessChange::MembershipDeleted { user_id: subject },
+    }
+}
+
+/// Ends this instance's live sessions (sockets, event streams) as changes arrive, until `stop`:
+/// those of an ended session or account at once, those of a deleted membership at once, and
+/// those of a changed membership unless they were opened with its current scope.
+pub async fn follow_live_sessions(
+    access: Access,
+    sessions: Arc<crate::events::sessions::LiveSessions>,
+    db: Db,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut changes = access.subscribe();
+    loop {
+        let change = tokio::select! {
+            _ = stop.cancelled() => return,
+            change = changes.recv() => change,
+        };
+        match change {
+            Ok(AccessChange::SessionEnded { session_id }) => {
+                sessions.end_origins(|s, _| s == session_id)
+            }
+            Ok(AccessChange::AccountSessionsEnded { account_id }) => {
+                sessions.end_origins(|_, a| a == account_id)
+            }
+            Ok(AccessChange::MembershipDeleted { user_id }) => sessions.end(user_id),
+            Ok(AccessChange::MembershipChanged { user_id }) => {
+                match account::current_scopes(&db.conn, &[user_id]).await {
+                    Ok(current) => sessions.end_unless(user_id, current.get(&user_id)),
+                    Err(error) => {
+                        tracing::warn!(?error, "could not re-read a changed membership");
+                        sessions.end(user_id);
+                    }
+                }
+            }
+            // Too many changes at once: every live session reconnects and is checked anew.
+            Err(broadcast::error::RecvError::Lagged(_)) => sessions.end_origins(|_, _| true),
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
