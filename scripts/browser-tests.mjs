@@ -6,7 +6,8 @@
 //   1. GraphiQL renders offline and runs a query and a subscription (the token from its
 //      Headers tab, sent as the socket's `connection_init` payload);
 //   2. the dashboard signs in (choosing an organization), shows a status change made through
-//      the API without a reload, and sets a driver Active, shares and unshares it;
+//      the API without a reload, sets a driver Active, shares and unshares it, and, its socket
+//      closed with 4401, refreshes its token, reconnects and replays the change it missed;
 //   3. the invitation link of a mail file opens the accept page, the invitation is accepted
 //      with a new password, and the new account signs in on the dashboard;
 //   4. the reset link of a mail file sets a new password that then signs in.
@@ -219,8 +220,70 @@ async function signIn(page, email, password) {
   await page.click('#signin-form button[type=submit]');
 }
 
+/**
+ * The page's sockets, proxied to the gateway: `drop()` closes the current one as the gateway
+ * closes an expired token's (4401), and holds what the page sends on the next one until
+ * `release()`, so a change can be made while the page is away.
+ */
+async function proxySockets(page) {
+  const sockets = [];
+  let release = () => {};
+  let hold = null;
+  await page.routeWebSocket(/\/graphql$/, (ws) => {
+    const server = ws.connectToServer();
+    const gate = hold;
+    ws.onMessage(async (message) => {
+      await gate;
+      server.send(message);
+    });
+    sockets.push({ ws, server });
+  });
+  return {
+    count: () => sockets.length,
+    drop() {
+      hold = new Promise((resolve) => {
+        release = resolve;
+      });
+      const { ws, server } = sockets[sockets.length - 1];
+      server.close();
+      ws.close({ code: 4401, reason: 'Access token expired' });
+    },
+    release: () => release(),
+  };
+}
+
+async function until(what, check) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Closed with 4401, the page refreshes its token, reconnects and replays what it missed. */
+async function reconnects({ page, sockets, call, seeded, status, shot }) {
+  let refreshes = 0;
+  page.on('request', (request) => {
+    if (request.postData()?.includes('refreshToken(')) refreshes++;
+  });
+  const before = (await status.textContent()).trim();
+  const [change, after] = before === 'ACTIVE' ? ['setDriverInactive', 'INACTIVE'] : ['setDriverActive', 'ACTIVE'];
+  const first = sockets.count();
+  sockets.drop();
+  await page.waitForSelector('#live.off', { timeout: STEP_TIMEOUT_MS });
+  await until('the page to reconnect', () => sockets.count() > first);
+  await call(`mutation($id: ID!) { ${change}(driverId: $id) { status } }`, { id: seeded.driver.id }, seeded.token);
+  await shot(page, '6-dashboard-reconnecting');
+  if ((await status.textContent()).trim() !== before) throw new Error('the change arrived before the page reconnected');
+  sockets.release();
+  await expectText(status, after);
+  await page.waitForSelector('#live.on', { timeout: STEP_TIMEOUT_MS });
+  if (refreshes === 0) throw new Error('the page reconnected after 4401 without refreshing its token');
+}
+
 async function dashboard({ context, origin, call, seeded, shot }) {
   const page = await context.newPage();
+  const sockets = await proxySockets(page);
   await page.goto(`${origin}/`);
   await signIn(page, 'ada@acme.example', DEMO_PASSWORD);
   await page.click('#organizations button:has-text("Acme Parcel")', { timeout: STEP_TIMEOUT_MS });
@@ -249,6 +312,7 @@ async function dashboard({ context, origin, call, seeded, shot }) {
   await shot(page, '5-dashboard-shared');
   await row.locator('.chip:has-text("Nordic Freight") button').click();
   await row.locator('.chip').waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS });
+  await reconnects({ page, sockets, call, seeded, status, shot });
   await page.click('#signout');
   await page.close();
 }
@@ -278,7 +342,7 @@ async function invitation({ context, origin, server, call, seeded, shot }) {
   await page.waitForSelector('#accept:not([hidden])', { timeout: STEP_TIMEOUT_MS });
   await page.fill('#accept-form input[name=password]', NEW_PASSWORD);
   await page.fill('#accept-form input[name=repeat]', NEW_PASSWORD);
-  await shot(page, '6-accept-invitation');
+  await shot(page, '7-accept-invitation');
   await page.click('#accept-form button[type=submit]');
   await page.waitForSelector('#done:not([hidden])', { timeout: STEP_TIMEOUT_MS });
   await page.click('#done a');
@@ -287,7 +351,7 @@ async function invitation({ context, origin, server, call, seeded, shot }) {
   await signIn(page, email, NEW_PASSWORD);
   await page.waitForSelector('#drivers tbody tr', { timeout: STEP_TIMEOUT_MS });
   await page.waitForSelector(`#who:has-text("${email}")`);
-  await shot(page, '7-invited-account-signed-in');
+  await shot(page, '8-invited-account-signed-in');
 
   await call(`mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: email });
   const reset = await mailLink(server.mailDir, email, '/reset-password');
@@ -296,7 +360,7 @@ async function invitation({ context, origin, server, call, seeded, shot }) {
   await page.fill('#reset-form input[name=repeat]', `${NEW_PASSWORD} 2`);
   await page.click('#reset-form button[type=submit]');
   await page.waitForSelector('#done:not([hidden])', { timeout: STEP_TIMEOUT_MS });
-  await shot(page, '8-password-reset');
+  await shot(page, '9-password-reset');
   await page.click('#done a');
   await signIn(page, email, `${NEW_PASSWORD} 2`);
   await page.waitForSelector('#drivers tbody tr', { timeout: STEP_TIMEOUT_MS });

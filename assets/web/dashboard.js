@@ -233,10 +233,14 @@ function apply(event) {
 
 // ---- rendering --------------------------------------------------------------------------
 
-function time(iso) {
+/** A time as the viewer reads it: in its timezone setting. */
+function local(iso) {
   const zone = board.viewer?.settings.timezone;
-  const format = new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: 'medium', timeStyle: 'medium' });
-  return el('time', { datetime: iso }, format.format(new Date(iso)));
+  return new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(iso));
+}
+
+function time(iso) {
+  return el('time', { datetime: iso }, local(iso));
 }
 
 function render(changed) {
@@ -276,7 +280,8 @@ function shareChip(driver, share) {
   const unshare = roles().includes('ADMIN')
     ? el('button', { type: 'button', class: 'secondary', onclick: () => unshareDriver(driver.id, share.partner.id) }, 'Unshare')
     : '';
-  return el('span', { class: 'chip', title: 'shared at ' + share.sharedAt }, share.partner.name, unshare);
+  const until = share.expiresAt ? `, until ${local(share.expiresAt)}` : '';
+  return el('span', { class: 'chip', title: `shared since ${local(share.sharedAt)}${until}` }, share.partner.name, unshare);
 }
 
 function statusButton(driver) {
