@@ -101,8 +101,15 @@ fn start_access(
 
 impl Application {
     /// Builds the gateway from `settings`; binds `LISTEN_ADDR` (port 0 picks a free port).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         settings.validate().map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
+        // The bound port, when port 0 asked for any: the default `PUBLIC_URL` links to it.
+        settings.listen_addr = listener
+            .local_addr()
+            .context("Failed to read the bound address")?;
         let settings = Arc::new(settings);
         let metrics = Metrics::default();
         let db = connect_and_migrate(&settings, metrics.clone()).await?;
@@ -227,9 +234,6 @@ impl Application {
         let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
             crate::graphql::ingest::Limits::from_settings(&settings),
         ));
-        let listener = TcpListener::bind(settings.listen_addr)
-            .await
-            .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
         Ok(Self {
             listener,
             edge: Edge {

@@ -1,6 +1,6 @@
 //! Settings: every option is a command-line flag and an environment variable, read once at startup.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
@@ -113,20 +113,19 @@ pub struct Settings {
         default_value = "Last Mile <no-reply@localhost>"
     )]
     pub mail_from: String,
-    /// Base of links in mail.
-    #[arg(
-        long,
-        global = true,
-        env = "PUBLIC_URL",
-        default_value = "http://127.0.0.1:8000"
-    )]
-    pub public_url: String,
+    /// Base of links in mail; unset: `http://` + the address listened on (loopback when that
+    /// is all interfaces), so read it through [`Settings::public_url`].
+    #[arg(long, global = true, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Whether `createOrganization` is open to anyone.
     #[arg(long, global = true, env = "ALLOW_SIGNUP", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub allow_signup: bool,
     /// Turns off GraphiQL, introspection and field suggestions.
     #[arg(long, global = true, env = "PRODUCTION", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub production: bool,
+    /// Serves the live dashboard page at `/`; unset: on outside production, off in it.
+    #[arg(long, global = true, env = "DASHBOARD_ENABLED", value_parser = BoolishValueParser::new())]
+    pub dashboard_enabled: Option<bool>,
     /// Days status events are kept: the audit trail and the `statusChanged(after:)` replay window.
     #[arg(
         long,
@@ -276,7 +275,9 @@ impl Settings {
         {
             return Err("SMTP_URL must start with smtp:// or smtps://".into());
         }
-        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
             return Err("PUBLIC_URL must start with http:// or https://".into());
         }
         if self.access_token_ttl == 0 || self.refresh_token_ttl == 0 {
@@ -337,6 +338,27 @@ impl Settings {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         }
+    }
+
+    /// The base of links in mail: `PUBLIC_URL`, or `http://` + the listen address, with
+    /// loopback in place of an unspecified (all interfaces) address.
+    pub fn public_url(&self) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let mut address = self.listen_addr;
+        if address.ip().is_unspecified() {
+            address.set_ip(match address.ip() {
+                IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{address}")
+    }
+
+    /// Whether `/` serves the dashboard page: `DASHBOARD_ENABLED`, else outside production.
+    pub fn dashboard_enabled(&self) -> bool {
+        self.dashboard_enabled.unwrap_or(!self.production)
     }
 
     /// True when the database is SQLite.
@@ -432,6 +454,37 @@ mod tests {
             ]),
             Ok(())
         );
+    }
+
+    fn settings(args: &[&str]) -> super::Settings {
+        let mut argv = vec!["lastmile"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("parses").settings
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_listen_address() {
+        let on = |address| settings(&["--listen-addr", address]).public_url();
+        assert_eq!(on("127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(on("0.0.0.0:8080"), "http://127.0.0.1:8080");
+        assert_eq!(on("[::]:8080"), "http://[::1]:8080");
+        assert_eq!(settings(&[]).public_url(), "http://127.0.0.1:8000");
+        let set = settings(&[
+            "--listen-addr",
+            "0.0.0.0:80",
+            "--public-url",
+            "https://a.example",
+        ]);
+        assert_eq!(set.public_url(), "https://a.example");
+    }
+
+    #[test]
+    fn the_dashboard_is_on_outside_production_and_off_in_it_unless_enabled() {
+        assert!(settings(&[]).dashboard_enabled());
+        assert!(!settings(&["--production", "true"]).dashboard_enabled());
+        let enabled = ["--production", "true", "--dashboard-enabled", "true"];
+        assert!(settings(&enabled).dashboard_enabled());
+        assert!(!settings(&["--dashboard-enabled", "false"]).dashboard_enabled());
     }
 
     #[test]

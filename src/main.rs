@@ -27,7 +27,11 @@ async fn main() -> anyhow::Result<()> {
             if with_demo {
                 demo::load_if_empty(application.state()).await?;
             }
-            tracing::info!(address = %application.local_addr()?, "serving GraphQL at /graphql");
+            let address = application.local_addr()?;
+            tracing::info!(%address, "serving GraphQL at /graphql");
+            if application.state().settings.dashboard_enabled() {
+                tracing::info!("the dashboard is at http://{address}/");
+            }
             application.run_until_stopped().await?;
         }
     }

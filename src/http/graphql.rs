@@ -2,12 +2,11 @@
 //! 415 for non-JSON bodies, 400 for malformed JSON and (with graphql-response+json) for
 //! request errors, 405 for mutations over GET, and batches capped.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use async_graphql::parser::types::OperationType;
 
@@ -20,7 +19,7 @@ use axum::extract::ConnectInfo;
 use crate::auth::ClientAddr;
 use crate::metrics::OperationType as OperationMetric;
 
-use super::{Edge, authenticate, client_addr, sse, ws};
+use super::{Edge, authenticate, client_addr, pages, sse, ws};
 
 /// Most operations in one batch.
 const MAX_BATCH: usize = 10;
@@ -169,14 +168,11 @@ pub async fn get_or_upgrade(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if query.is_none() && wants_html && !edge.state.settings.production {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .finish(),
-        )
-        .into_response();
+    if query.is_none()
+        && wants_html
+        && let Some(page) = pages::graphiql(&edge)
+    {
+        return page;
     }
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
         Ok(r) => r,

@@ -1,9 +1,10 @@
 //! The axum router: `/graphql` (POST, GET, WebSocket), `/healthz`, `/readyz`, `/metrics`,
-//! and authentication of each request at the edge.
+//! the browser pages, and authentication of each request at the edge.
 
 mod auth;
 mod export;
 mod graphql;
+mod pages;
 pub mod recheck;
 pub mod serve;
 mod shared;
@@ -66,6 +67,7 @@ pub fn router(edge: Edge) -> Router {
         .route("/metrics", get(metrics))
         .route("/export/drivers.csv", get(export::drivers))
         .route("/export/routes.csv", get(export::routes))
+        .merge(pages::routes())
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(timeout)
         .layer(cors(

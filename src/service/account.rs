@@ -337,7 +337,7 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
     .await?;
     mail::enqueue(
         &*txn,
-        mail::password_reset(&state.settings.public_url, &account.email, &secret),
+        mail::password_reset(&state.settings.public_url(), &account.email, &secret),
     )
     .await?;
     txn.commit().await?;

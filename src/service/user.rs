@@ -291,7 +291,7 @@ async fn send_invitation(
         .map(|o| o.name)
         .unwrap_or_default();
     let mail = mail::invitation(
-        &state.settings.public_url,
+        &state.settings.public_url(),
         &user.email,
         &user.first_name,
         &org_name,

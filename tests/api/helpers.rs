@@ -52,6 +52,8 @@ pub struct Options {
     pub generated_secret: bool,
     /// Extra `--flag value` pairs.
     pub extra: Vec<(String, String)>,
+    /// Leave `PUBLIC_URL` unset: mail links to the listen address.
+    pub default_public_url: bool,
 }
 
 /// `REDIS_URL` when set: the tests that need several instances run only with Redis.
@@ -115,9 +117,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
         "5".into(),
         "--mail-dir".into(),
         mail_dir.display().to_string(),
-        "--public-url".into(),
-        "http://lastmile.test".into(),
     ];
+    if !options.default_public_url {
+        args.extend(["--public-url".into(), "http://lastmile.test".into()]);
+    }
     let redis_url = options
         .redis_url
         .or_else(|| std::env::var("REDIS_URL").ok())

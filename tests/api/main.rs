@@ -21,6 +21,7 @@ mod isolation;
 mod lifecycle;
 mod live;
 mod ordering;
+mod pages;
 mod pagination;
 mod permissions;
 mod route_planning;
