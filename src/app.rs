@@ -181,6 +181,14 @@ impl Application {
         let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
             crate::graphql::ingest::Limits::from_settings(&settings),
         ));
+        let persisted = Arc::new(match &redis {
+            Some((client, _)) => crate::graphql::persisted::Persisted::shared(
+                client.clone(),
+                &settings.redis_channel,
+                Duration::from_secs(settings.persisted_query_ttl),
+            ),
+            None => crate::graphql::persisted::Persisted::local(),
+        });
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
@@ -191,6 +199,7 @@ impl Application {
                 schema,
                 introspection,
                 ingest,
+                persisted,
                 redis,
                 groups: Default::default(),
                 shutdown: stop.clone(),

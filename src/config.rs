@@ -243,6 +243,14 @@ pub struct Settings {
     /// Seconds an HTTP request may take before it is answered 408.
     #[arg(long, global = true, env = "REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Seconds a persisted query's document stays in Redis after it was last sent in full.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSISTED_QUERY_TTL",
+        default_value_t = 24 * 3600
+    )]
+    pub persisted_query_ttl: u64,
     /// Log line format.
     #[arg(
         long,
@@ -323,6 +331,9 @@ impl Settings {
         if self.graphql_max_nesting > 256 {
             return Err("GRAPHQL_MAX_NESTING must be at most 256".into());
         }
+        if self.persisted_query_ttl == 0 {
+            return Err("PERSISTED_QUERY_TTL must be positive".into());
+        }
         if self.header_read_timeout == 0 || self.idle_timeout == 0 || self.request_timeout == 0 {
             return Err(
                 "HEADER_READ_TIMEOUT, IDLE_TIMEOUT and REQUEST_TIMEOUT must be positive".into(),
@@ -398,6 +409,7 @@ mod tests {
             (&["--redis-url", "http://x"][..], "REDIS_URL"),
             (&["--smtp-url", "mail.example.com"][..], "SMTP_URL"),
             (&["--public-url", "example.com"][..], "PUBLIC_URL"),
+            (&["--persisted-query-ttl", "0"][..], "PERSISTED_QUERY_TTL"),
             (&["--access-token-ttl", "0"][..], "ACCESS_TOKEN_TTL"),
             (
                 &["--cors-allowed-origins", "*,https://a.example"][..],

@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use async_graphql::parser::types::OperationType;
 
 use crate::graphql::ingest::{self, Admitted, is_request_error};
+use crate::graphql::persisted;
 
 use std::net::SocketAddr;
 
@@ -135,7 +136,7 @@ pub async fn post(
             );
         }
     };
-    if batch.iter().any(|request| request.query.trim().is_empty()) {
+    if batch.iter().any(lacks_document) {
         return missing_query();
     }
     if let BatchRequest::Batch(items) = &batch
@@ -146,7 +147,13 @@ pub async fn post(
             &format!("at most {MAX_BATCH} operations per batch"),
         );
     }
-    execute(&edge, &headers, client, Batch::admit(batch, &edge)).await
+    let batch = Batch::admit(batch, &edge).await;
+    execute(&edge, &headers, client, batch).await
+}
+
+/// Neither a document nor the hash of one (a persisted query needs no `query`).
+fn lacks_document(request: &Request) -> bool {
+    request.query.trim().is_empty() && !persisted::is_persisted(request)
 }
 
 /// `GET /graphql`: a WebSocket upgrade, GraphiQL for browsers, or a query in the URL.
@@ -187,10 +194,10 @@ pub async fn get_or_upgrade(
             );
         }
     };
-    if request.query.trim().is_empty() {
+    if lacks_document(&request) {
         return missing_query();
     }
-    let admitted = edge.ingest.admit(request);
+    let admitted = edge.persisted.admit(&edge.ingest, request).await;
     if admitted
         .as_ref()
         .is_ok_and(|a| a.findings.operation == OperationType::Mutation)
@@ -216,15 +223,15 @@ struct Batch {
 }
 
 impl Batch {
-    fn admit(batch: BatchRequest, edge: &Edge) -> Self {
+    async fn admit(batch: BatchRequest, edge: &Edge) -> Self {
         let (requests, single) = match batch {
             BatchRequest::Single(request) => (vec![request], true),
             BatchRequest::Batch(requests) => (requests, false),
         };
-        let mut items: Vec<_> = requests
-            .into_iter()
-            .map(|request| edge.ingest.admit(request))
-            .collect();
+        let mut items = Vec::with_capacity(requests.len());
+        for request in requests {
+            items.push(edge.persisted.admit(&edge.ingest, request).await);
+        }
         // One password or token check per HTTP request, however the request is split.
         let credentials: usize = items
             .iter()

@@ -41,6 +41,8 @@ pub struct Edge {
     pub introspection: AppSchema,
     /// The door every document passes before it is run.
     pub ingest: std::sync::Arc<crate::graphql::ingest::Ingest>,
+    /// Documents clients name by hash (automatic persisted queries).
+    pub persisted: std::sync::Arc<crate::graphql::persisted::Persisted>,
     /// The Redis client, when configured (for readiness).
     pub redis: Option<(redis::Client, crate::events::redis::RedisHealth)>,
     /// Live subscriptions shared between subscribers.

@@ -22,6 +22,7 @@ mod live;
 mod ordering;
 mod pagination;
 mod permissions;
+mod persisted_queries;
 mod route_planning;
 mod schema;
 mod sessions;
