@@ -42,6 +42,8 @@ const JWT_SECRET_KEY: &str = "jwt.secret";
 /// A built gateway, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// The listener of `/metrics` when `METRICS_ADDR` is set.
+    metrics_listener: Option<TcpListener>,
     edge: Edge,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -192,8 +194,17 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
+        let metrics_listener = match settings.metrics_addr {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to bind METRICS_ADDR {addr}"))?,
+            ),
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             edge: Edge {
                 state,
                 schema,
@@ -233,6 +244,18 @@ impl Application {
         let connections = self.edge.connections.clone();
         let settings = self.edge.state.settings.clone();
         let metrics = self.edge.state.metrics.clone();
+        if let Some(listener) = self.metrics_listener {
+            let router = http::metrics_router(self.edge.clone());
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
         let router = http::router(self.edge);
         let stop = self.stop.clone();
         let limits = http::serve::ConnectionLimits {

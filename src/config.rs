@@ -251,6 +251,10 @@ pub struct Settings {
         default_value_t = 24 * 3600
     )]
     pub persisted_query_ttl: u64,
+    /// Where to serve `/metrics` instead of the public listener (e.g. `127.0.0.1:9100`, an
+    /// address only the scraper reaches); unset: `/metrics` on `LISTEN_ADDR`.
+    #[arg(long, global = true, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Log line format.
     #[arg(
         long,

@@ -61,11 +61,15 @@ pub fn router(edge: Edge) -> Router {
         StatusCode::REQUEST_TIMEOUT,
         Duration::from_secs(settings.request_timeout),
     );
-    Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    // With METRICS_ADDR, `/metrics` is served there only (see [`metrics_router`]).
+    if settings.metrics_addr.is_none() {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .route("/export/drivers.csv", get(export::drivers))
         .route("/export/routes.csv", get(export::routes))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
@@ -125,12 +129,16 @@ async fn readyz(State(edge): State<Edge>) -> impl IntoResponse {
     (status, axum::Json(body))
 }
 
+/// `/metrics` alone, for the listener at `METRICS_ADDR`.
+pub fn metrics_router(edge: Edge) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(edge)
+}
+
 async fn metrics(State(edge): State<Edge>) -> impl IntoResponse {
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         edge.state.metrics.render(),
     )
 }

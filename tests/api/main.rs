@@ -19,6 +19,7 @@ mod invitations;
 mod isolation;
 mod lifecycle;
 mod live;
+mod metrics;
 mod ordering;
 mod pagination;
 mod permissions;
