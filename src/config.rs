@@ -255,6 +255,20 @@ pub struct Settings {
     /// address only the scraper reaches); unset: `/metrics` on `LISTEN_ADDR`.
     #[arg(long, global = true, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`): spans are exported as protobuf to
+    /// `{endpoint}/v1/traces`; unset: no trace export at all. The exporter also reads the other
+    /// standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
+    /// `OTEL_TRACES_SAMPLER`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`).
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// `service.name` of exported spans.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "lastmile"
+    )]
+    pub otel_service_name: String,
     /// Log line format.
     #[arg(
         long,
@@ -287,6 +301,14 @@ impl Settings {
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
         {
             return Err("SMTP_URL must start with smtp:// or smtps://".into());
+        }
+        if let Some(endpoint) = &self.otel_exporter_otlp_endpoint
+            && !endpoint.starts_with("http://")
+        {
+            return Err(
+                "OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// (OTLP over plain HTTP, e.g. to a collector on the host)"
+                    .into(),
+            );
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             return Err("PUBLIC_URL must start with http:// or https://".into());
@@ -413,6 +435,10 @@ mod tests {
             (&["--redis-url", "http://x"][..], "REDIS_URL"),
             (&["--smtp-url", "mail.example.com"][..], "SMTP_URL"),
             (&["--public-url", "example.com"][..], "PUBLIC_URL"),
+            (
+                &["--otel-exporter-otlp-endpoint", "collector:4318"][..],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
             (&["--persisted-query-ttl", "0"][..], "PERSISTED_QUERY_TTL"),
             (&["--access-token-ttl", "0"][..], "ACCESS_TOKEN_TTL"),
             (

@@ -21,7 +21,9 @@ use axum::extract::ConnectInfo;
 use crate::auth::ClientAddr;
 use crate::metrics::OperationType as OperationMetric;
 
+use super::observe::Operations;
 use super::{Edge, authenticate, client_addr, sse, ws};
+use tracing::Instrument;
 
 /// Most operations in one batch.
 const MAX_BATCH: usize = 10;
@@ -263,11 +265,14 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
         true,
     ));
     let mut responses = Vec::with_capacity(batch.items.len());
+    let mut operations = Operations::default();
     let metrics = &edge.state.metrics;
     for item in batch.items {
         let started = std::time::Instant::now();
         let response = match item {
             Err(refused) => {
+                operations.names.push("-".into());
+                operations.types.push("-");
                 metrics.record_request(OperationMetric::Query, started.elapsed(), true);
                 *refused
             }
@@ -276,6 +281,11 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                     true => &edge.introspection,
                     false => &edge.schema,
                 };
+                let kind = admitted.metric_type().label();
+                let name = admitted.request.operation_name.clone();
+                let span = operation_span(kind, name.as_deref());
+                operations.names.push(name.unwrap_or_else(|| "-".into()));
+                operations.types.push(kind);
                 let request = admitted
                     .take_request()
                     .data(auth.clone())
@@ -284,7 +294,7 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                 let response = admitted
                     .findings
                     .finish
-                    .apply(schema.execute(request).await);
+                    .apply(schema.execute(request).instrument(span).await);
                 metrics.record_request(
                     admitted.metric_type(),
                     started.elapsed(),
@@ -302,7 +312,23 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
             BatchResponse::Batch(responses)
         }
     };
-    respond(media, response)
+    let mut response = respond(media, response);
+    response.extensions_mut().insert(operations);
+    response
+}
+
+/// The span of one GraphQL operation, named as OpenTelemetry's GraphQL conventions ask.
+fn operation_span(kind: &'static str, name: Option<&str>) -> tracing::Span {
+    let otel_name = match name {
+        Some(name) => format!("{kind} {name}"),
+        None => kind.to_owned(),
+    };
+    tracing::info_span!(
+        "GraphQL operation",
+        otel.name = otel_name.as_str(),
+        graphql.operation.type = kind,
+        graphql.operation.name = name.unwrap_or(""),
+    )
 }
 
 fn respond(media: MediaType, response: BatchResponse) -> Response {

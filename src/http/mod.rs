@@ -4,6 +4,7 @@
 mod auth;
 mod export;
 mod graphql;
+pub mod observe;
 pub mod recheck;
 pub mod serve;
 mod shared;
@@ -20,7 +21,6 @@ use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -78,7 +78,7 @@ pub fn router(edge: Edge) -> Router {
             &settings.cors_allowed_origins,
             &settings.cors_allowed_headers,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(edge)
 }
 

@@ -20,6 +20,7 @@ mod isolation;
 mod lifecycle;
 mod live;
 mod metrics;
+mod observability;
 mod ordering;
 mod pagination;
 mod permissions;
