@@ -42,6 +42,8 @@ const JWT_SECRET_KEY: &str = "jwt.secret";
 /// A built gateway, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// The listener of `/metrics` when `METRICS_ADDR` is set.
+    metrics_listener: Option<TcpListener>,
     edge: Edge,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -67,6 +69,7 @@ const ACCESS_POLL: Duration = Duration::from_secs(1);
 /// The session authority, its Redis relay when configured, and the log poll.
 fn start_access(
     db: &Db,
+    metrics: &Metrics,
     settings: &Settings,
     redis: Option<&(redis::Client, events::redis::RedisHealth)>,
     stop: &CancellationToken,
@@ -76,11 +79,11 @@ fn start_access(
     let recheck = Duration::from_secs(settings.session_check_interval);
     let channel = format!("{}:access", settings.redis_channel);
     let access = match redis {
-        None => Access::new(db.clone(), recheck, None),
+        None => Access::new(db.clone(), metrics.clone(), recheck, None),
         Some((client, _)) => {
             let (publisher, task) = feed::publisher(client.clone(), channel.clone(), stop.clone());
             tasks.push(tokio::spawn(task));
-            let access = Access::new(db.clone(), recheck, Some(publisher));
+            let access = Access::new(db.clone(), metrics.clone(), recheck, Some(publisher));
             tasks.push(tokio::spawn(feed::subscribe(
                 access.clone(),
                 client.clone(),
@@ -210,7 +213,7 @@ impl Application {
             Duration::from_millis(settings.password_hash_wait_ms),
             metrics.clone(),
         );
-        let access = start_access(&db, &settings, redis.as_ref(), &stop, &mut tasks);
+        let access = start_access(&db, &metrics, &settings, redis.as_ref(), &stop, &mut tasks);
         tasks.push(tokio::spawn(crate::access::follow_live_sessions(
             access.clone(),
             hub.sessions().clone(),
@@ -234,13 +237,31 @@ impl Application {
         let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
             crate::graphql::ingest::Limits::from_settings(&settings),
         ));
+        let persisted = Arc::new(match &redis {
+            Some((client, _)) => crate::graphql::persisted::Persisted::shared(
+                client.clone(),
+                &settings.redis_channel,
+                Duration::from_secs(settings.persisted_query_ttl),
+            ),
+            None => crate::graphql::persisted::Persisted::local(),
+        });
+        let metrics_listener = match settings.metrics_addr {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to bind METRICS_ADDR {addr}"))?,
+            ),
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             edge: Edge {
                 state,
                 schema,
                 introspection,
                 ingest,
+                persisted,
                 redis,
                 groups: Default::default(),
                 shutdown: stop.clone(),
@@ -274,6 +295,18 @@ impl Application {
         let connections = self.edge.connections.clone();
         let settings = self.edge.state.settings.clone();
         let metrics = self.edge.state.metrics.clone();
+        if let Some(listener) = self.metrics_listener {
+            let router = http::metrics_router(self.edge.clone());
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
         let router = http::router(self.edge);
         let stop = self.stop.clone();
         let limits = http::serve::ConnectionLimits {

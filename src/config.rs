@@ -242,6 +242,32 @@ pub struct Settings {
     /// Seconds an HTTP request may take before it is answered 408.
     #[arg(long, global = true, env = "REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Seconds a persisted query's document stays in Redis after it was last sent in full.
+    #[arg(
+        long,
+        global = true,
+        env = "PERSISTED_QUERY_TTL",
+        default_value_t = 24 * 3600
+    )]
+    pub persisted_query_ttl: u64,
+    /// Where to serve `/metrics` instead of the public listener (e.g. `127.0.0.1:9100`, an
+    /// address only the scraper reaches); unset: `/metrics` on `LISTEN_ADDR`.
+    #[arg(long, global = true, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`): spans are exported as protobuf to
+    /// `{endpoint}/v1/traces`; unset: no trace export at all. The exporter also reads the other
+    /// standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
+    /// `OTEL_TRACES_SAMPLER`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`).
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// `service.name` of exported spans.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "lastmile"
+    )]
+    pub otel_service_name: String,
     /// Log line format.
     #[arg(
         long,
@@ -274,6 +300,14 @@ impl Settings {
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
         {
             return Err("SMTP_URL must start with smtp:// or smtps://".into());
+        }
+        if let Some(endpoint) = &self.otel_exporter_otlp_endpoint
+            && !endpoint.starts_with("http://")
+        {
+            return Err(
+                "OTEL_EXPORTER_OTLP_ENDPOINT must start with http:// (OTLP over plain HTTP, e.g. to a collector on the host)"
+                    .into(),
+            );
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -323,6 +357,9 @@ impl Settings {
         // Deeper documents would overflow the parser's stack, whatever the setting says.
         if self.graphql_max_nesting > 256 {
             return Err("GRAPHQL_MAX_NESTING must be at most 256".into());
+        }
+        if self.persisted_query_ttl == 0 {
+            return Err("PERSISTED_QUERY_TTL must be positive".into());
         }
         if self.header_read_timeout == 0 || self.idle_timeout == 0 || self.request_timeout == 0 {
             return Err(
@@ -420,6 +457,11 @@ mod tests {
             (&["--redis-url", "http://x"][..], "REDIS_URL"),
             (&["--smtp-url", "mail.example.com"][..], "SMTP_URL"),
             (&["--public-url", "example.com"][..], "PUBLIC_URL"),
+            (
+                &["--otel-exporter-otlp-endpoint", "collector:4318"][..],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (&["--persisted-query-ttl", "0"][..], "PERSISTED_QUERY_TTL"),
             (&["--access-token-ttl", "0"][..], "ACCESS_TOKEN_TTL"),
             (
                 &["--cors-allowed-origins", "*,https://a.example"][..],

@@ -1,4 +1,4 @@
-//! The `lastmile` binary: parse the command line, start logging, run the command.
+//! The `lastmile` binary: parse the command line, start logging and tracing, run the command.
 
 use clap::Parser;
 
@@ -15,7 +15,13 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("lastmile: configuration error: {message}");
         std::process::exit(2);
     }
-    telemetry::init(cli.settings.log_format);
+    let telemetry = telemetry::init(&cli.settings)?;
+    let result = run(cli).await;
+    telemetry.shutdown().await;
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Schema => print!("{}", graphql::sdl()),
         Command::Migrate => {

@@ -301,9 +301,7 @@ impl Access {
             if self.0.seen.insert(*id) {
                 self.apply(change);
                 if count {
-                    self.0
-                        .caught
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.0.metrics.access_change_caught();
                 }
             }
         }
@@ -312,6 +310,7 @@ impl Access {
     fn forget_old(&self) {
         self.0.seen.forget_old();
         self.0.book.prune();
+        self.0.metrics.sessions_remembered(self.0.book.len());
     }
 }
 

@@ -13,7 +13,6 @@ pub mod book;
 pub mod feed;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -26,6 +25,7 @@ use crate::auth::Principal;
 use crate::db::Db;
 use crate::domain::access::AccessChange;
 use crate::error::AppResult;
+use crate::metrics::Metrics;
 use crate::service::account;
 
 pub use book::{Book, Key, Lookup, Standing};
@@ -42,10 +42,8 @@ struct Inner {
     outbound: Option<feed::Publisher>,
     /// Log rows applied by this instance as they were committed or received.
     seen: feed::Seen,
-    /// Changes a safety net found that no message had brought.
-    caught: AtomicU64,
-    /// Session checks answered from the book.
-    hits: AtomicU64,
+    /// Where session checks from memory and caught changes are counted.
+    metrics: Metrics,
 }
 
 /// Cheap-to-clone handle on this instance's session authority.
@@ -54,15 +52,19 @@ pub struct Access(Arc<Inner>);
 
 impl Access {
     /// Trusts a remembered answer for `recheck`; sends changes through `outbound` when set.
-    pub fn new(db: Db, recheck: Duration, outbound: Option<feed::Publisher>) -> Self {
+    pub fn new(
+        db: Db,
+        metrics: Metrics,
+        recheck: Duration,
+        outbound: Option<feed::Publisher>,
+    ) -> Self {
         Self(Arc::new(Inner {
             book: Book::new(recheck),
             db,
             listeners: broadcast::channel(LISTENER_BACKLOG).0,
             outbound,
             seen: feed::Seen::default(),
-            caught: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
+            metrics,
         }))
     }
 
@@ -75,7 +77,7 @@ impl Access {
         };
         let before = match self.0.book.lookup(&key) {
             Lookup::Fresh(standing) => {
-                self.0.hits.fetch_add(1, Ordering::Relaxed);
+                self.0.metrics.session_check_remembered();
                 return Ok(standing);
             }
             Lookup::Stale(before) => before,
@@ -83,7 +85,7 @@ impl Access {
         let generation = self.0.book.generation();
         let now = self.read(principal).await?;
         if before.as_ref().is_some_and(|b| *b != now) {
-            self.0.caught.fetch_add(1, Ordering::Relaxed);
+            self.0.metrics.access_change_caught();
         }
         self.0.book.remember(key, now.clone(), generation);
         Ok(now)
@@ -130,37 +132,9 @@ impl Access {
         self.0.listeners.subscribe()
     }
 
-    /// Changes the log poll or a re-check found that no message had brought.
-    pub fn caught(&self) -> u64 {
-        self.0.caught.load(Ordering::Relaxed)
-    }
-
-    /// Session checks answered without a statement.
-    pub fn hits(&self) -> u64 {
-        self.0.hits.load(Ordering::Relaxed)
-    }
-
     /// Sessions remembered.
     pub fn remembered(&self) -> usize {
         self.0.book.len()
-    }
-
-    /// The authority's metrics in Prometheus text format.
-    pub fn render(&self) -> String {
-        format!(
-            "# HELP lastmile_session_checks_remembered_total Session checks answered without a statement.\n\
-             # TYPE lastmile_session_checks_remembered_total counter\n\
-             lastmile_session_checks_remembered_total {}\n\
-             # HELP lastmile_access_changes_caught_total Access changes found by the log poll or a re-check that no message had brought.\n\
-             # TYPE lastmile_access_changes_caught_total counter\n\
-             lastmile_access_changes_caught_total {}\n\
-             # HELP lastmile_sessions_remembered Sessions whose standing this instance remembers.\n\
-             # TYPE lastmile_sessions_remembered gauge\n\
-             lastmile_sessions_remembered {}\n",
-            self.hits(),
-            self.caught(),
-            self.remembered()
-        )
     }
 }
 

@@ -1,33 +1,30 @@
-//! `Currency`: an active ISO 4217 code, stored upper-case.
+//! `Currency`: an ISO 4217 currency that money is counted in, stored as its upper-case code.
 
 use super::text;
 
-/// Active ISO 4217 alphabetic codes.
-const CODES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD \
-CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD \
-HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD \
-MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD \
-SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES \
-VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG";
-
-/// An ISO 4217 currency code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Currency(String);
+/// An ISO 4217 currency: not a fund code, a precious metal, a test code or "no currency".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Currency(iso_currency::Currency);
 
 impl Currency {
-    /// Accepts a code in any case; keeps it upper-case.
+    /// Accepts a code in any case.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let upper = text::trimmed(raw, 3)?.to_ascii_uppercase();
-        if upper.len() == 3 && CODES.split_ascii_whitespace().any(|c| c == upper) {
-            Ok(Self(upper))
-        } else {
-            Err("is not an ISO 4217 currency code, e.g. EUR".into())
+        match iso_currency::Currency::from_code(&upper) {
+            Some(currency) if !currency.is_fund() && !currency.is_special() => Ok(Self(currency)),
+            Some(_) => Err("is an ISO 4217 fund or special code, not a currency".into()),
+            None => Err("is not an ISO 4217 currency code, e.g. EUR".into()),
         }
     }
 
-    /// The code.
+    /// Digits after the decimal point in amounts (2 for EUR, 0 for JPY, 3 for KWD).
+    pub fn minor_units(self) -> u16 {
+        self.0.exponent().unwrap_or(0)
+    }
+
+    /// The upper-case code.
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.code().to_owned()
     }
 }
 
@@ -37,13 +34,33 @@ mod tests {
 
     #[test]
     fn currency_codes_are_accepted_in_any_case_and_kept_upper_case() {
-        assert_eq!(Currency::parse("eur").map(|c| c.0), Ok("EUR".into()));
+        assert_eq!(
+            Currency::parse("eur").map(Currency::into_inner),
+            Ok("EUR".into())
+        );
     }
 
     #[test]
     fn unknown_currency_codes_are_refused() {
         for bad in ["", "EU", "EURO", "ABC", "€", "EUR\n", "E\u{0}R"] {
             assert!(Currency::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn funds_metals_test_codes_and_no_currency_are_refused() {
+        for code in [
+            "XXX", "XAU", "XAG", "XTS", "XDR", "CHE", "BOV", "USN", "CLF",
+        ] {
+            let error = Currency::parse(code).expect_err(code);
+            assert!(error.contains("fund or special"), "{code}: {error}");
+        }
+    }
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        for (code, units) in [("EUR", 2), ("JPY", 0), ("KWD", 3), ("CHF", 2)] {
+            assert_eq!(Currency::parse(code).map(Currency::minor_units), Ok(units));
         }
     }
 }

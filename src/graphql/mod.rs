@@ -15,6 +15,7 @@ pub mod loaders;
 pub mod node;
 pub mod order;
 pub mod organization;
+pub mod persisted;
 pub mod prefetch;
 pub mod route;
 pub mod share;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use async_graphql::parser::types::OperationType;
 
 use crate::graphql::ingest::{self, Admitted, is_request_error};
+use crate::graphql::persisted;
 
 use std::net::SocketAddr;
 
@@ -19,7 +20,9 @@ use axum::extract::ConnectInfo;
 use crate::auth::ClientAddr;
 use crate::metrics::OperationType as OperationMetric;
 
+use super::observe::Operations;
 use super::{Edge, authenticate, client_addr, pages, sse, ws};
+use tracing::Instrument;
 
 /// Most operations in one batch.
 const MAX_BATCH: usize = 10;
@@ -134,7 +137,7 @@ pub async fn post(
             );
         }
     };
-    if batch.iter().any(|request| request.query.trim().is_empty()) {
+    if batch.iter().any(lacks_document) {
         return missing_query();
     }
     if let BatchRequest::Batch(items) = &batch
@@ -145,7 +148,13 @@ pub async fn post(
             &format!("at most {MAX_BATCH} operations per batch"),
         );
     }
-    execute(&edge, &headers, client, Batch::admit(batch, &edge)).await
+    let batch = Batch::admit(batch, &edge).await;
+    execute(&edge, &headers, client, batch).await
+}
+
+/// Neither a document nor the hash of one (a persisted query needs no `query`).
+fn lacks_document(request: &Request) -> bool {
+    request.query.trim().is_empty() && !persisted::is_persisted(request)
 }
 
 /// `GET /graphql`: a WebSocket upgrade, GraphiQL for browsers, or a query in the URL.
@@ -183,10 +192,10 @@ pub async fn get_or_upgrade(
             );
         }
     };
-    if request.query.trim().is_empty() {
+    if lacks_document(&request) {
         return missing_query();
     }
-    let admitted = edge.ingest.admit(request);
+    let admitted = edge.persisted.admit(&edge.ingest, request).await;
     if admitted
         .as_ref()
         .is_ok_and(|a| a.findings.operation == OperationType::Mutation)
@@ -212,15 +221,15 @@ struct Batch {
 }
 
 impl Batch {
-    fn admit(batch: BatchRequest, edge: &Edge) -> Self {
+    async fn admit(batch: BatchRequest, edge: &Edge) -> Self {
         let (requests, single) = match batch {
             BatchRequest::Single(request) => (vec![request], true),
             BatchRequest::Batch(requests) => (requests, false),
         };
-        let mut items: Vec<_> = requests
-            .into_iter()
-            .map(|request| edge.ingest.admit(request))
-            .collect();
+        let mut items = Vec::with_capacity(requests.len());
+        for request in requests {
+            items.push(edge.persisted.admit(&edge.ingest, request).await);
+        }
         // One password or token check per HTTP request, however the request is split.
         let credentials: usize = items
             .iter()
@@ -252,11 +261,14 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
         true,
     ));
     let mut responses = Vec::with_capacity(batch.items.len());
+    let mut operations = Operations::default();
     let metrics = &edge.state.metrics;
     for item in batch.items {
         let started = std::time::Instant::now();
         let response = match item {
             Err(refused) => {
+                operations.names.push("-".into());
+                operations.types.push("-");
                 metrics.record_request(OperationMetric::Query, started.elapsed(), true);
                 *refused
             }
@@ -265,6 +277,11 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                     true => &edge.introspection,
                     false => &edge.schema,
                 };
+                let kind = admitted.metric_type().label();
+                let name = admitted.request.operation_name.clone();
+                let span = operation_span(kind, name.as_deref());
+                operations.names.push(name.unwrap_or_else(|| "-".into()));
+                operations.types.push(kind);
                 let request = admitted
                     .take_request()
                     .data(auth.clone())
@@ -273,7 +290,7 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                 let response = admitted
                     .findings
                     .finish
-                    .apply(schema.execute(request).await);
+                    .apply(schema.execute(request).instrument(span).await);
                 metrics.record_request(
                     admitted.metric_type(),
                     started.elapsed(),
@@ -291,7 +308,23 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
             BatchResponse::Batch(responses)
         }
     };
-    respond(media, response)
+    let mut response = respond(media, response);
+    response.extensions_mut().insert(operations);
+    response
+}
+
+/// The span of one GraphQL operation, named as OpenTelemetry's GraphQL conventions ask.
+fn operation_span(kind: &'static str, name: Option<&str>) -> tracing::Span {
+    let otel_name = match name {
+        Some(name) => format!("{kind} {name}"),
+        None => kind.to_owned(),
+    };
+    tracing::info_span!(
+        "GraphQL operation",
+        otel.name = otel_name.as_str(),
+        graphql.operation.type = kind,
+        graphql.operation.name = name.unwrap_or(""),
+    )
 }
 
 fn respond(media: MediaType, response: BatchResponse) -> Response {

@@ -4,6 +4,7 @@
 mod auth;
 mod export;
 mod graphql;
+pub mod observe;
 mod pages;
 pub mod recheck;
 pub mod serve;
@@ -21,7 +22,6 @@ use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -42,6 +42,8 @@ pub struct Edge {
     pub introspection: AppSchema,
     /// The door every document passes before it is run.
     pub ingest: std::sync::Arc<crate::graphql::ingest::Ingest>,
+    /// Documents clients name by hash (automatic persisted queries).
+    pub persisted: std::sync::Arc<crate::graphql::persisted::Persisted>,
     /// The Redis client, when configured (for readiness).
     pub redis: Option<(redis::Client, crate::events::redis::RedisHealth)>,
     /// Live subscriptions shared between subscribers.
@@ -60,11 +62,15 @@ pub fn router(edge: Edge) -> Router {
         StatusCode::REQUEST_TIMEOUT,
         Duration::from_secs(settings.request_timeout),
     );
-    Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    // With METRICS_ADDR, `/metrics` is served there only (see [`metrics_router`]).
+    if settings.metrics_addr.is_none() {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .route("/export/drivers.csv", get(export::drivers))
         .route("/export/routes.csv", get(export::routes))
         .merge(pages::routes())
@@ -74,7 +80,7 @@ pub fn router(edge: Edge) -> Router {
             &settings.cors_allowed_origins,
             &settings.cors_allowed_headers,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(edge)
 }
 
@@ -125,12 +131,16 @@ async fn readyz(State(edge): State<Edge>) -> impl IntoResponse {
     (status, axum::Json(body))
 }
 
+/// `/metrics` alone, for the listener at `METRICS_ADDR`.
+pub fn metrics_router(edge: Edge) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(edge)
+}
+
 async fn metrics(State(edge): State<Edge>) -> impl IntoResponse {
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        edge.state.metrics.render() + &edge.state.access.render(),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        edge.state.metrics.render(),
     )
 }

@@ -534,8 +534,11 @@ impl Connection {
         match self.edge.groups.join(&self.edge, &auth, request) {
             Ok(membership) => {
                 self.edge.state.metrics.subscribers_add(1);
-                self.shared
-                    .insert(Arc::from(id), Box::pin(membership.into_deliveries()));
+                let lifetime = self.edge.state.metrics.subscription_started();
+                let deliveries = membership.into_deliveries().inspect(move |_| {
+                    let _ = &lifetime;
+                });
+                self.shared.insert(Arc::from(id), Box::pin(deliveries));
             }
             Err(request) => {
                 let task = tokio::spawn(forward(
@@ -576,7 +579,7 @@ async fn forward(
     finish: ingest::Finish,
     tx: mpsc::Sender<Outgoing>,
 ) {
-    let started = std::time::Instant::now();
+    let _lifetime = edge.state.metrics.subscription_started();
     let mut responses = edge.schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = responses.next().await {
@@ -597,11 +600,6 @@ async fn forward(
             return;
         }
     }
-    edge.state.metrics.record_request(
-        crate::metrics::OperationType::Subscription,
-        started.elapsed(),
-        false,
-    );
     let _ = tx
         .send(Outgoing::Text(json!({"type": "complete", "id": id})))
         .await;
