@@ -26,6 +26,7 @@ use crate::events::{self, EventHub};
 use crate::http::{self, Edge};
 use crate::mail::{self, Mailer};
 use crate::metrics::Metrics;
+use crate::service::{Outlets, ServiceSettings, Services};
 use crate::state::AppState;
 
 /// How often each instance checks the log for events it was not told about.
@@ -122,9 +123,14 @@ impl Application {
             stop.clone(),
         )));
         tasks.push(tokio::spawn(dispatcher.run(stop.clone())));
+        let mailer = Mailer::default();
+        let outlets = Outlets {
+            events: hub.clone(),
+            mailer: mailer.clone(),
+        };
         tasks.push(tokio::spawn(crate::service::expiry::run(
             db.clone(),
-            hub.clone(),
+            outlets.clone(),
             Duration::from_secs(settings.share_expiry_interval),
             stop.clone(),
         )));
@@ -135,7 +141,6 @@ impl Application {
             stop.clone(),
         )));
 
-        let mailer = Mailer::default();
         {
             let (db, settings, mailer, metrics, stop) = (
                 db.clone(),
@@ -165,6 +170,14 @@ impl Application {
             Duration::from_millis(settings.password_hash_wait_ms),
             metrics.clone(),
         );
+        let services = Services {
+            db: db.clone(),
+            outlets,
+            jwt: jwt.clone(),
+            limiter: limiter.clone(),
+            hasher: hasher.clone(),
+            settings: Arc::new(ServiceSettings::of(&settings)),
+        };
         let state = AppState {
             db,
             settings: settings.clone(),
@@ -175,6 +188,7 @@ impl Application {
             limiter,
             client_limiter,
             hasher,
+            services,
         };
         let schema = crate::graphql::build(Some(state.clone()));
         let introspection = crate::graphql::build_introspection(state.clone());

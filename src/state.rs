@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::events::EventHub;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::service::Services;
 
 /// Shared state of one gateway instance.
 #[derive(Clone)]
@@ -31,4 +32,6 @@ pub struct AppState {
     pub client_limiter: Limiter,
     /// Password hashing, bounded in concurrency and memory.
     pub hasher: crate::auth::password::Hasher,
+    /// The handles the services take (the same pool, hub, mailer, keys and budgets).
+    pub services: Services,
 }

@@ -1,8 +1,10 @@
 //! Validated newtypes: input is parsed into these at the boundary, and services take only them.
 
+pub mod access;
 mod address;
 mod currency;
 mod email;
+mod input;
 mod name;
 mod password;
 mod phone;
@@ -11,9 +13,11 @@ mod settings;
 pub mod text;
 mod token;
 
+pub use access::AccessChange;
 pub use address::Address;
 pub use currency::Currency;
 pub use email::Email;
+pub use input::Input;
 pub use name::Name;
 pub use password::Password;
 pub use phone::Phone;

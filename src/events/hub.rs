@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use entity::status_event::{self, EventKind};
 
 use crate::db::Db;
+use crate::domain::AccessChange;
 use crate::events::sessions::LiveSessions;
 use crate::metrics::Metrics;
 
@@ -136,6 +137,18 @@ impl EventHub {
     /// The highest cursor broadcast so far.
     pub fn last_cursor(&self) -> i64 {
         self.0.last.load(Ordering::Acquire)
+    }
+
+    /// Applies committed access changes to this instance's live sessions: a membership whose
+    /// roles or status changed keeps only the sessions opened with its new scope. A deleted
+    /// membership's sessions end when its DELETED event reaches each instance's dispatcher, and
+    /// an ended session or account is refused by the edge at its next request.
+    pub fn access_changed(&self, changes: &[AccessChange]) {
+        for change in changes {
+            if let AccessChange::MembershipChanged { user_id, scope } = change {
+                self.0.sessions.end_unless(*user_id, scope.as_ref());
+            }
+        }
     }
 
     /// The live sessions of this instance by membership, ended when it is deleted.

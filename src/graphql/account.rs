@@ -8,7 +8,7 @@ use crate::auth::Principal;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::user::{Role, User, UserStatus, roles_of};
-use crate::graphql::{Gql, auth, client_attempt, loader_error, loaders, state};
+use crate::graphql::{Gql, auth, client_attempt, loader_error, loaders, services, state};
 use crate::service::account::{self as service, NewOrganization, Session, SettingsChange};
 
 /// Personal settings of the signed-in account.
@@ -221,7 +221,7 @@ impl AccountMutation {
             password: input.admin_password,
         };
         Ok(AuthPayload(
-            service::create_organization(state(ctx), input)
+            service::create_organization(services(ctx), input)
                 .await
                 .gql()?,
         ))
@@ -235,7 +235,7 @@ impl AccountMutation {
     ) -> Result<SignInPayload> {
         client_attempt(ctx).await?;
         Ok(SignInPayload(
-            service::sign_in(state(ctx), &email, &password)
+            service::sign_in(services(ctx), &email, &password)
                 .await
                 .gql()?,
         ))
@@ -249,7 +249,7 @@ impl AccountMutation {
         let principal = auth(ctx).principal().gql()?;
         let org = ids::decode(&organization_id, Kind::Organization, "organizationId").gql()?;
         Ok(AuthPayload(
-            service::select_organization(state(ctx), principal, org)
+            service::select_organization(services(ctx), principal, org)
                 .await
                 .gql()?,
         ))
@@ -258,19 +258,21 @@ impl AccountMutation {
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         client_attempt(ctx).await?;
         Ok(AuthPayload(
-            service::refresh(state(ctx), &refresh_token).await.gql()?,
+            service::refresh(services(ctx), &refresh_token)
+                .await
+                .gql()?,
         ))
     }
 
     /// Ends the session of this refresh token; false when it was not a live token.
     async fn sign_out(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
-        service::sign_out(state(ctx), &refresh_token).await.gql()
+        service::sign_out(services(ctx), &refresh_token).await.gql()
     }
 
     /// Always true: whether the email has an account is not revealed.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         client_attempt(ctx).await?;
-        service::request_password_reset(state(ctx), &email)
+        service::request_password_reset(services(ctx), &email)
             .await
             .gql()
     }
@@ -282,7 +284,7 @@ impl AccountMutation {
         new_password: String,
     ) -> Result<bool> {
         client_attempt(ctx).await?;
-        service::reset_password(state(ctx), &token, &new_password)
+        service::reset_password(services(ctx), &token, &new_password)
             .await
             .gql()
     }
@@ -299,7 +301,7 @@ impl AccountMutation {
             csv_delimiter: input.csv_delimiter,
         };
         Ok(
-            service::update_settings(state(ctx), principal.account_id, change)
+            service::update_settings(services(ctx), principal.account_id, change)
                 .await
                 .gql()?
                 .into(),

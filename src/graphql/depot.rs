@@ -13,7 +13,7 @@ use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::{DepotDriversKey, DepotDriversQuery};
 use crate::graphql::organization::Organization;
 use crate::graphql::user::DeletePayload;
-use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, loader_error, loaders, services, state};
 use crate::service;
 use crate::service::depot::DepotInput as ServiceInput;
 
@@ -128,7 +128,7 @@ impl DepotMutation {
     async fn create_depot(&self, ctx: &Context<'_>, input: DepotInput) -> Result<Depot> {
         let actor = actor(ctx)?;
         Ok(Depot(
-            service::depot::create(state(ctx), &actor, input.into())
+            service::depot::create(services(ctx), &actor, input.into())
                 .await
                 .gql()?,
         ))
@@ -138,7 +138,7 @@ impl DepotMutation {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
         Ok(Depot(
-            service::depot::update(state(ctx), &actor, uuid, input.into())
+            service::depot::update(services(ctx), &actor, uuid, input.into())
                 .await
                 .gql()?,
         ))
@@ -148,7 +148,7 @@ impl DepotMutation {
     async fn delete_depot(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
-        let deleted = service::depot::delete(state(ctx), &actor, uuid)
+        let deleted = service::depot::delete(services(ctx), &actor, uuid)
             .await
             .gql()?;
         Ok(DeletePayload {

@@ -19,7 +19,7 @@ use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter, RouteStatus};
 use crate::graphql::share::SharedDriver;
 use crate::graphql::user::{User, UserStatus};
-use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, services, state};
 use crate::service::driver as service;
 use crate::service::page::OrderedPage;
 
@@ -350,7 +350,7 @@ impl DriverMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
         Ok(Driver(
-            service::set_active(state(ctx), &actor, id).await.gql()?,
+            service::set_active(services(ctx), &actor, id).await.gql()?,
         ))
     }
 
@@ -358,7 +358,9 @@ impl DriverMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
         Ok(Driver(
-            service::set_inactive(state(ctx), &actor, id).await.gql()?,
+            service::set_inactive(services(ctx), &actor, id)
+                .await
+                .gql()?,
         ))
     }
 }

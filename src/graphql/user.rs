@@ -13,7 +13,7 @@ use crate::graphql::account::AuthPayload;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
-use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, loader_error, loaders, services, state};
 use crate::service::user::{self as service, Edit, Invite};
 
 /// A role in an organization.
@@ -337,7 +337,7 @@ impl UserMutation {
             depot_id,
         };
         Ok(User(
-            service::invite(state(ctx), &actor, invite).await.gql()?,
+            service::invite(services(ctx), &actor, invite).await.gql()?,
         ))
     }
 
@@ -353,7 +353,7 @@ impl UserMutation {
             .into_iter()
             .map(InviteUserInput::into_service)
             .collect();
-        let results = service::invite_many(state(ctx), &actor, invites)
+        let results = service::invite_many(services(ctx), &actor, invites)
             .await
             .gql()?;
         Ok(emails
@@ -378,7 +378,7 @@ impl UserMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&user_id, Kind::User, "userId").gql()?;
         Ok(User(
-            service::resend_invitation(state(ctx), &actor, id)
+            service::resend_invitation(services(ctx), &actor, id)
                 .await
                 .gql()?,
         ))
@@ -390,7 +390,7 @@ impl UserMutation {
         input: AcceptInvitationInput,
     ) -> Result<AuthPayload> {
         crate::graphql::client_attempt(ctx).await?;
-        let session = service::accept_invitation(state(ctx), &input.token, &input.password)
+        let session = service::accept_invitation(services(ctx), &input.token, &input.password)
             .await
             .gql()?;
         Ok(AuthPayload::from(session))
@@ -414,7 +414,7 @@ impl UserMutation {
             clear_depot: input.clear_depot.unwrap_or(false),
         };
         Ok(User(
-            service::edit(state(ctx), &actor, user_id, edit)
+            service::edit(services(ctx), &actor, user_id, edit)
                 .await
                 .gql()?,
         ))
@@ -423,7 +423,9 @@ impl UserMutation {
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload> {
         let actor = actor(ctx)?;
         let user_id = ids::decode(&id, Kind::User, "id").gql()?;
-        let deleted = service::delete(state(ctx), &actor, user_id).await.gql()?;
+        let deleted = service::delete(services(ctx), &actor, user_id)
+            .await
+            .gql()?;
         Ok(DeletePayload {
             deleted_id: ids::encode(Kind::User, deleted),
         })

@@ -16,11 +16,11 @@ use entity::{account, organization, password_reset, refresh_token, user};
 
 use crate::auth::principal::Scope;
 use crate::auth::{Principal, Roles, token};
-use crate::domain::OpaqueToken;
+use crate::domain::{AccessChange, OpaqueToken};
 use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::mail;
-use crate::state::AppState;
+use crate::service::{Services, Work};
 
 /// Lifetime of a password reset link.
 const RESET_TTL_MINUTES: i64 = 60;
@@ -83,8 +83,8 @@ fn invalid_credentials() -> AppError {
 }
 
 /// Creates an organization with its first ADMIN; reuses the account when the email has one.
-pub async fn create_organization(state: &AppState, input: NewOrganization) -> AppResult<Session> {
-    if !state.settings.allow_signup {
+pub async fn create_organization(svc: &Services, input: NewOrganization) -> AppResult<Session> {
+    if !svc.settings.allow_signup {
         return Err(AppError::Forbidden(
             "sign-up is closed on this gateway".into(),
         ));
@@ -99,11 +99,11 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
     let email = Email::parse(&input.email).field("input.adminEmail")?;
     let pw = Password::parse(&input.password).field("input.adminPassword")?;
 
-    let existing = find_account(&state.db.conn, &email).await?;
+    let existing = find_account(&svc.db.conn, &email).await?;
     if existing.is_some() {
-        state.limiter.attempt(&credential_key(&email)).await?;
+        svc.limiter.attempt(&credential_key(&email)).await?;
     }
-    let verified = state
+    let verified = svc
         .hasher
         .verify(
             pw.expose().to_owned(),
@@ -115,14 +115,14 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
     }
     let new_hash = match existing {
         Some(_) => None,
-        None => Some(state.hasher.hash(pw.expose().to_owned()).await?),
+        None => Some(svc.hasher.hash(pw.expose().to_owned()).await?),
     };
 
-    let txn = state.db.begin_write().await?;
+    let work = Work::begin(&svc.db).await?;
     let now = Utc::now();
     let account = match (existing, new_hash) {
         (Some(a), _) => a,
-        (None, Some(hash)) => insert_account(&*txn, &email, hash).await.map_err(|e| {
+        (None, Some(hash)) => insert_account(&*work, &email, hash).await.map_err(|e| {
             on_unique_violation(e, || {
                 AppError::conflict("an account with this email was just created; sign in instead")
             })
@@ -135,7 +135,7 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await
     .map_err(|e| {
         on_unique_violation(e, || {
@@ -160,23 +160,23 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await?;
-    let session = issue_session(state, &*txn, account.id, Some(scope_of(&admin)), None).await?;
-    txn.commit().await?;
+    let session = issue_session(svc, &*work, account.id, Some(scope_of(&admin)), None).await?;
+    work.commit(&svc.outlets).await?;
     Ok(session)
 }
 
 /// Signs in with email and password.
-pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignIn> {
+pub async fn sign_in(svc: &Services, email: &str, pw: &str) -> AppResult<SignIn> {
     // A malformed email cannot belong to an account: same answer as a wrong password, and
     // no hash is spent on it (timing parity matters between well-formed emails only).
     let Ok(email) = Email::parse(email) else {
         return Err(invalid_credentials());
     };
-    state.limiter.attempt(&credential_key(&email)).await?;
-    let account = find_account(&state.db.conn, &email).await?;
-    let ok = state
+    svc.limiter.attempt(&credential_key(&email)).await?;
+    let account = find_account(&svc.db.conn, &email).await?;
+    let ok = svc
         .hasher
         .verify(
             pw.to_owned(),
@@ -185,17 +185,17 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
         .await?;
     let account = match (account, ok) {
         (Some(a), true) => {
-            state.limiter.reset(&credential_key(&email)).await;
+            svc.limiter.reset(&credential_key(&email)).await;
             a
         }
         _ => return Err(invalid_credentials()),
     };
-    let memberships = accepted_memberships(&state.db.conn, account.id).await?;
+    let memberships = accepted_memberships(&svc.db.conn, account.id).await?;
     let scope = match memberships.as_slice() {
         [(only, _)] => Some(scope_of(only)),
         _ => None,
     };
-    let session = issue_session(state, &state.db.conn, account.id, scope, None).await?;
+    let session = issue_session(svc, &svc.db.conn, account.id, scope, None).await?;
     Ok(SignIn {
         session,
         organizations: memberships.into_iter().map(|(_, org)| org).collect(),
@@ -205,7 +205,7 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
 /// Scopes the session to one of the account's organizations: within the session the token
 /// names, never a new one, and never an ended one.
 pub async fn select_organization(
-    state: &AppState,
+    svc: &Services,
     principal: &Principal,
     organization_id: Uuid,
 ) -> AppResult<Session> {
@@ -213,16 +213,16 @@ pub async fn select_organization(
         .filter(user::Column::AccountId.eq(principal.account_id))
         .filter(user::Column::OrganizationId.eq(organization_id))
         .filter(user::Column::Status.ne(UserStatus::Invited))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))?;
-    if !session_is_live(&state.db.conn, principal.session_id).await? {
+    if !session_is_live(&svc.db.conn, principal.session_id).await? {
         return Err(session_ended());
     }
     // Issued in the same session: signing out with any of its refresh tokens ends them all.
     issue_session(
-        state,
-        &state.db.conn,
+        svc,
+        &svc.db.conn,
         principal.account_id,
         Some(scope_of(&membership)),
         Some(principal.session_id),
@@ -254,72 +254,79 @@ pub async fn session_is_live(conn: &impl ConnectionTrait, session_id: Uuid) -> A
 
 /// Rotates a refresh token: the presented one dies, a new one of the same family is issued.
 /// Presenting a token that was already rotated revokes the whole family.
-pub async fn refresh(state: &AppState, presented: &str) -> AppResult<Session> {
+pub async fn refresh(svc: &Services, presented: &str) -> AppResult<Session> {
     let dead = || AppError::Unauthenticated("refresh token is not valid".into());
     let presented = OpaqueToken::parse(presented).map_err(|_| dead())?;
     let row = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(dead)?;
     if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
         return Err(dead());
     }
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::Id.eq(row.id))
         .filter(refresh_token::Column::UsedAt.is_null())
         .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     if claimed.rows_affected != 1 {
-        revoke_family(&*txn, row.family_id).await?;
-        txn.commit().await?;
+        revoke_family(&*work, row.family_id).await?;
+        work.access_changed(AccessChange::SessionEnded {
+            session_id: row.family_id,
+        });
+        work.commit(&svc.outlets).await?;
         tracing::warn!(account_id = %row.account_id, family_id = %row.family_id, "refresh token reuse; session family revoked");
         return Err(dead());
     }
     let scope = match row.organization_id {
-        Some(org) => current_scope(&*txn, row.account_id, org).await?,
+        Some(org) => current_scope(&*work, row.account_id, org).await?,
         None => None,
     };
-    let session = issue_session(state, &*txn, row.account_id, scope, Some(row.family_id)).await?;
-    txn.commit().await?;
+    let session = issue_session(svc, &*work, row.account_id, scope, Some(row.family_id)).await?;
+    work.commit(&svc.outlets).await?;
     Ok(session)
 }
 
 /// Ends the session the refresh token belongs to; false when it was not a live token.
-pub async fn sign_out(state: &AppState, presented: &str) -> AppResult<bool> {
+pub async fn sign_out(svc: &Services, presented: &str) -> AppResult<bool> {
     let Ok(presented) = OpaqueToken::parse(presented) else {
         return Ok(false);
     };
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
     else {
         return Ok(false);
     };
     let live = row.revoked_at.is_none() && row.used_at.is_none();
-    revoke_family(&state.db.conn, row.family_id).await?;
+    let mut work = Work::begin(&svc.db).await?;
+    revoke_family(&*work, row.family_id).await?;
+    work.access_changed(AccessChange::SessionEnded {
+        session_id: row.family_id,
+    });
+    work.commit(&svc.outlets).await?;
     Ok(live)
 }
 
 /// Mails a reset link when the email has an account; answers the same either way.
-pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<bool> {
+pub async fn request_password_reset(svc: &Services, email: &str) -> AppResult<bool> {
     let email = Email::parse(email).field("email")?;
-    state
-        .limiter
+    svc.limiter
         .attempt(&format!("reset-mail:{}", email.as_str()))
         .await?;
-    let Some(account) = find_account(&state.db.conn, &email).await? else {
+    let Some(account) = find_account(&svc.db.conn, &email).await? else {
         return Ok(true);
     };
     let secret = token::generate();
     let now = Utc::now();
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     // Only the newest link works: issuing one ends those mailed before.
-    end_reset_tokens(&*txn, account.id).await?;
+    end_reset_tokens(&*work, account.id).await?;
     password_reset::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account.id),
@@ -328,21 +335,21 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
         used_at: Set(None),
         created_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await?;
     mail::enqueue(
-        &*txn,
-        mail::password_reset(&state.settings.public_url, &account.email, &secret),
+        &*work,
+        mail::password_reset(&svc.settings.public_url, &account.email, &secret),
     )
     .await?;
-    txn.commit().await?;
-    state.mailer.wake();
+    work.mail_queued();
+    work.commit(&svc.outlets).await?;
     Ok(true)
 }
 
 /// Sets a new password with a reset token (single use) and ends every session of the account.
 pub async fn reset_password(
-    state: &AppState,
+    svc: &Services,
     presented: &str,
     new_password: &str,
 ) -> AppResult<bool> {
@@ -351,37 +358,40 @@ pub async fn reset_password(
     let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let row = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(bad_token)?;
     if row.used_at.is_some() || row.expires_at <= Utc::now() {
         return Err(bad_token());
     }
-    let hash = state.hasher.hash(pw.expose().to_owned()).await?;
-    let txn = state.db.begin_write().await?;
+    let hash = svc.hasher.hash(pw.expose().to_owned()).await?;
+    let mut work = Work::begin(&svc.db).await?;
     let claimed = password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))
         .filter(password_reset::Column::Id.eq(row.id))
         .filter(password_reset::Column::UsedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     if claimed.rows_affected != 1 {
         return Err(bad_token());
     }
-    end_reset_tokens(&*txn, row.account_id).await?;
+    end_reset_tokens(&*work, row.account_id).await?;
     account::Entity::update_many()
         .col_expr(account::Column::PasswordHash, Expr::value(hash))
         .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(account::Column::Id.eq(row.account_id))
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::AccountId.eq(row.account_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
-    txn.commit().await?;
+    work.access_changed(AccessChange::AccountSessionsEnded {
+        account_id: row.account_id,
+    });
+    work.commit(&svc.outlets).await?;
     Ok(true)
 }
 
@@ -398,7 +408,7 @@ async fn end_reset_tokens(conn: &impl ConnectionTrait, account_id: Uuid) -> AppR
 
 /// Updates the viewer's personal settings; every field is validated before anything is written.
 pub async fn update_settings(
-    state: &AppState,
+    svc: &Services,
     account_id: Uuid,
     change: SettingsChange,
 ) -> AppResult<account::Model> {
@@ -420,7 +430,7 @@ pub async fn update_settings(
         .map(CsvDelimiter::parse)
         .transpose()
         .field("input.csvDelimiter")?;
-    let current = get(&state.db.conn, account_id).await?;
+    let current = get(&svc.db.conn, account_id).await?;
     let mut active = current.into_active_model();
     if let Some(tz) = timezone {
         active.timezone = Set(tz.into_inner());
@@ -432,7 +442,7 @@ pub async fn update_settings(
         active.csv_delimiter = Set(d.into_inner());
     }
     active.updated_at = Set(Utc::now());
-    Ok(active.update(&state.db.conn).await?)
+    Ok(active.update(&svc.db.conn).await?)
 }
 
 /// The account, or UNAUTHENTICATED when it no longer exists.
@@ -586,17 +596,17 @@ pub async fn insert_account(
 
 /// Issues an access token and a refresh token (a new family unless `family` is given).
 pub async fn issue_session(
-    state: &AppState,
+    svc: &Services,
     conn: &impl ConnectionTrait,
     account_id: Uuid,
     scope: Option<Scope>,
     family: Option<Uuid>,
 ) -> AppResult<Session> {
     let family = family.unwrap_or_else(Uuid::now_v7);
-    let access_token = state.jwt.issue(account_id, scope.as_ref(), family)?;
+    let access_token = svc.jwt.issue(account_id, scope.as_ref(), family)?;
     let refresh = token::generate();
     let now = Utc::now();
-    let ttl = i64::try_from(state.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
+    let ttl = i64::try_from(svc.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account_id),
@@ -613,12 +623,12 @@ pub async fn issue_session(
     Ok(Session {
         access_token,
         refresh_token: refresh,
-        expires_in: state.jwt.ttl,
+        expires_in: svc.jwt.ttl,
         principal: Principal {
             account_id,
             scope,
             session_id: family,
-            expires_at: now.timestamp() + state.jwt.ttl,
+            expires_at: now.timestamp() + svc.jwt.ttl,
         },
     })
 }

@@ -18,8 +18,7 @@ use crate::domain::{FieldResult, Name, text};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
-use crate::service::{commit, ensure_not_busy, lock_user};
-use crate::state::AppState;
+use crate::service::{Services, Work, ensure_not_busy, lock_user};
 
 /// An organization by its exact, case-sensitive name (ADMIN only).
 pub async fn find_organization(
@@ -42,7 +41,7 @@ pub async fn find_organization(
 /// Shares drivers with a partner, all or nothing, until `expires_at` (in the future) or for
 /// good; already shared drivers stay shared, with the new expiry.
 pub async fn share_drivers(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     partner_id: Uuid,
     driver_ids: Vec<Uuid>,
@@ -70,15 +69,15 @@ pub async fn share_drivers(
     let mut ids = driver_ids;
     ids.sort();
     ids.dedup();
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     organization::Entity::find_by_id(partner_id)
-        .one(&*txn)
+        .one(&*work)
         .await?
         .ok_or_else(|| AppError::not_found("partner organization"))?;
     let mut shares = Vec::with_capacity(ids.len());
     let mut events = Vec::new();
     for id in ids {
-        let driver = lock_user(&*txn, id)
+        let driver = lock_user(&*work, id)
             .await?
             .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
             .ok_or_else(|| AppError::not_found("driver"))?;
@@ -88,10 +87,10 @@ pub async fn share_drivers(
         let existing = share::Entity::find()
             .filter(share::Column::DriverId.eq(driver.id))
             .filter(share::Column::PartnerId.eq(partner_id))
-            .one(&*txn)
+            .one(&*work)
             .await?;
         if let Some(existing) = existing {
-            shares.push(set_expiry(&*txn, existing, expires_at).await?);
+            shares.push(set_expiry(&*work, existing, expires_at).await?);
             continue;
         }
         let share = share::ActiveModel {
@@ -103,14 +102,15 @@ pub async fn share_drivers(
             shared_at: Set(Utc::now()),
             expires_at: Set(expires_at),
         }
-        .insert(&*txn)
+        .insert(&*work)
         .await?;
         let mut event = NewEvent::same_status(EventKind::Shared, &driver);
         event.partner_id = Some(partner_id);
-        events.push(events::append(&*txn, &driver, event).await?);
+        events.push(events::append(&*work, &driver, event).await?);
         shares.push(share);
     }
-    commit(state, txn, events, false).await?;
+    work.events(events);
+    work.commit(&svc.outlets).await?;
     Ok(shares)
 }
 
@@ -130,37 +130,38 @@ async fn set_expiry(
 
 /// The partner ends a share granted to it (ADMIN); refused while the driver is on one of its
 /// PLANNED or IN_PROGRESS routes. Returns the ended share.
-pub async fn release(state: &AppState, actor: &Actor, driver_id: Uuid) -> AppResult<share::Model> {
-    let txn = state.db.begin_write().await?;
-    let driver = lock_user(&*txn, driver_id)
+pub async fn release(svc: &Services, actor: &Actor, driver_id: Uuid) -> AppResult<share::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let driver = lock_user(&*work, driver_id)
         .await?
         .filter(|u| u.is_driver)
         .ok_or_else(|| AppError::not_found("driver"))?;
     let share = share::Entity::find()
         .filter(share::Column::DriverId.eq(driver.id))
         .filter(share::Column::PartnerId.eq(actor.organization_id))
-        .one(&*txn)
+        .one(&*work)
         .await?
         .ok_or_else(|| AppError::not_found("driver"))?;
     actor.require_admin()?;
-    ensure_not_busy(&*txn, driver.id, Some(actor.organization_id)).await?;
-    share::Entity::delete_by_id(share.id).exec(&*txn).await?;
+    ensure_not_busy(&*work, driver.id, Some(actor.organization_id)).await?;
+    share::Entity::delete_by_id(share.id).exec(&*work).await?;
     let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
     event.partner_id = Some(actor.organization_id);
-    let event = events::append(&*txn, &driver, event).await?;
-    commit(state, txn, vec![event], false).await?;
+    let event = events::append(&*work, &driver, event).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(share)
 }
 
 /// Ends one share, instantly; refused while the driver is on an active route of that partner.
 pub async fn unshare_driver(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     driver_id: Uuid,
     partner_id: Uuid,
 ) -> AppResult<user::Model> {
-    let txn = state.db.begin_write().await?;
-    let driver = lock_user(&*txn, driver_id)
+    let mut work = Work::begin(&svc.db).await?;
+    let driver = lock_user(&*work, driver_id)
         .await?
         .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
         .ok_or_else(|| AppError::not_found("driver"))?;
@@ -168,15 +169,16 @@ pub async fn unshare_driver(
     let share = share::Entity::find()
         .filter(share::Column::DriverId.eq(driver.id))
         .filter(share::Column::PartnerId.eq(partner_id))
-        .one(&*txn)
+        .one(&*work)
         .await?
         .ok_or_else(|| AppError::not_found("share"))?;
-    ensure_not_busy(&*txn, driver.id, Some(partner_id)).await?;
-    share::Entity::delete_by_id(share.id).exec(&*txn).await?;
+    ensure_not_busy(&*work, driver.id, Some(partner_id)).await?;
+    share::Entity::delete_by_id(share.id).exec(&*work).await?;
     let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
     event.partner_id = Some(partner_id);
-    let event = events::append(&*txn, &driver, event).await?;
-    commit(state, txn, vec![event], false).await?;
+    let event = events::append(&*work, &driver, event).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(driver)
 }
 

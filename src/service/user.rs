@@ -13,16 +13,15 @@ use entity::user::{self, UserStatus};
 use entity::{depot, invitation, organization, share};
 
 use crate::auth::{Actor, Roles, token};
-use crate::domain::{Email, FieldResult, Name, OpaqueToken, Password, Phone, Search};
+use crate::domain::{AccessChange, Email, FieldResult, Name, OpaqueToken, Password, Phone, Search};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events::{self, NewEvent};
 use crate::mail;
 use crate::service::account::{self, Session};
 use crate::service::page::{self, Page, Window};
 use crate::service::{
-    commit, contains_pattern, ensure_not_busy, lock_organization, lock_user, own_user,
+    Services, Work, contains_pattern, ensure_not_busy, lock_organization, lock_user, own_user,
 };
-use crate::state::AppState;
 
 /// Invitations work this long.
 const INVITATION_DAYS: i64 = 7;
@@ -190,7 +189,7 @@ async fn own_depot(
 }
 
 /// Invites a user: INVITED, with a single-use invitation mailed in the same transaction.
-pub async fn invite(state: &AppState, actor: &Actor, input: Invite) -> AppResult<user::Model> {
+pub async fn invite(svc: &Services, actor: &Actor, input: Invite) -> AppResult<user::Model> {
     actor.require_manager()?;
     let first_name = Name::parse(&input.first_name)
         .field("input.firstName")?
@@ -221,9 +220,9 @@ pub async fn invite(state: &AppState, actor: &Actor, input: Invite) -> AppResult
     }
     check_admin_rule(actor, None, Some(input.roles))?;
 
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     if let Some(depot_id) = input.depot_id {
-        own_depot(&*txn, actor, depot_id).await?;
+        own_depot(&*work, actor, depot_id).await?;
     }
     let now = Utc::now();
     let user = user::ActiveModel {
@@ -244,27 +243,29 @@ pub async fn invite(state: &AppState, actor: &Actor, input: Invite) -> AppResult
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await
     .map_err(|e| {
         on_unique_violation(e, || {
             AppError::conflict("this email is already a user of the organization")
         })
     })?;
-    send_invitation(state, &*txn, &user).await?;
+    send_invitation(svc, &*work, &user).await?;
     let event = events::append(
-        &*txn,
+        &*work,
         &user,
         NewEvent::transition(EventKind::Invited, None, Some(UserStatus::Invited)),
     )
     .await?;
-    commit(state, txn, vec![event], true).await?;
+    work.event(event);
+    work.mail_queued();
+    work.commit(&svc.outlets).await?;
     Ok(user)
 }
 
 /// Issues a new invitation token (older ones stop working) and queues the mail.
 async fn send_invitation(
-    state: &AppState,
+    svc: &Services,
     conn: &impl ConnectionTrait,
     user: &user::Model,
 ) -> AppResult<()> {
@@ -290,7 +291,7 @@ async fn send_invitation(
         .map(|o| o.name)
         .unwrap_or_default();
     let mail = mail::invitation(
-        &state.settings.public_url,
+        &svc.settings.public_url,
         &user.email,
         &user.first_name,
         &org_name,
@@ -302,12 +303,12 @@ async fn send_invitation(
 
 /// Replaces the invitation of an INVITED user with a new one.
 pub async fn resend_invitation(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     user_id: Uuid,
 ) -> AppResult<user::Model> {
-    let txn = state.db.begin_write().await?;
-    let user = own_user(&*txn, actor.organization_id, user_id, "user").await?;
+    let mut work = Work::begin(&svc.db).await?;
+    let user = own_user(&*work, actor.organization_id, user_id, "user").await?;
     actor.require_manager()?;
     check_admin_rule(actor, Some(&user), None)?;
     if user.status != UserStatus::Invited {
@@ -315,40 +316,40 @@ pub async fn resend_invitation(
             "the user has already accepted the invitation",
         ));
     }
-    send_invitation(state, &*txn, &user).await?;
+    send_invitation(svc, &*work, &user).await?;
     let mut active = user.into_active_model();
     active.invited_at = Set(Utc::now());
     active.updated_at = Set(Utc::now());
-    let user = active.update(&*txn).await?;
-    commit(state, txn, Vec::new(), true).await?;
+    let user = active.update(&*work).await?;
+    work.mail_queued();
+    work.commit(&svc.outlets).await?;
     Ok(user)
 }
 
 /// Accepts an invitation: creates the account or checks the existing one's password; ACTIVE.
-pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> AppResult<Session> {
+pub async fn accept_invitation(svc: &Services, presented: &str, pw: &str) -> AppResult<Session> {
     let bad_token =
         || AppError::bad_input("input.token", "the invitation is invalid, used or expired");
     let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let invitation = invitation::Entity::find()
         .filter(invitation::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())
         .ok_or_else(bad_token)?;
     let user = user::Entity::find_by_id(invitation.user_id)
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .filter(|u| u.status == UserStatus::Invited)
         .ok_or_else(bad_token)?;
     let email = Email::parse(&user.email).field("email")?;
-    let existing = account::find_account(&state.db.conn, &email).await?;
+    let existing = account::find_account(&svc.db.conn, &email).await?;
     let new_hash = match &existing {
         Some(a) => {
-            state
-                .limiter
+            svc.limiter
                 .attempt(&account::credential_key(&email))
                 .await?;
-            if !state
+            if !svc
                 .hasher
                 .verify(pw.to_owned(), Some(a.password_hash.clone()))
                 .await?
@@ -361,23 +362,23 @@ pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> A
         }
         None => {
             let pw = Password::parse(pw).field("input.password")?;
-            Some(state.hasher.hash(pw.expose().to_owned()).await?)
+            Some(svc.hasher.hash(pw.expose().to_owned()).await?)
         }
     };
 
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     let claimed = invitation::Entity::update_many()
         .col_expr(invitation::Column::UsedAt, Expr::value(Utc::now()))
         .filter(invitation::Column::Id.eq(invitation.id))
         .filter(invitation::Column::UsedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     if claimed.rows_affected != 1 {
         return Err(bad_token());
     }
     let account = match (existing, new_hash) {
         (Some(a), _) => a,
-        (None, Some(hash)) => account::insert_account(&*txn, &email, hash)
+        (None, Some(hash)) => account::insert_account(&*work, &email, hash)
             .await
             .map_err(|e| {
                 on_unique_violation(e, || {
@@ -392,9 +393,9 @@ pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> A
     active.account_id = Set(Some(account.id));
     active.activated_at = Set(Some(now));
     active.updated_at = Set(now);
-    let user = active.update(&*txn).await?;
+    let user = active.update(&*work).await?;
     let event = events::append(
-        &*txn,
+        &*work,
         &user,
         NewEvent::transition(
             EventKind::Activated,
@@ -404,20 +405,21 @@ pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> A
     )
     .await?;
     let session = account::issue_session(
-        state,
-        &*txn,
+        svc,
+        &*work,
         account.id,
         Some(account::scope_of(&user)),
         None,
     )
     .await?;
-    commit(state, txn, vec![event], false).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(session)
 }
 
 /// Edits a user. Anyone may edit their own names and phone; roles and depot need a manager.
 pub async fn edit(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     user_id: Uuid,
     input: Edit,
@@ -452,9 +454,9 @@ pub async fn edit(
         ));
     }
 
-    let txn = state.db.begin_write().await?;
-    lock_organization(&*txn, actor.organization_id).await?;
-    let user = lock_user(&*txn, user_id)
+    let mut work = Work::begin(&svc.db).await?;
+    lock_organization(&*work, actor.organization_id).await?;
+    let user = lock_user(&*work, user_id)
         .await?
         .filter(|u| u.organization_id == actor.organization_id)
         .ok_or_else(|| AppError::not_found("user"))?;
@@ -476,14 +478,14 @@ pub async fn edit(
         ));
     }
     if let Some(depot_id) = input.depot_id {
-        own_depot(&*txn, actor, depot_id).await?;
+        own_depot(&*work, actor, depot_id).await?;
     }
     let mut events = Vec::new();
     if user.is_admin && !roles.admin {
-        ensure_other_active_admin(&*txn, &user).await?;
+        ensure_other_active_admin(&*work, &user).await?;
     }
     if user.is_driver && !roles.driver {
-        events.extend(retire_driver(&*txn, &user).await?);
+        events.extend(retire_driver(&*work, &user).await?);
     }
     let mut active = user.clone().into_active_model();
     if let Some(n) = first_name {
@@ -509,16 +511,17 @@ pub async fn edit(
         active.depot_id = Set(Some(depot_id));
     }
     active.updated_at = Set(Utc::now());
-    let user = active.update(&*txn).await?;
-    commit(state, txn, events, false).await?;
-    // Live sessions opened with the old roles end now on this instance; other instances'
+    let user = active.update(&*work).await?;
+    work.events(events);
+    // Live sessions opened with the old roles end once this commits; other instances'
     // sockets authorize every operation anew and end at their next membership check.
     if changes_membership {
-        state
-            .events
-            .sessions()
-            .end_unless(user.id, Some(&account::scope_of(&user)));
+        work.access_changed(AccessChange::MembershipChanged {
+            user_id: user.id,
+            scope: Some(account::scope_of(&user)),
+        });
     }
+    work.commit(&svc.outlets).await?;
     Ok(user)
 }
 
@@ -565,35 +568,37 @@ async fn retire_driver(
 }
 
 /// Deletes a user; completed routes keep the driver's name.
-pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult<Uuid> {
-    let txn = state.db.begin_write().await?;
-    lock_organization(&*txn, actor.organization_id).await?;
-    let user = lock_user(&*txn, user_id)
+pub async fn delete(svc: &Services, actor: &Actor, user_id: Uuid) -> AppResult<Uuid> {
+    let mut work = Work::begin(&svc.db).await?;
+    lock_organization(&*work, actor.organization_id).await?;
+    let user = lock_user(&*work, user_id)
         .await?
         .filter(|u| u.organization_id == actor.organization_id)
         .ok_or_else(|| AppError::not_found("user"))?;
     actor.require_manager()?;
     check_admin_rule(actor, Some(&user), None)?;
     if user.is_admin {
-        ensure_other_active_admin(&*txn, &user).await?;
+        ensure_other_active_admin(&*work, &user).await?;
     }
     if user.is_driver {
-        ensure_not_busy(&*txn, user.id, None).await?;
+        ensure_not_busy(&*work, user.id, None).await?;
     }
     // DELETED first, so partners sharing the driver are still in its audience.
     let mut events = vec![
         events::append(
-            &*txn,
+            &*work,
             &user,
             NewEvent::transition(EventKind::Deleted, Some(user.status), None),
         )
         .await?,
     ];
     if user.is_driver {
-        events.extend(retire_driver(&*txn, &user).await?);
+        events.extend(retire_driver(&*work, &user).await?);
     }
-    user::Entity::delete_by_id(user.id).exec(&*txn).await?;
-    commit(state, txn, events, false).await?;
+    user::Entity::delete_by_id(user.id).exec(&*work).await?;
+    work.events(events);
+    work.access_changed(AccessChange::MembershipDeleted { user_id: user.id });
+    work.commit(&svc.outlets).await?;
     Ok(user.id)
 }
 
@@ -739,7 +744,7 @@ pub const MAX_BULK_INVITES: usize = 500;
 /// boundary keeps its error): one failure undoes nothing else. Results are in input order.
 /// More than [`MAX_BULK_INVITES`] items, or a role that may not invite, refuses the whole batch.
 pub async fn invite_many(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     inputs: Vec<AppResult<Invite>>,
 ) -> AppResult<Vec<AppResult<user::Model>>> {
@@ -753,7 +758,7 @@ pub async fn invite_many(
     let mut results = Vec::with_capacity(inputs.len());
     for input in inputs {
         results.push(match input {
-            Ok(input) => invite(state, actor, input).await,
+            Ok(input) => invite(svc, actor, input).await,
             Err(refused) => Err(refused),
         });
     }
