@@ -22,6 +22,7 @@ use crate::auth::password::Hasher;
 use crate::auth::{JwtKeys, token};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::events::hub::Dispatcher;
 use crate::events::{self, EventHub};
 use crate::http::{self, Edge};
 use crate::mail::{self, Mailer};
@@ -62,6 +63,150 @@ pub async fn connect_and_migrate(settings: &Settings, metrics: Metrics) -> anyho
     Ok(db)
 }
 
+/// The Redis client and its health, when Redis is configured.
+type RedisLink = Option<(redis::Client, events::redis::RedisHealth)>;
+
+/// The background tasks of one instance and the token that ends them all.
+struct Background {
+    /// Cancelled on shutdown.
+    stop: CancellationToken,
+    /// Every spawned task, awaited on shutdown.
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Spawns `task` and keeps its handle.
+    fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+}
+
+/// The event hub: in-process, or through Redis (whose subscriber is spawned here).
+fn event_hub(
+    settings: &Settings,
+    db: &Db,
+    metrics: &Metrics,
+    background: &mut Background,
+) -> anyhow::Result<(EventHub, Dispatcher, RedisLink)> {
+    let backlog = settings.subscriber_backlog;
+    let Some(url) = &settings.redis_url else {
+        let (hub, dispatcher) = EventHub::local(db.clone(), metrics.clone(), backlog, LOG_POLL);
+        return Ok((hub, dispatcher, None));
+    };
+    let client = events::redis::client(url)?;
+    let health = events::redis::RedisHealth::default();
+    let channel = settings.redis_channel.clone();
+    let stop = background.stop.clone();
+    let publisher = events::redis::publisher(client.clone(), channel.clone(), stop.clone());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let subscriber =
+        events::redis::subscribe_loop(client.clone(), channel, tx, health.clone(), stop);
+    background.spawn(subscriber);
+    let (hub, dispatcher) = EventHub::redis(
+        db.clone(),
+        metrics.clone(),
+        backlog,
+        LOG_POLL,
+        publisher,
+        rx,
+    );
+    Ok((hub, dispatcher, Some((client, health))))
+}
+
+/// Spawns the instance's workers: the event dispatcher, the session re-check, share expiry,
+/// event retention and mail delivery.
+fn spawn_workers(
+    background: &mut Background,
+    settings: &Arc<Settings>,
+    db: &Db,
+    metrics: &Metrics,
+    dispatcher: Dispatcher,
+    outlets: &Outlets,
+) {
+    let stop = background.stop.clone();
+    let every = |seconds| Duration::from_secs(seconds);
+    let sessions = outlets.events.sessions().clone();
+    let recheck_every = every(settings.session_check_interval);
+    background.spawn(http::recheck::run(
+        sessions,
+        db.clone(),
+        recheck_every,
+        stop.clone(),
+    ));
+    background.spawn(dispatcher.run(stop.clone()));
+    let expiry_every = every(settings.share_expiry_interval);
+    let expiry =
+        crate::service::expiry::run(db.clone(), outlets.clone(), expiry_every, stop.clone());
+    background.spawn(expiry);
+    let days = settings.event_retention_days;
+    background.spawn(events::retention::run(
+        db.clone(),
+        days,
+        PRUNE_EVERY,
+        stop.clone(),
+    ));
+    let (db, settings, mailer, metrics) = (
+        db.clone(),
+        settings.clone(),
+        outlets.mailer.clone(),
+        metrics.clone(),
+    );
+    background
+        .spawn(async move { mail::delivery::run(db, &settings, mailer, metrics, stop).await });
+}
+
+/// The per-email and per-client credential budgets, counted in Redis when configured so the
+/// budget holds across instances.
+fn credential_limiters(settings: &Settings, redis: &RedisLink) -> (Limiter, Limiter) {
+    let limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
+    let client_limiter = Limiter::new(settings.client_credential_attempts, CREDENTIAL_WINDOW);
+    let Some((client, _)) = redis else {
+        return (limiter, client_limiter);
+    };
+    let channel = &settings.redis_channel;
+    (
+        limiter.shared(client.clone(), channel),
+        client_limiter.shared(client.clone(), &format!("{channel}:client")),
+    )
+}
+
+/// The shared state of the instance, and the services' handles within it.
+fn app_state(
+    settings: Arc<Settings>,
+    db: Db,
+    metrics: Metrics,
+    jwt: JwtKeys,
+    outlets: Outlets,
+    redis: &RedisLink,
+) -> AppState {
+    let (limiter, client_limiter) = credential_limiters(&settings, redis);
+    let hasher = Hasher::new(
+        settings.hash_concurrency(),
+        Duration::from_millis(settings.password_hash_wait_ms),
+        metrics.clone(),
+    );
+    let services = Services {
+        db: db.clone(),
+        outlets: outlets.clone(),
+        jwt: jwt.clone(),
+        limiter: limiter.clone(),
+        hasher: hasher.clone(),
+        settings: Arc::new(ServiceSettings::of(&settings)),
+    };
+    AppState {
+        db,
+        settings,
+        jwt,
+        metrics,
+        events: outlets.events,
+        mailer: outlets.mailer,
+        limiter,
+        client_limiter,
+        hasher,
+        services,
+    }
+}
+
 impl Application {
     /// Builds the gateway from `settings`; binds `LISTEN_ADDR` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -76,120 +221,24 @@ impl Application {
             &settings.jwt_audience,
             settings.access_token_ttl,
         );
-        let stop = CancellationToken::new();
-        let mut tasks = Vec::new();
-
-        let (hub, dispatcher, redis) = match &settings.redis_url {
-            None => {
-                let (hub, dispatcher) = EventHub::local(
-                    db.clone(),
-                    metrics.clone(),
-                    settings.subscriber_backlog,
-                    LOG_POLL,
-                );
-                (hub, dispatcher, None)
-            }
-            Some(url) => {
-                let client = events::redis::client(url)?;
-                let health = events::redis::RedisHealth::default();
-                let publisher = events::redis::publisher(
-                    client.clone(),
-                    settings.redis_channel.clone(),
-                    stop.clone(),
-                );
-                let (tx, rx) = mpsc::unbounded_channel();
-                tasks.push(tokio::spawn(events::redis::subscribe_loop(
-                    client.clone(),
-                    settings.redis_channel.clone(),
-                    tx,
-                    health.clone(),
-                    stop.clone(),
-                )));
-                let (hub, dispatcher) = EventHub::redis(
-                    db.clone(),
-                    metrics.clone(),
-                    settings.subscriber_backlog,
-                    LOG_POLL,
-                    publisher,
-                    rx,
-                );
-                (hub, dispatcher, Some((client, health)))
-            }
+        let mut background = Background {
+            stop: CancellationToken::new(),
+            tasks: Vec::new(),
         };
-        tasks.push(tokio::spawn(http::recheck::run(
-            hub.sessions().clone(),
-            db.clone(),
-            Duration::from_secs(settings.session_check_interval),
-            stop.clone(),
-        )));
-        tasks.push(tokio::spawn(dispatcher.run(stop.clone())));
-        let mailer = Mailer::default();
+        let (hub, dispatcher, redis) = event_hub(&settings, &db, &metrics, &mut background)?;
         let outlets = Outlets {
-            events: hub.clone(),
-            mailer: mailer.clone(),
-        };
-        tasks.push(tokio::spawn(crate::service::expiry::run(
-            db.clone(),
-            outlets.clone(),
-            Duration::from_secs(settings.share_expiry_interval),
-            stop.clone(),
-        )));
-        tasks.push(tokio::spawn(events::retention::run(
-            db.clone(),
-            settings.event_retention_days,
-            PRUNE_EVERY,
-            stop.clone(),
-        )));
-
-        {
-            let (db, settings, mailer, metrics, stop) = (
-                db.clone(),
-                settings.clone(),
-                mailer.clone(),
-                metrics.clone(),
-                stop.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                mail::delivery::run(db, &settings, mailer, metrics, stop).await
-            }));
-        }
-
-        // Counted in Redis when configured, so the budget holds across instances.
-        let mut limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
-        let mut client_limiter =
-            Limiter::new(settings.client_credential_attempts, CREDENTIAL_WINDOW);
-        if let Some((client, _)) = &redis {
-            limiter = limiter.shared(client.clone(), &settings.redis_channel);
-            client_limiter = client_limiter.shared(
-                client.clone(),
-                &format!("{}:client", settings.redis_channel),
-            );
-        }
-        let hasher = Hasher::new(
-            settings.hash_concurrency(),
-            Duration::from_millis(settings.password_hash_wait_ms),
-            metrics.clone(),
-        );
-        let services = Services {
-            db: db.clone(),
-            outlets,
-            jwt: jwt.clone(),
-            limiter: limiter.clone(),
-            hasher: hasher.clone(),
-            settings: Arc::new(ServiceSettings::of(&settings)),
-        };
-        let state = AppState {
-            db,
-            settings: settings.clone(),
-            jwt,
-            metrics,
             events: hub,
-            mailer,
-            limiter,
-            client_limiter,
-            hasher,
-            services,
+            mailer: Mailer::default(),
         };
+        spawn_workers(
+            &mut background,
+            &settings,
+            &db,
+            &metrics,
+            dispatcher,
+            &outlets,
+        );
+        let state = app_state(settings.clone(), db, metrics, jwt, outlets, &redis);
         let schema = crate::graphql::build(Some(state.clone()));
         let introspection = crate::graphql::build_introspection(state.clone());
         let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
@@ -207,11 +256,11 @@ impl Application {
                 ingest,
                 redis,
                 groups: Default::default(),
-                shutdown: stop.clone(),
+                shutdown: background.stop.clone(),
                 connections: Default::default(),
             },
-            stop,
-            tasks,
+            stop: background.stop,
+            tasks: background.tasks,
         })
     }
 

@@ -22,6 +22,8 @@ pub enum Input {
     PartnerId,
     /// The drivers being shared.
     DriverIds,
+    /// The exact name of an organization looked up.
+    OrganizationName,
     /// The items of a bulk operation.
     Batch,
 }

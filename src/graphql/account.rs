@@ -5,6 +5,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::account;
 
 use crate::auth::Principal;
+use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
+use crate::error::AppResult;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::user::{Role, User, UserStatus, roles_of};
@@ -188,6 +190,45 @@ pub struct SettingsInput {
     csv_delimiter: Option<String>,
 }
 
+impl CreateOrganizationInput {
+    /// The service's input, validated; a malformed field is BAD_USER_INPUT naming it.
+    fn into_service(self) -> AppResult<NewOrganization> {
+        Ok(NewOrganization {
+            name: Name::parse(&self.name).field("input.name")?,
+            first_name: Name::parse(&self.admin_first_name).field("input.adminFirstName")?,
+            last_name: Name::parse(&self.admin_last_name).field("input.adminLastName")?,
+            email: Email::parse(&self.admin_email).field("input.adminEmail")?,
+            password: Password::parse(&self.admin_password).field("input.adminPassword")?,
+        })
+    }
+}
+
+impl SettingsInput {
+    /// The service's change, every field validated before anything is written.
+    fn into_service(self) -> AppResult<SettingsChange> {
+        Ok(SettingsChange {
+            timezone: self
+                .timezone
+                .as_deref()
+                .map(Timezone::parse)
+                .transpose()
+                .field("input.timezone")?,
+            currency: self
+                .currency
+                .as_deref()
+                .map(Currency::parse)
+                .transpose()
+                .field("input.currency")?,
+            csv_delimiter: self
+                .csv_delimiter
+                .as_deref()
+                .map(CsvDelimiter::parse)
+                .transpose()
+                .field("input.csvDelimiter")?,
+        })
+    }
+}
+
 /// Account queries.
 #[derive(Default)]
 pub struct AccountQuery;
@@ -213,13 +254,7 @@ impl AccountMutation {
         input: CreateOrganizationInput,
     ) -> Result<AuthPayload> {
         client_attempt(ctx).await?;
-        let input = NewOrganization {
-            name: input.name,
-            first_name: input.admin_first_name,
-            last_name: input.admin_last_name,
-            email: input.admin_email,
-            password: input.admin_password,
-        };
+        let input = input.into_service().gql()?;
         Ok(AuthPayload(
             service::create_organization(services(ctx), input)
                 .await
@@ -234,6 +269,9 @@ impl AccountMutation {
         password: String,
     ) -> Result<SignInPayload> {
         client_attempt(ctx).await?;
+        let Ok(email) = Email::parse(&email) else {
+            return Err(service::invalid_credentials()).gql();
+        };
         Ok(SignInPayload(
             service::sign_in(services(ctx), &email, &password)
                 .await
@@ -272,6 +310,7 @@ impl AccountMutation {
     /// Always true: whether the email has an account is not revealed.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         client_attempt(ctx).await?;
+        let email = Email::parse(&email).field("email").gql()?;
         service::request_password_reset(services(ctx), &email)
             .await
             .gql()
@@ -284,6 +323,7 @@ impl AccountMutation {
         new_password: String,
     ) -> Result<bool> {
         client_attempt(ctx).await?;
+        let new_password = Password::parse(&new_password).field("newPassword").gql()?;
         service::reset_password(services(ctx), &token, &new_password)
             .await
             .gql()
@@ -295,11 +335,7 @@ impl AccountMutation {
         input: SettingsInput,
     ) -> Result<UserSettings> {
         let principal = auth(ctx).principal().gql()?;
-        let change = SettingsChange {
-            timezone: input.timezone,
-            currency: input.currency,
-            csv_delimiter: input.csv_delimiter,
-        };
+        let change = input.into_service().gql()?;
         Ok(
             service::update_settings(services(ctx), principal.account_id, change)
                 .await

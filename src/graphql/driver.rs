@@ -276,7 +276,7 @@ pub async fn visible(ctx: &Context<'_>, driver_id: uuid::Uuid) -> Result<Option<
     if service::owner_view(&actor, &driver) {
         return Ok(Some(Driver(driver)));
     }
-    if !(driver.is_driver && actor.roles.is_manager()) {
+    if !service::partner_view(&actor, &driver) {
         return Ok(None);
     }
     let shares = loaders(ctx)

@@ -17,6 +17,7 @@ pub fn path_of(input: Input) -> &'static str {
         Input::ExpiresAt => "expiresAt",
         Input::PartnerId => "partnerId",
         Input::DriverIds => "driverIds",
+        Input::OrganizationName => "name",
         Input::Batch => "inputs",
     }
 }

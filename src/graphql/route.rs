@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::route as routes;
 
 use crate::connection_type;
+use crate::domain::{FieldResult, Name};
 use crate::error::AppResult;
 use crate::graphql::depot::Depot;
 use crate::graphql::driver::Driver;
@@ -229,7 +230,7 @@ impl RouteMutation {
             .transpose()
             .gql()?;
         let new = service::route::NewRoute {
-            name: input.name,
+            name: Name::parse(&input.name).field("input.name").gql()?,
             planned_start: input.planned_start,
             depot_id,
         };

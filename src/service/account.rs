@@ -15,9 +15,9 @@ use entity::user::UserStatus;
 use entity::{account, organization, password_reset, refresh_token, user};
 
 use crate::auth::principal::Scope;
-use crate::auth::{Principal, Roles, token};
-use crate::domain::{AccessChange, OpaqueToken};
-use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
+use crate::auth::{Principal, token};
+use crate::domain::{AccessChange, Input, OpaqueToken};
+use crate::domain::{CsvDelimiter, Currency, Email, Name, Password, Timezone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::mail;
 use crate::service::{Services, Work};
@@ -51,26 +51,53 @@ pub struct SignIn {
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
     /// Organization name.
-    pub name: String,
+    pub name: Name,
     /// First admin's first name.
-    pub first_name: String,
+    pub first_name: Name,
     /// First admin's last name.
-    pub last_name: String,
+    pub last_name: Name,
     /// First admin's email.
-    pub email: String,
+    pub email: Email,
     /// First admin's password (the existing one when the account exists).
-    pub password: String,
+    pub password: Password,
 }
 
 /// Input of `updateSettings`; `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
 pub struct SettingsChange {
     /// IANA zone name.
-    pub timezone: Option<String>,
+    pub timezone: Option<Timezone>,
     /// ISO 4217 code.
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     /// CSV delimiter.
-    pub csv_delimiter: Option<String>,
+    pub csv_delimiter: Option<CsvDelimiter>,
+}
+
+/// Who signs up or accepts an invitation: an existing account whose password was checked, or
+/// a new account's password hash.
+pub enum Credentials {
+    /// The existing account of the email.
+    Existing(account::Model),
+    /// A new account with this password hash.
+    New(String),
+}
+
+impl Credentials {
+    /// The account: the existing one, or a new one inserted through `conn`; a concurrent
+    /// sign-up with the same email is a CONFLICT saying `conflict`.
+    pub async fn account(
+        self,
+        conn: &impl ConnectionTrait,
+        email: &Email,
+        conflict: &'static str,
+    ) -> AppResult<account::Model> {
+        match self {
+            Self::Existing(account) => Ok(account),
+            Self::New(hash) => insert_account(conn, email, hash)
+                .await
+                .map_err(|e| on_unique_violation(e, || AppError::conflict(conflict))),
+        }
+    }
 }
 
 /// The limiter key of password checks for `email`.
@@ -78,7 +105,8 @@ pub fn credential_key(email: &Email) -> String {
     format!("password:{}", email.as_str())
 }
 
-fn invalid_credentials() -> AppError {
+/// The one answer to a wrong email or password, whichever was wrong.
+pub fn invalid_credentials() -> AppError {
     AppError::Unauthenticated("invalid email or password".into())
 }
 
@@ -89,66 +117,82 @@ pub async fn create_organization(svc: &Services, input: NewOrganization) -> AppR
             "sign-up is closed on this gateway".into(),
         ));
     }
-    let name = Name::parse(&input.name).field("input.name")?.into_inner();
-    let first_name = Name::parse(&input.first_name)
-        .field("input.adminFirstName")?
-        .into_inner();
-    let last_name = Name::parse(&input.last_name)
-        .field("input.adminLastName")?
-        .into_inner();
-    let email = Email::parse(&input.email).field("input.adminEmail")?;
-    let pw = Password::parse(&input.password).field("input.adminPassword")?;
-
-    let existing = find_account(&svc.db.conn, &email).await?;
-    if existing.is_some() {
-        svc.limiter.attempt(&credential_key(&email)).await?;
-    }
-    let verified = svc
-        .hasher
-        .verify(
-            pw.expose().to_owned(),
-            existing.as_ref().map(|a| a.password_hash.clone()),
+    let credentials = signup_credentials(svc, &input.email, &input.password).await?;
+    let work = Work::begin(&svc.db).await?;
+    let account = credentials
+        .account(
+            &*work,
+            &input.email,
+            "an account with this email was just created; sign in instead",
         )
         .await?;
-    if existing.is_some() && !verified {
-        return Err(invalid_credentials());
-    }
-    let new_hash = match existing {
-        Some(_) => None,
-        None => Some(svc.hasher.hash(pw.expose().to_owned()).await?),
-    };
+    let org = insert_organization(&*work, input.name).await?;
+    let admin =
+        insert_first_admin(&*work, &org, &account, input.first_name, input.last_name).await?;
+    let session = issue_session(svc, &*work, account.id, Some(scope_of(&admin)), None).await?;
+    work.commit(&svc.outlets).await?;
+    Ok(session)
+}
 
-    let work = Work::begin(&svc.db).await?;
+/// The existing account of `email` when `pw` is its password, else a new account's hash. The
+/// password is checked whether or not the account exists, so the answer takes as long.
+async fn signup_credentials(
+    svc: &Services,
+    email: &Email,
+    pw: &Password,
+) -> AppResult<Credentials> {
+    let existing = find_account(&svc.db.conn, email).await?;
+    if existing.is_some() {
+        svc.limiter.attempt(&credential_key(email)).await?;
+    }
+    let stored = existing.as_ref().map(|a| a.password_hash.clone());
+    let verified = svc.hasher.verify(pw.expose().to_owned(), stored).await?;
+    match existing {
+        Some(account) if verified => Ok(Credentials::Existing(account)),
+        Some(_) => Err(invalid_credentials()),
+        None => Ok(Credentials::New(
+            svc.hasher.hash(pw.expose().to_owned()).await?,
+        )),
+    }
+}
+
+/// A new organization named `name`; a taken name is a CONFLICT.
+async fn insert_organization(
+    conn: &impl ConnectionTrait,
+    name: Name,
+) -> AppResult<organization::Model> {
     let now = Utc::now();
-    let account = match (existing, new_hash) {
-        (Some(a), _) => a,
-        (None, Some(hash)) => insert_account(&*work, &email, hash).await.map_err(|e| {
-            on_unique_violation(e, || {
-                AppError::conflict("an account with this email was just created; sign in instead")
-            })
-        })?,
-        (None, None) => return Err(AppError::Internal(anyhow::anyhow!("password hash missing"))),
-    };
-    let org = organization::ActiveModel {
+    organization::ActiveModel {
         id: Set(Uuid::now_v7()),
-        name: Set(name),
+        name: Set(name.into_inner()),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*work)
+    .insert(conn)
     .await
     .map_err(|e| {
         on_unique_violation(e, || {
             AppError::conflict("an organization with this name already exists")
         })
-    })?;
-    let admin = user::ActiveModel {
+    })
+}
+
+/// The first member of a new organization: an ACTIVE ADMIN of `account`.
+async fn insert_first_admin(
+    conn: &impl ConnectionTrait,
+    org: &organization::Model,
+    account: &account::Model,
+    first_name: Name,
+    last_name: Name,
+) -> AppResult<user::Model> {
+    let now = Utc::now();
+    Ok(user::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(org.id),
         account_id: Set(Some(account.id)),
-        email: Set(email.as_str().to_owned()),
-        first_name: Set(first_name),
-        last_name: Set(last_name),
+        email: Set(account.email.clone()),
+        first_name: Set(first_name.into_inner()),
+        last_name: Set(last_name.into_inner()),
         phone: Set(None),
         is_admin: Set(true),
         is_dispatcher: Set(false),
@@ -160,22 +204,16 @@ pub async fn create_organization(svc: &Services, input: NewOrganization) -> AppR
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*work)
-    .await?;
-    let session = issue_session(svc, &*work, account.id, Some(scope_of(&admin)), None).await?;
-    work.commit(&svc.outlets).await?;
-    Ok(session)
+    .insert(conn)
+    .await?)
 }
 
-/// Signs in with email and password.
-pub async fn sign_in(svc: &Services, email: &str, pw: &str) -> AppResult<SignIn> {
-    // A malformed email cannot belong to an account: same answer as a wrong password, and
-    // no hash is spent on it (timing parity matters between well-formed emails only).
-    let Ok(email) = Email::parse(email) else {
-        return Err(invalid_credentials());
-    };
-    svc.limiter.attempt(&credential_key(&email)).await?;
-    let account = find_account(&svc.db.conn, &email).await?;
+/// Signs in with email and password. A malformed email cannot belong to an account: the
+/// caller answers [`invalid_credentials`] for it without spending a hash (timing parity
+/// matters between well-formed emails only).
+pub async fn sign_in(svc: &Services, email: &Email, pw: &str) -> AppResult<SignIn> {
+    svc.limiter.attempt(&credential_key(email)).await?;
+    let account = find_account(&svc.db.conn, email).await?;
     let ok = svc
         .hasher
         .verify(
@@ -185,7 +223,7 @@ pub async fn sign_in(svc: &Services, email: &str, pw: &str) -> AppResult<SignIn>
         .await?;
     let account = match (account, ok) {
         (Some(a), true) => {
-            svc.limiter.reset(&credential_key(&email)).await;
+            svc.limiter.reset(&credential_key(email)).await;
             a
         }
         _ => return Err(invalid_credentials()),
@@ -314,12 +352,11 @@ pub async fn sign_out(svc: &Services, presented: &str) -> AppResult<bool> {
 }
 
 /// Mails a reset link when the email has an account; answers the same either way.
-pub async fn request_password_reset(svc: &Services, email: &str) -> AppResult<bool> {
-    let email = Email::parse(email).field("email")?;
+pub async fn request_password_reset(svc: &Services, email: &Email) -> AppResult<bool> {
     svc.limiter
         .attempt(&format!("reset-mail:{}", email.as_str()))
         .await?;
-    let Some(account) = find_account(&svc.db.conn, &email).await? else {
+    let Some(account) = find_account(&svc.db.conn, email).await? else {
         return Ok(true);
     };
     let secret = token::generate();
@@ -348,13 +385,13 @@ pub async fn request_password_reset(svc: &Services, email: &str) -> AppResult<bo
 }
 
 /// Sets a new password with a reset token (single use) and ends every session of the account.
-pub async fn reset_password(
-    svc: &Services,
-    presented: &str,
-    new_password: &str,
-) -> AppResult<bool> {
-    let pw = Password::parse(new_password).field("newPassword")?;
-    let bad_token = || AppError::bad_input("token", "the reset link is invalid, used or expired");
+pub async fn reset_password(svc: &Services, presented: &str, pw: &Password) -> AppResult<bool> {
+    let bad_token = || {
+        AppError::refused(
+            Input::ResetToken,
+            "the reset link is invalid, used or expired",
+        )
+    };
     let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let row = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(token::digest(presented.as_str())))
@@ -412,24 +449,11 @@ pub async fn update_settings(
     account_id: Uuid,
     change: SettingsChange,
 ) -> AppResult<account::Model> {
-    let timezone = change
-        .timezone
-        .as_deref()
-        .map(Timezone::parse)
-        .transpose()
-        .field("input.timezone")?;
-    let currency = change
-        .currency
-        .as_deref()
-        .map(Currency::parse)
-        .transpose()
-        .field("input.currency")?;
-    let delimiter = change
-        .csv_delimiter
-        .as_deref()
-        .map(CsvDelimiter::parse)
-        .transpose()
-        .field("input.csvDelimiter")?;
+    let SettingsChange {
+        timezone,
+        currency,
+        csv_delimiter: delimiter,
+    } = change;
     let current = get(&svc.db.conn, account_id).await?;
     let mut active = current.into_active_model();
     if let Some(tz) = timezone {
@@ -498,11 +522,7 @@ pub fn scope_of(membership: &user::Model) -> Scope {
     Scope {
         organization_id: membership.organization_id,
         user_id: membership.id,
-        roles: Roles {
-            admin: membership.is_admin,
-            dispatcher: membership.is_dispatcher,
-            driver: membership.is_driver,
-        },
+        roles: crate::service::user::roles_of(membership),
     }
 }
 

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::route::{self, RouteStatus};
+use entity::route;
 use entity::share;
 use entity::status_event::EventKind;
 use entity::user::{self, UserStatus};
@@ -45,9 +45,7 @@ fn busy_drivers() -> sea_orm::sea_query::SelectStatement {
         .column(route::Column::DriverId)
         .from(route::Entity)
         .and_where(Expr::col(route::Column::DriverId).is_not_null())
-        .and_where(
-            Expr::col(route::Column::Status).is_in([RouteStatus::Planned, RouteStatus::InProgress]),
-        )
+        .and_where(crate::service::active_route_condition())
         .to_owned()
 }
 
@@ -217,6 +215,12 @@ pub fn owner_view(actor: &Actor, driver: &user::Model) -> bool {
         && (actor.roles.is_manager() || driver.id == actor.user_id)
 }
 
+/// Whether the actor may see `driver` as a partner, once it is shared with the actor's
+/// organization: a driver seen by a manager.
+pub fn partner_view(actor: &Actor, driver: &user::Model) -> bool {
+    driver.is_driver && actor.roles.is_manager()
+}
+
 /// The driver card, when visible to the actor as owner or as partner.
 pub async fn get(
     conn: &impl ConnectionTrait,
@@ -233,7 +237,7 @@ pub async fn get(
     if owner_view(actor, &driver) {
         return Ok(Some(driver));
     }
-    if actor.roles.is_manager() && is_shared_with(conn, id, actor.organization_id).await? {
+    if partner_view(actor, &driver) && is_shared_with(conn, id, actor.organization_id).await? {
         return Ok(Some(driver));
     }
     Ok(None)

@@ -226,7 +226,7 @@ async fn driver_context(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let busy = route::Entity::find()
         .filter(route::Column::DriverId.is_in(ids))
-        .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
+        .filter(crate::service::active_route_condition())
         .all(conn)
         .await?
         .into_iter()

@@ -116,16 +116,33 @@ pub async fn lock_organization(
     Ok(())
 }
 
+/// The statuses of a route that keeps its driver busy: PLANNED or IN_PROGRESS.
+pub const ACTIVE_ROUTE_STATUSES: [entity::route::RouteStatus; 2] = [
+    entity::route::RouteStatus::Planned,
+    entity::route::RouteStatus::InProgress,
+];
+
+/// Whether a route in `status` keeps its driver busy.
+pub fn route_is_active(status: entity::route::RouteStatus) -> bool {
+    ACTIVE_ROUTE_STATUSES.contains(&status)
+}
+
+/// The condition on routes that are PLANNED or IN_PROGRESS.
+pub fn active_route_condition() -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::ColumnTrait;
+    entity::route::Column::Status.is_in(ACTIVE_ROUTE_STATUSES)
+}
+
 /// The PLANNED or IN_PROGRESS route the driver is on, of any organization.
 pub async fn active_route_of(
     conn: &impl ConnectionTrait,
     driver_id: Uuid,
 ) -> AppResult<Option<entity::route::Model>> {
-    use entity::route::{self, RouteStatus};
+    use entity::route;
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(route::Entity::find()
         .filter(route::Column::DriverId.eq(driver_id))
-        .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
+        .filter(active_route_condition())
         .one(conn)
         .await?)
 }

@@ -17,12 +17,12 @@ use entity::status_event::{self, EventKind};
 use entity::user::{self, UserStatus};
 
 use crate::auth::Actor;
-use crate::domain::{FieldResult, Name};
+use crate::domain::Name;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::driver::share_in_force;
 use crate::service::page::{self, Page, Window};
-use crate::service::{Services, Work, active_route_of, expiry, lock_user};
+use crate::service::{Services, Work, active_route_of, expiry, lock_user, route_is_active};
 
 /// Filters of `organization.routes`.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +39,7 @@ pub struct RouteFilter {
 #[derive(Debug, Clone)]
 pub struct NewRoute {
     /// Name.
-    pub name: String,
+    pub name: Name,
     /// Planned start.
     pub planned_start: DateTime<Utc>,
     /// Depot.
@@ -249,7 +249,6 @@ async fn drivable_for_change(
 /// Plans a route.
 pub async fn create(svc: &Services, actor: &Actor, input: NewRoute) -> AppResult<route::Model> {
     actor.require_manager()?;
-    let name = Name::parse(&input.name).field("input.name")?.into_inner();
     let work = Work::begin(&svc.db).await?;
     let depot = match input.depot_id {
         Some(depot_id) => Some(
@@ -265,7 +264,7 @@ pub async fn create(svc: &Services, actor: &Actor, input: NewRoute) -> AppResult
     let route = route::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(actor.organization_id),
-        name: Set(name),
+        name: Set(input.name.into_inner()),
         planned_start: Set(input.planned_start),
         status: Set(RouteStatus::Planned),
         depot_id: Set(input.depot_id),
@@ -437,7 +436,7 @@ pub async fn cancel(svc: &Services, actor: &Actor, route_id: Uuid) -> AppResult<
     let mut work = Work::begin(&svc.db).await?;
     let route = own_for_change(&*work, actor, route_id).await?;
     actor.require_manager()?;
-    if !route.status.is_active() {
+    if !route_is_active(route.status) {
         return Err(AppError::conflict(
             "only a PLANNED or IN_PROGRESS route can be cancelled",
         ));

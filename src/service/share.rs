@@ -14,7 +14,7 @@ use entity::user::{self, UserStatus};
 use entity::{organization, share};
 
 use crate::auth::Actor;
-use crate::domain::{FieldResult, Name, text};
+use crate::domain::{Input, Name, text};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
@@ -29,7 +29,8 @@ pub async fn find_organization(
     actor.require_admin()?;
     // Exact: not trimmed, so a name with surrounding spaces matches nothing, as no stored
     // name has them.
-    let name = text::exact(name, Name::MAX_CHARS).field("name")?;
+    let name = text::exact(name, Name::MAX_CHARS)
+        .map_err(|reason| AppError::refused(Input::OrganizationName, reason))?;
     Ok(organization::Entity::find()
         .filter(organization::Column::Name.eq(name))
         .one(conn)
@@ -48,24 +49,7 @@ pub async fn share_drivers(
     expires_at: Option<DateTime<Utc>>,
 ) -> AppResult<Vec<share::Model>> {
     actor.require_admin()?;
-    if expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(AppError::bad_input("expiresAt", "must be in the future"));
-    }
-    if partner_id == actor.organization_id {
-        return Err(AppError::bad_input(
-            "partnerId",
-            "drivers cannot be shared with their own organization",
-        ));
-    }
-    if driver_ids.is_empty() {
-        return Err(AppError::bad_input("driverIds", "name at least one driver"));
-    }
-    if driver_ids.len() > 500 {
-        return Err(AppError::bad_input(
-            "driverIds",
-            "at most 500 drivers at once",
-        ));
-    }
+    check_share(actor, partner_id, &driver_ids, expires_at)?;
     let mut ids = driver_ids;
     ids.sort();
     ids.dedup();
@@ -75,43 +59,91 @@ pub async fn share_drivers(
         .await?
         .ok_or_else(|| AppError::not_found("partner organization"))?;
     let mut shares = Vec::with_capacity(ids.len());
-    let mut events = Vec::new();
     for id in ids {
-        let driver = lock_user(&*work, id)
-            .await?
-            .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
-            .ok_or_else(|| AppError::not_found("driver"))?;
-        if driver.status == UserStatus::Invited {
-            return Err(AppError::conflict("an INVITED driver cannot be shared"));
-        }
-        let existing = share::Entity::find()
-            .filter(share::Column::DriverId.eq(driver.id))
-            .filter(share::Column::PartnerId.eq(partner_id))
-            .one(&*work)
-            .await?;
-        if let Some(existing) = existing {
-            shares.push(set_expiry(&*work, existing, expires_at).await?);
-            continue;
-        }
-        let share = share::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            driver_id: Set(driver.id),
-            owner_id: Set(actor.organization_id),
-            partner_id: Set(partner_id),
-            shared_by: Set(Some(actor.user_id)),
-            shared_at: Set(Utc::now()),
-            expires_at: Set(expires_at),
-        }
-        .insert(&*work)
-        .await?;
-        let mut event = NewEvent::same_status(EventKind::Shared, &driver);
-        event.partner_id = Some(partner_id);
-        events.push(events::append(&*work, &driver, event).await?);
-        shares.push(share);
+        let driver = shareable_driver(&work, actor, id).await?;
+        shares.push(share_one(&mut work, actor, &driver, partner_id, expires_at).await?);
     }
-    work.events(events);
     work.commit(&svc.outlets).await?;
     Ok(shares)
+}
+
+/// The rules a share request meets on its own: a future expiry, another organization, 1 to
+/// 500 drivers.
+fn check_share(
+    actor: &Actor,
+    partner_id: Uuid,
+    driver_ids: &[Uuid],
+    expires_at: Option<DateTime<Utc>>,
+) -> AppResult<()> {
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(AppError::refused(Input::ExpiresAt, "must be in the future"));
+    }
+    if partner_id == actor.organization_id {
+        return Err(AppError::refused(
+            Input::PartnerId,
+            "drivers cannot be shared with their own organization",
+        ));
+    }
+    if driver_ids.is_empty() {
+        return Err(AppError::refused(
+            Input::DriverIds,
+            "name at least one driver",
+        ));
+    }
+    if driver_ids.len() > 500 {
+        return Err(AppError::refused(
+            Input::DriverIds,
+            "at most 500 drivers at once",
+        ));
+    }
+    Ok(())
+}
+
+/// A driver of the actor's organization, locked, that has accepted its invitation.
+async fn shareable_driver(work: &Work, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
+    let driver = lock_user(&**work, id)
+        .await?
+        .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("driver"))?;
+    if driver.status == UserStatus::Invited {
+        return Err(AppError::conflict("an INVITED driver cannot be shared"));
+    }
+    Ok(driver)
+}
+
+/// Shares `driver` with `partner_id` until `expires_at`, with its SHARED event; an existing
+/// share only gets the new expiry.
+async fn share_one(
+    work: &mut Work,
+    actor: &Actor,
+    driver: &user::Model,
+    partner_id: Uuid,
+    expires_at: Option<DateTime<Utc>>,
+) -> AppResult<share::Model> {
+    let existing = share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver.id))
+        .filter(share::Column::PartnerId.eq(partner_id))
+        .one(&**work)
+        .await?;
+    if let Some(existing) = existing {
+        return set_expiry(&**work, existing, expires_at).await;
+    }
+    let share = share::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        driver_id: Set(driver.id),
+        owner_id: Set(actor.organization_id),
+        partner_id: Set(partner_id),
+        shared_by: Set(Some(actor.user_id)),
+        shared_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+    }
+    .insert(&**work)
+    .await?;
+    let mut event = NewEvent::same_status(EventKind::Shared, driver);
+    event.partner_id = Some(partner_id);
+    let event = events::append(&**work, driver, event).await?;
+    work.event(event);
+    Ok(share)
 }
 
 /// Gives an existing share a new expiry (none: for good).
