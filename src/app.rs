@@ -207,6 +207,28 @@ fn app_state(
     }
 }
 
+/// The request side: the state, both schemas, the ingest door and the live connections.
+fn edge(
+    settings: &Settings,
+    state: AppState,
+    redis: RedisLink,
+    shutdown: CancellationToken,
+) -> Edge {
+    let schema = crate::graphql::build(Some(state.clone()));
+    let introspection = crate::graphql::build_introspection(state.clone());
+    let limits = crate::graphql::ingest::Limits::from_settings(settings);
+    Edge {
+        state,
+        schema,
+        introspection,
+        ingest: Arc::new(crate::graphql::ingest::Ingest::new(limits)),
+        redis,
+        groups: Default::default(),
+        shutdown,
+        connections: Default::default(),
+    }
+}
+
 impl Application {
     /// Builds the gateway from `settings`; binds `LISTEN_ADDR` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -239,26 +261,12 @@ impl Application {
             &outlets,
         );
         let state = app_state(settings.clone(), db, metrics, jwt, outlets, &redis);
-        let schema = crate::graphql::build(Some(state.clone()));
-        let introspection = crate::graphql::build_introspection(state.clone());
-        let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
-            crate::graphql::ingest::Limits::from_settings(&settings),
-        ));
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("Failed to bind LISTEN_ADDR {}", settings.listen_addr))?;
         Ok(Self {
             listener,
-            edge: Edge {
-                state,
-                schema,
-                introspection,
-                ingest,
-                redis,
-                groups: Default::default(),
-                shutdown: background.stop.clone(),
-                connections: Default::default(),
-            },
+            edge: edge(&settings, state, redis, background.stop.clone()),
             stop: background.stop,
             tasks: background.tasks,
         })

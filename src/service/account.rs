@@ -626,6 +626,7 @@ pub async fn issue_session(
     let access_token = svc.jwt.issue(account_id, scope.as_ref(), family)?;
     let refresh = token::generate();
     let now = Utc::now();
+    // A real default: a TTL beyond i64 seconds is "for good", capped so the sum cannot overflow.
     let ttl = i64::try_from(svc.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),

@@ -33,6 +33,7 @@ impl Format {
     /// to `,` and UTC).
     pub fn of(account: &account::Model) -> Self {
         Self {
+            // Both were validated when saved; the defaults are those of a new account.
             delimiter: account.csv_delimiter.chars().next().unwrap_or(','),
             timezone: account.timezone.parse().unwrap_or(chrono_tz::UTC),
         }
@@ -240,6 +241,7 @@ async fn driver_context(
     Ok(DriverContext { busy, depots })
 }
 
+/// The cells of a driver; an absent value is an empty cell (here and in [`route_cells`]).
 fn driver_cells(d: &user::Model, context: &DriverContext) -> Vec<String> {
     let available = d.status == UserStatus::Active && !context.busy.contains(&d.id);
     vec![

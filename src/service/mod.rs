@@ -163,8 +163,8 @@ pub async fn ensure_not_busy(
     let holder = entity::organization::Entity::find_by_id(route.organization_id)
         .one(conn)
         .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .ok_or_else(|| AppError::not_found("organization"))?
+        .name;
     Err(AppError::conflict(format!(
         "the driver is assigned to a PLANNED or IN_PROGRESS route of {holder}"
     )))

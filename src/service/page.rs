@@ -398,6 +398,7 @@ where
         v: value,
         i: id,
     };
+    // Serializing plain fields cannot fail; were it to, the empty cursor is refused when used.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).unwrap_or_default())
 }
 

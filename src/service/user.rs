@@ -286,8 +286,8 @@ async fn send_invitation(
     let org_name = organization::Entity::find_by_id(user.organization_id)
         .one(conn)
         .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .ok_or_else(|| AppError::not_found("organization"))?
+        .name;
     let mail = mail::invitation(
         &svc.settings.public_url,
         &user.email,
