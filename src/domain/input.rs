@@ -26,4 +26,16 @@ pub enum Input {
     OrganizationName,
     /// The items of a bulk operation.
     Batch,
+    /// A page's `first` count.
+    First,
+    /// A page's `last` count.
+    Last,
+    /// A page's `after` cursor.
+    After,
+    /// A page's `before` cursor.
+    Before,
+    /// The start of an export's range.
+    From,
+    /// The end of an export's range.
+    To,
 }

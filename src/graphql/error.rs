@@ -19,6 +19,12 @@ pub fn path_of(input: Input) -> &'static str {
         Input::DriverIds => "driverIds",
         Input::OrganizationName => "name",
         Input::Batch => "inputs",
+        Input::First => "first",
+        Input::Last => "last",
+        Input::After => "after",
+        Input::Before => "before",
+        Input::From => "from",
+        Input::To => "to",
     }
 }
 

@@ -12,6 +12,7 @@ use entity::{account, route};
 
 use crate::auth::Actor;
 use crate::db::Db;
+use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 use crate::service::page::{self, Direction, PageArgs};
 use crate::service::{driver, route as routes};
@@ -91,22 +92,22 @@ pub struct Range {
 impl Range {
     /// Parses RFC 3339 bounds; a malformed one, or `from` not before `to`, is BAD_USER_INPUT.
     pub fn parse(from: Option<&str>, to: Option<&str>) -> AppResult<Self> {
-        let parse = |raw: Option<&str>, field: &str| {
+        let parse = |raw: Option<&str>, field: Input| {
             raw.map(|r| {
                 DateTime::parse_from_rfc3339(r)
                     .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| AppError::bad_input(field, "must be an RFC 3339 date-time"))
+                    .map_err(|_| AppError::refused(field, "must be an RFC 3339 date-time"))
             })
             .transpose()
         };
         let range = Self {
-            from: parse(from, "from")?,
-            to: parse(to, "to")?,
+            from: parse(from, Input::From)?,
+            to: parse(to, Input::To)?,
         };
         if let (Some(f), Some(t)) = (range.from, range.to)
             && f >= t
         {
-            return Err(AppError::bad_input("to", "must be after from"));
+            return Err(AppError::refused(Input::To, "must be after from"));
         }
         Ok(range)
     }

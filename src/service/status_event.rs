@@ -12,6 +12,7 @@ use entity::status_event::{self, EventKind};
 use entity::status_event_audience as audience;
 
 use crate::auth::Actor;
+use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 use crate::events::visibility;
 use crate::service::page::{OrderedPage, Page, PageArgs};
@@ -41,11 +42,11 @@ pub struct EventWindow {
     limit: u64,
 }
 
-fn parse_cursor(raw: &str, field: &str) -> AppResult<i64> {
+fn parse_cursor(raw: &str, field: Input) -> AppResult<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|c| *c >= 0)
-        .ok_or_else(|| AppError::bad_input(field, "is not a cursor of this gateway"))
+        .ok_or_else(|| AppError::refused(field, "is not a cursor of this gateway"))
 }
 
 impl EventWindow {
@@ -57,12 +58,12 @@ impl EventWindow {
             ..args.clone()
         }
         .window()?;
-        let decode = |raw: &Option<String>, field: &str| {
+        let decode = |raw: &Option<String>, field: Input| {
             raw.as_deref().map(|c| parse_cursor(c, field)).transpose()
         };
         Ok(Self {
-            after: decode(&args.after, "after")?,
-            before: decode(&args.before, "before")?,
+            after: decode(&args.after, Input::After)?,
+            before: decode(&args.before, Input::Before)?,
             backward: plain.is_backward(),
             limit: plain.limit(),
         })
