@@ -17,15 +17,18 @@ use tokio_util::sync::CancellationToken;
 use entity::kv;
 use migration::Migrator;
 
+use crate::access::{Access, feed};
 use crate::auth::limiter::Limiter;
 use crate::auth::password::Hasher;
 use crate::auth::{JwtKeys, token};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::events::hub::Dispatcher;
 use crate::events::{self, EventHub};
 use crate::http::{self, Edge};
 use crate::mail::{self, Mailer};
 use crate::metrics::Metrics;
+use crate::service::{Outlets, ServiceSettings, Services};
 use crate::state::AppState;
 
 /// How often each instance checks the log for events it was not told about.
@@ -63,6 +66,182 @@ pub async fn connect_and_migrate(settings: &Settings, metrics: Metrics) -> anyho
     Ok(db)
 }
 
+/// The Redis client and its health, when Redis is configured.
+type RedisLink = Option<(redis::Client, events::redis::RedisHealth)>;
+
+/// The background tasks of one instance and the token that ends them all.
+struct Background {
+    /// Cancelled on shutdown.
+    stop: CancellationToken,
+    /// Every spawned task, awaited on shutdown.
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Spawns `task` and keeps its handle.
+    fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+}
+
+/// The event hub: in-process, or through Redis (whose subscriber is spawned here).
+fn event_hub(
+    settings: &Settings,
+    db: &Db,
+    metrics: &Metrics,
+    background: &mut Background,
+) -> anyhow::Result<(EventHub, Dispatcher, RedisLink)> {
+    let backlog = settings.subscriber_backlog;
+    let Some(url) = &settings.redis_url else {
+        let (hub, dispatcher) = EventHub::local(db.clone(), metrics.clone(), backlog, LOG_POLL);
+        return Ok((hub, dispatcher, None));
+    };
+    let client = events::redis::client(url)?;
+    let health = events::redis::RedisHealth::default();
+    let channel = settings.redis_channel.clone();
+    let stop = background.stop.clone();
+    let publisher = events::redis::publisher(client.clone(), channel.clone(), stop.clone());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let subscriber =
+        events::redis::subscribe_loop(client.clone(), channel, tx, health.clone(), stop);
+    background.spawn(subscriber);
+    let (hub, dispatcher) = EventHub::redis(
+        db.clone(),
+        metrics.clone(),
+        backlog,
+        LOG_POLL,
+        publisher,
+        rx,
+    );
+    Ok((hub, dispatcher, Some((client, health))))
+}
+
+/// Spawns the instance's workers: the event dispatcher, the session re-check, share expiry,
+/// event retention and mail delivery.
+fn spawn_workers(
+    background: &mut Background,
+    settings: &Arc<Settings>,
+    db: &Db,
+    metrics: &Metrics,
+    dispatcher: Dispatcher,
+    outlets: &Outlets,
+) {
+    let stop = background.stop.clone();
+    let every = |seconds| Duration::from_secs(seconds);
+    let sessions = outlets.events.sessions().clone();
+    let recheck_every = every(settings.session_check_interval);
+    background.spawn(http::recheck::run(
+        sessions,
+        db.clone(),
+        recheck_every,
+        stop.clone(),
+    ));
+    background.spawn(dispatcher.run(stop.clone()));
+    let expiry_every = every(settings.share_expiry_interval);
+    let expiry =
+        crate::service::expiry::run(db.clone(), outlets.clone(), expiry_every, stop.clone());
+    background.spawn(expiry);
+    let days = settings.event_retention_days;
+    background.spawn(events::retention::run(
+        db.clone(),
+        days,
+        PRUNE_EVERY,
+        stop.clone(),
+    ));
+    let (db, settings, mailer, metrics) = (
+        db.clone(),
+        settings.clone(),
+        outlets.mailer.clone(),
+        metrics.clone(),
+    );
+    background
+        .spawn(async move { mail::delivery::run(db, &settings, mailer, metrics, stop).await });
+}
+
+/// The per-email and per-client credential budgets, counted in Redis when configured so the
+/// budget holds across instances.
+fn credential_limiters(settings: &Settings, redis: &RedisLink) -> (Limiter, Limiter) {
+    let limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
+    let client_limiter = Limiter::new(settings.client_credential_attempts, CREDENTIAL_WINDOW);
+    let Some((client, _)) = redis else {
+        return (limiter, client_limiter);
+    };
+    let channel = &settings.redis_channel;
+    (
+        limiter.shared(client.clone(), channel),
+        client_limiter.shared(client.clone(), &format!("{channel}:client")),
+    )
+}
+
+/// The shared state of the instance, and the services' handles within it.
+fn app_state(
+    settings: Arc<Settings>,
+    db: Db,
+    metrics: Metrics,
+    jwt: JwtKeys,
+    outlets: Outlets,
+    redis: &RedisLink,
+) -> AppState {
+    let (limiter, client_limiter) = credential_limiters(&settings, redis);
+    let hasher = Hasher::new(
+        settings.hash_concurrency(),
+        Duration::from_millis(settings.password_hash_wait_ms),
+        metrics.clone(),
+    );
+    let services = Services {
+        db: db.clone(),
+        outlets: outlets.clone(),
+        jwt: jwt.clone(),
+        limiter: limiter.clone(),
+        hasher: hasher.clone(),
+        settings: Arc::new(ServiceSettings::of(&settings)),
+    };
+    AppState {
+        db,
+        settings,
+        jwt,
+        metrics,
+        events: outlets.events,
+        mailer: outlets.mailer,
+        limiter,
+        client_limiter,
+        hasher,
+        access: outlets.access,
+        services,
+    }
+}
+
+/// The request side: the state, both schemas, the ingest door and the live connections.
+fn edge(
+    settings: &Settings,
+    state: AppState,
+    redis: RedisLink,
+    shutdown: CancellationToken,
+) -> Edge {
+    let schema = crate::graphql::build(Some(state.clone()));
+    let introspection = crate::graphql::build_introspection(state.clone());
+    let limits = crate::graphql::ingest::Limits::from_settings(settings);
+    let persisted = Arc::new(match &redis {
+        Some((client, _)) => crate::graphql::persisted::Persisted::shared(
+            client.clone(),
+            &settings.redis_channel,
+            Duration::from_secs(settings.persisted_query_ttl),
+        ),
+        None => crate::graphql::persisted::Persisted::local(),
+    });
+    Edge {
+        state,
+        schema,
+        introspection,
+        ingest: Arc::new(crate::graphql::ingest::Ingest::new(limits)),
+        persisted,
+        redis,
+        groups: Default::default(),
+        shutdown,
+        connections: Default::default(),
+    }
+}
+
 /// How often each instance reads the access log for changes no message brought.
 const ACCESS_POLL: Duration = Duration::from_secs(1);
 
@@ -71,35 +250,40 @@ fn start_access(
     db: &Db,
     metrics: &Metrics,
     settings: &Settings,
-    redis: Option<&(redis::Client, events::redis::RedisHealth)>,
-    stop: &CancellationToken,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> crate::access::Access {
-    use crate::access::{Access, feed};
+    redis: &RedisLink,
+    background: &mut Background,
+) -> Access {
     let recheck = Duration::from_secs(settings.session_check_interval);
     let channel = format!("{}:access", settings.redis_channel);
+    let stop = background.stop.clone();
     let access = match redis {
         None => Access::new(db.clone(), metrics.clone(), recheck, None),
         Some((client, _)) => {
             let (publisher, task) = feed::publisher(client.clone(), channel.clone(), stop.clone());
-            tasks.push(tokio::spawn(task));
+            background.spawn(task);
             let access = Access::new(db.clone(), metrics.clone(), recheck, Some(publisher));
-            tasks.push(tokio::spawn(feed::subscribe(
+            background.spawn(feed::subscribe(
                 access.clone(),
                 client.clone(),
                 channel,
                 stop.clone(),
-            )));
+            ));
             access
         }
     };
-    tasks.push(tokio::spawn(feed::poll(
-        access.clone(),
-        db.clone(),
-        ACCESS_POLL,
-        stop.clone(),
-    )));
+    background.spawn(feed::poll(access.clone(), db.clone(), ACCESS_POLL, stop));
     access
+}
+
+/// The listener of `METRICS_ADDR`, when set.
+async fn bind_metrics(settings: &Settings) -> anyhow::Result<Option<TcpListener>> {
+    let Some(addr) = settings.metrics_addr else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("Failed to bind METRICS_ADDR {addr}"))?;
+    Ok(Some(listener))
 }
 
 impl Application {
@@ -123,152 +307,41 @@ impl Application {
             &settings.jwt_audience,
             settings.access_token_ttl,
         );
-        let stop = CancellationToken::new();
-        let mut tasks = Vec::new();
-
-        let (hub, dispatcher, redis) = match &settings.redis_url {
-            None => {
-                let (hub, dispatcher) = EventHub::local(
-                    db.clone(),
-                    metrics.clone(),
-                    settings.subscriber_backlog,
-                    LOG_POLL,
-                );
-                (hub, dispatcher, None)
-            }
-            Some(url) => {
-                let client = events::redis::client(url)?;
-                let health = events::redis::RedisHealth::default();
-                let publisher = events::redis::publisher(
-                    client.clone(),
-                    settings.redis_channel.clone(),
-                    stop.clone(),
-                );
-                let (tx, rx) = mpsc::unbounded_channel();
-                tasks.push(tokio::spawn(events::redis::subscribe_loop(
-                    client.clone(),
-                    settings.redis_channel.clone(),
-                    tx,
-                    health.clone(),
-                    stop.clone(),
-                )));
-                let (hub, dispatcher) = EventHub::redis(
-                    db.clone(),
-                    metrics.clone(),
-                    settings.subscriber_backlog,
-                    LOG_POLL,
-                    publisher,
-                    rx,
-                );
-                (hub, dispatcher, Some((client, health)))
-            }
+        let mut background = Background {
+            stop: CancellationToken::new(),
+            tasks: Vec::new(),
         };
-        tasks.push(tokio::spawn(http::recheck::run(
-            hub.sessions().clone(),
-            db.clone(),
-            Duration::from_secs(settings.session_check_interval),
-            stop.clone(),
-        )));
-        tasks.push(tokio::spawn(dispatcher.run(stop.clone())));
-        tasks.push(tokio::spawn(crate::service::expiry::run(
-            db.clone(),
-            hub.clone(),
-            Duration::from_secs(settings.share_expiry_interval),
-            stop.clone(),
-        )));
-        tasks.push(tokio::spawn(events::retention::run(
-            db.clone(),
-            settings.event_retention_days,
-            PRUNE_EVERY,
-            stop.clone(),
-        )));
-
-        let mailer = Mailer::default();
-        {
-            let (db, settings, mailer, metrics, stop) = (
-                db.clone(),
-                settings.clone(),
-                mailer.clone(),
-                metrics.clone(),
-                stop.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                mail::delivery::run(db, &settings, mailer, metrics, stop).await
-            }));
-        }
-
-        // Counted in Redis when configured, so the budget holds across instances.
-        let mut limiter = Limiter::new(CREDENTIAL_ATTEMPTS, CREDENTIAL_WINDOW);
-        let mut client_limiter =
-            Limiter::new(settings.client_credential_attempts, CREDENTIAL_WINDOW);
-        if let Some((client, _)) = &redis {
-            limiter = limiter.shared(client.clone(), &settings.redis_channel);
-            client_limiter = client_limiter.shared(
-                client.clone(),
-                &format!("{}:client", settings.redis_channel),
-            );
-        }
-        let hasher = Hasher::new(
-            settings.hash_concurrency(),
-            Duration::from_millis(settings.password_hash_wait_ms),
-            metrics.clone(),
-        );
-        let access = start_access(&db, &metrics, &settings, redis.as_ref(), &stop, &mut tasks);
-        tasks.push(tokio::spawn(crate::access::follow_live_sessions(
-            access.clone(),
-            hub.sessions().clone(),
-            db.clone(),
-            stop.clone(),
-        )));
-        let state = AppState {
-            db,
-            settings: settings.clone(),
-            jwt,
-            metrics,
+        let (hub, dispatcher, redis) = event_hub(&settings, &db, &metrics, &mut background)?;
+        let access = start_access(&db, &metrics, &settings, &redis, &mut background);
+        let outlets = Outlets {
             events: hub,
-            mailer,
-            limiter,
-            client_limiter,
-            hasher,
+            mailer: Mailer::default(),
+            access: access.clone(),
+        };
+        spawn_workers(
+            &mut background,
+            &settings,
+            &db,
+            &metrics,
+            dispatcher,
+            &outlets,
+        );
+        let stop = background.stop.clone();
+        let sessions = outlets.events.sessions().clone();
+        background.spawn(crate::access::follow_live_sessions(
             access,
-        };
-        let schema = crate::graphql::build(Some(state.clone()));
-        let introspection = crate::graphql::build_introspection(state.clone());
-        let ingest = Arc::new(crate::graphql::ingest::Ingest::new(
-            crate::graphql::ingest::Limits::from_settings(&settings),
+            sessions,
+            db.clone(),
+            stop,
         ));
-        let persisted = Arc::new(match &redis {
-            Some((client, _)) => crate::graphql::persisted::Persisted::shared(
-                client.clone(),
-                &settings.redis_channel,
-                Duration::from_secs(settings.persisted_query_ttl),
-            ),
-            None => crate::graphql::persisted::Persisted::local(),
-        });
-        let metrics_listener = match settings.metrics_addr {
-            None => None,
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("Failed to bind METRICS_ADDR {addr}"))?,
-            ),
-        };
+        let state = app_state(settings.clone(), db, metrics, jwt, outlets, &redis);
+        let metrics_listener = bind_metrics(&settings).await?;
         Ok(Self {
             listener,
             metrics_listener,
-            edge: Edge {
-                state,
-                schema,
-                introspection,
-                ingest,
-                persisted,
-                redis,
-                groups: Default::default(),
-                shutdown: stop.clone(),
-                connections: Default::default(),
-            },
-            stop,
-            tasks,
+            edge: edge(&settings, state, redis, background.stop.clone()),
+            stop: background.stop,
+            tasks: background.tasks,
         })
     }
 

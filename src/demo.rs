@@ -41,10 +41,80 @@ const DRIVER_NAMES: [(&str, &str); 22] = [
     ("Viktor", "Olsson"),
 ];
 
+/// Which of the two demo organizations.
+#[derive(Clone, Copy)]
+enum Demo {
+    /// Acme Parcel, in Berlin.
+    Acme,
+    /// Nordic Freight, in Stockholm.
+    Nordic,
+}
+
+/// The demo's staff (not drivers): organization, email, name, role. Ada is in both, to show
+/// organization selection.
+const STAFF: [(Demo, &str, (&str, &str), Role); 6] = [
+    (
+        Demo::Acme,
+        "ada@acme.example",
+        ("Ada", "Admin"),
+        Role::Admin,
+    ),
+    (
+        Demo::Acme,
+        "dana@acme.example",
+        ("Dana", "Dispatch"),
+        Role::Dispatcher,
+    ),
+    (
+        Demo::Acme,
+        "dirk@acme.example",
+        ("Dirk", "Planer"),
+        Role::Dispatcher,
+    ),
+    (
+        Demo::Nordic,
+        "nora@nordic.example",
+        ("Nora", "Admin"),
+        Role::Admin,
+    ),
+    (
+        Demo::Nordic,
+        "sven@nordic.example",
+        ("Sven", "Dispatch"),
+        Role::Dispatcher,
+    ),
+    (
+        Demo::Nordic,
+        "ada@acme.example",
+        ("Ada", "Admin"),
+        Role::Dispatcher,
+    ),
+];
+
+/// The ids of what the demo created so far.
+struct Ids {
+    /// Acme Parcel.
+    acme: Uuid,
+    /// Nordic Freight.
+    nordic: Uuid,
+    /// Acme's two depots.
+    berlin: [Uuid; 2],
+    /// Nordic's depot.
+    stockholm: Uuid,
+}
+
+impl Ids {
+    fn org(&self, which: Demo) -> Uuid {
+        match which {
+            Demo::Acme => self.acme,
+            Demo::Nordic => self.nordic,
+        }
+    }
+}
+
 /// Loads the demo unless the database already has organizations; prints how to sign in.
 pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
-    let conn = &state.db.conn;
-    if organization::Entity::find().count(conn).await? > 0 {
+    if organization::Entity::find().count(&state.db.conn).await? > 0 {
         tracing::info!("database is not empty; demo data not loaded");
         return Ok(());
     }
@@ -54,147 +124,107 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("Failed to hash the demo password: {}", e.code()))?;
     let txn = state.db.begin_write().await?;
-    let acme = org(&*txn, "Acme Parcel").await?;
-    let nordic = org(&*txn, "Nordic Freight").await?;
-    let berlin_north = depot(&*txn, acme, "Berlin Nord", "Europe/Berlin").await?;
-    let berlin_south = depot(&*txn, acme, "Berlin Süd", "Europe/Berlin").await?;
-    let stockholm = depot(&*txn, nordic, "Stockholm Hub", "Europe/Stockholm").await?;
+    let ids = organizations(&*txn).await?;
+    for (which, email, name, role) in STAFF {
+        member(&*txn, &hash, ids.org(which), email, name, role, None).await?;
+    }
+    let drivers = drivers(&*txn, &hash, &ids).await?;
+    routes(&*txn, &ids, &drivers).await?;
+    share_one(&*txn, &ids, &drivers[2]).await?;
+    txn.commit().await?;
+    print_sign_in();
+    Ok(())
+}
 
-    member(
-        &*txn,
-        &hash,
+/// The two organizations and their depots.
+async fn organizations(conn: &impl ConnectionTrait) -> anyhow::Result<Ids> {
+    let acme = org(conn, "Acme Parcel").await?;
+    let nordic = org(conn, "Nordic Freight").await?;
+    Ok(Ids {
         acme,
-        "ada@acme.example",
-        ("Ada", "Admin"),
-        Role::Admin,
-        None,
-    )
-    .await?;
-    member(
-        &*txn,
-        &hash,
-        acme,
-        "dana@acme.example",
-        ("Dana", "Dispatch"),
-        Role::Dispatcher,
-        None,
-    )
-    .await?;
-    member(
-        &*txn,
-        &hash,
-        acme,
-        "dirk@acme.example",
-        ("Dirk", "Planer"),
-        Role::Dispatcher,
-        None,
-    )
-    .await?;
-    member(
-        &*txn,
-        &hash,
         nordic,
-        "nora@nordic.example",
-        ("Nora", "Admin"),
-        Role::Admin,
-        None,
-    )
-    .await?;
-    member(
-        &*txn,
-        &hash,
-        nordic,
-        "sven@nordic.example",
-        ("Sven", "Dispatch"),
-        Role::Dispatcher,
-        None,
-    )
-    .await?;
-    // One account in both organizations, to show organization selection.
-    member(
-        &*txn,
-        &hash,
-        nordic,
-        "ada@acme.example",
-        ("Ada", "Admin"),
-        Role::Dispatcher,
-        None,
-    )
-    .await?;
+        berlin: [
+            depot(conn, acme, "Berlin Nord", "Europe/Berlin").await?,
+            depot(conn, acme, "Berlin Süd", "Europe/Berlin").await?,
+        ],
+        stockholm: depot(conn, nordic, "Stockholm Hub", "Europe/Stockholm").await?,
+    })
+}
 
-    let mut drivers = Vec::new();
+/// The 22 drivers: the first 14 Acme's, alternating between its depots, the rest Nordic's;
+/// two of them INACTIVE.
+async fn drivers(
+    conn: &impl ConnectionTrait,
+    hash: &str,
+    ids: &Ids,
+) -> anyhow::Result<Vec<user::Model>> {
+    let mut drivers = Vec::with_capacity(DRIVER_NAMES.len());
     for (i, (first, last)) in DRIVER_NAMES.iter().enumerate() {
         let (org_id, depot_id, domain) = match i {
-            0..=13 => (
-                acme,
-                if i % 2 == 0 {
-                    berlin_north
-                } else {
-                    berlin_south
-                },
-                "acme.example",
-            ),
-            _ => (nordic, stockholm, "nordic.example"),
+            0..=13 => (ids.acme, ids.berlin[i % 2], "acme.example"),
+            _ => (ids.nordic, ids.stockholm, "nordic.example"),
         };
         let email = format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase());
-        drivers.push(
-            member(
-                &*txn,
-                &hash,
-                org_id,
-                &email,
-                (first, last),
-                Role::Driver,
-                Some(depot_id),
-            )
-            .await?,
-        );
+        let name = (*first, *last);
+        let driver = member(
+            conn,
+            hash,
+            org_id,
+            &email,
+            name,
+            Role::Driver,
+            Some(depot_id),
+        )
+        .await?;
+        drivers.push(driver);
     }
-    set_inactive(&*txn, &drivers[5]).await?;
-    set_inactive(&*txn, &drivers[17]).await?;
+    set_inactive(conn, &drivers[5]).await?;
+    set_inactive(conn, &drivers[17]).await?;
+    Ok(drivers)
+}
 
+/// Four routes for tomorrow, three with a driver.
+async fn routes(
+    conn: &impl ConnectionTrait,
+    ids: &Ids,
+    drivers: &[user::Model],
+) -> anyhow::Result<()> {
     let tomorrow = Utc::now() + Duration::days(1);
-    route_for(
-        &*txn,
-        acme,
-        "Berlin Mitte AM",
-        tomorrow,
-        berlin_north,
-        Some(drivers[0].id),
-    )
-    .await?;
-    route_for(
-        &*txn,
-        acme,
-        "Kreuzberg PM",
-        tomorrow,
-        berlin_south,
-        Some(drivers[1].id),
-    )
-    .await?;
-    route_for(&*txn, acme, "Spandau", tomorrow, berlin_north, None).await?;
-    route_for(
-        &*txn,
-        nordic,
-        "Södermalm",
-        tomorrow,
-        stockholm,
-        Some(drivers[14].id),
-    )
-    .await?;
+    let [north, south] = ids.berlin;
+    let plan = [
+        (ids.acme, "Berlin Mitte AM", north, Some(drivers[0].id)),
+        (ids.acme, "Kreuzberg PM", south, Some(drivers[1].id)),
+        (ids.acme, "Spandau", north, None),
+        (ids.nordic, "Södermalm", ids.stockholm, Some(drivers[14].id)),
+    ];
+    for (org_id, name, depot_id, driver_id) in plan {
+        route_for(conn, org_id, name, tomorrow, depot_id, driver_id).await?;
+    }
+    Ok(())
+}
+
+/// Acme shares one driver with Nordic, for good.
+async fn share_one(
+    conn: &impl ConnectionTrait,
+    ids: &Ids,
+    driver: &user::Model,
+) -> anyhow::Result<()> {
     share::ActiveModel {
         id: Set(Uuid::now_v7()),
-        driver_id: Set(drivers[2].id),
-        owner_id: Set(acme),
-        partner_id: Set(nordic),
+        driver_id: Set(driver.id),
+        owner_id: Set(ids.acme),
+        partner_id: Set(ids.nordic),
         shared_by: Set(None),
         shared_at: Set(Utc::now()),
         expires_at: Set(None),
     }
-    .insert(&*txn)
+    .insert(conn)
     .await?;
-    txn.commit().await?;
+    Ok(())
+}
 
+/// How to sign in to the demo.
+fn print_sign_in() {
     println!("Demo data loaded. Sign in with password `{DEMO_PASSWORD}` as:");
     println!(
         "  ada@acme.example   ADMIN of Acme Parcel, DISPATCHER of Nordic Freight (selects an organization)"
@@ -204,9 +234,9 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
         "  nora@nordic.example ADMIN of Nordic Freight (partner of Acme: sees one shared driver)"
     );
     println!("  robin.andersson@acme.example  DRIVER of Acme Parcel");
-    Ok(())
 }
 
+#[derive(Clone, Copy)]
 enum Role {
     Admin,
     Dispatcher,

@@ -2,6 +2,8 @@
 
 use sea_orm::{DbErr, SqlErr};
 
+use crate::domain::Input;
+
 /// Everything a request can fail with.
 ///
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a response
@@ -19,6 +21,13 @@ pub enum AppError {
     BadInput {
         /// The input field at fault, as the client named it.
         field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A service refused an input, named by meaning; the GraphQL layer names its path.
+    Refused {
+        /// The input at fault.
+        input: Input,
         /// What is wrong with it.
         message: String,
     },
@@ -43,7 +52,7 @@ impl AppError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
-            Self::BadInput { .. } => "BAD_USER_INPUT",
+            Self::BadInput { .. } | Self::Refused { .. } => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
@@ -54,6 +63,14 @@ impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::BadInput {
             field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A service's refusal of `input`.
+    pub fn refused(input: Input, message: impl Into<String>) -> Self {
+        Self::Refused {
+            input,
             message: message.into(),
         }
     }

@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::events::EventHub;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::service::Services;
 
 /// Shared state of one gateway instance.
 #[derive(Clone)]
@@ -33,4 +34,6 @@ pub struct AppState {
     pub hasher: crate::auth::password::Hasher,
     /// Whether sessions and memberships still stand, known without a statement per request.
     pub access: crate::access::Access,
+    /// The handles the services take (the same pool, hub, mailer, keys and budgets).
+    pub services: Services,
 }

@@ -20,13 +20,6 @@ pub enum RouteStatus {
     Cancelled,
 }
 
-impl RouteStatus {
-    /// PLANNED or IN_PROGRESS: the route keeps its driver busy.
-    pub fn is_active(self) -> bool {
-        matches!(self, Self::Planned | Self::InProgress)
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "routes")]
 pub struct Model {

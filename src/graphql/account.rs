@@ -5,10 +5,12 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use entity::account;
 
 use crate::auth::Principal;
+use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
+use crate::error::AppResult;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::user::{Role, User, UserStatus, roles_of};
-use crate::graphql::{Gql, auth, client_attempt, loader_error, loaders, state};
+use crate::graphql::{Gql, auth, client_attempt, loader_error, loaders, services, state};
 use crate::service::account::{self as service, NewOrganization, Session, SettingsChange};
 
 /// Personal settings of the signed-in account.
@@ -188,6 +190,45 @@ pub struct SettingsInput {
     csv_delimiter: Option<String>,
 }
 
+impl CreateOrganizationInput {
+    /// The service's input, validated; a malformed field is BAD_USER_INPUT naming it.
+    fn into_service(self) -> AppResult<NewOrganization> {
+        Ok(NewOrganization {
+            name: Name::parse(&self.name).field("input.name")?,
+            first_name: Name::parse(&self.admin_first_name).field("input.adminFirstName")?,
+            last_name: Name::parse(&self.admin_last_name).field("input.adminLastName")?,
+            email: Email::parse(&self.admin_email).field("input.adminEmail")?,
+            password: Password::parse(&self.admin_password).field("input.adminPassword")?,
+        })
+    }
+}
+
+impl SettingsInput {
+    /// The service's change, every field validated before anything is written.
+    fn into_service(self) -> AppResult<SettingsChange> {
+        Ok(SettingsChange {
+            timezone: self
+                .timezone
+                .as_deref()
+                .map(Timezone::parse)
+                .transpose()
+                .field("input.timezone")?,
+            currency: self
+                .currency
+                .as_deref()
+                .map(Currency::parse)
+                .transpose()
+                .field("input.currency")?,
+            csv_delimiter: self
+                .csv_delimiter
+                .as_deref()
+                .map(CsvDelimiter::parse)
+                .transpose()
+                .field("input.csvDelimiter")?,
+        })
+    }
+}
+
 /// Account queries.
 #[derive(Default)]
 pub struct AccountQuery;
@@ -213,15 +254,9 @@ impl AccountMutation {
         input: CreateOrganizationInput,
     ) -> Result<AuthPayload> {
         client_attempt(ctx).await?;
-        let input = NewOrganization {
-            name: input.name,
-            first_name: input.admin_first_name,
-            last_name: input.admin_last_name,
-            email: input.admin_email,
-            password: input.admin_password,
-        };
+        let input = input.into_service().gql()?;
         Ok(AuthPayload(
-            service::create_organization(state(ctx), input)
+            service::create_organization(services(ctx), input)
                 .await
                 .gql()?,
         ))
@@ -234,8 +269,11 @@ impl AccountMutation {
         password: String,
     ) -> Result<SignInPayload> {
         client_attempt(ctx).await?;
+        let Ok(email) = Email::parse(&email) else {
+            return Err(service::invalid_credentials()).gql();
+        };
         Ok(SignInPayload(
-            service::sign_in(state(ctx), &email, &password)
+            service::sign_in(services(ctx), &email, &password)
                 .await
                 .gql()?,
         ))
@@ -249,7 +287,7 @@ impl AccountMutation {
         let principal = auth(ctx).principal().gql()?;
         let org = ids::decode(&organization_id, Kind::Organization, "organizationId").gql()?;
         Ok(AuthPayload(
-            service::select_organization(state(ctx), principal, org)
+            service::select_organization(services(ctx), principal, org)
                 .await
                 .gql()?,
         ))
@@ -258,19 +296,22 @@ impl AccountMutation {
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         client_attempt(ctx).await?;
         Ok(AuthPayload(
-            service::refresh(state(ctx), &refresh_token).await.gql()?,
+            service::refresh(services(ctx), &refresh_token)
+                .await
+                .gql()?,
         ))
     }
 
     /// Ends the session of this refresh token; false when it was not a live token.
     async fn sign_out(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
-        service::sign_out(state(ctx), &refresh_token).await.gql()
+        service::sign_out(services(ctx), &refresh_token).await.gql()
     }
 
     /// Always true: whether the email has an account is not revealed.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         client_attempt(ctx).await?;
-        service::request_password_reset(state(ctx), &email)
+        let email = Email::parse(&email).field("email").gql()?;
+        service::request_password_reset(services(ctx), &email)
             .await
             .gql()
     }
@@ -282,7 +323,8 @@ impl AccountMutation {
         new_password: String,
     ) -> Result<bool> {
         client_attempt(ctx).await?;
-        service::reset_password(state(ctx), &token, &new_password)
+        let new_password = Password::parse(&new_password).field("newPassword").gql()?;
+        service::reset_password(services(ctx), &token, &new_password)
             .await
             .gql()
     }
@@ -293,13 +335,9 @@ impl AccountMutation {
         input: SettingsInput,
     ) -> Result<UserSettings> {
         let principal = auth(ctx).principal().gql()?;
-        let change = SettingsChange {
-            timezone: input.timezone,
-            currency: input.currency,
-            csv_delimiter: input.csv_delimiter,
-        };
+        let change = input.into_service().gql()?;
         Ok(
-            service::update_settings(state(ctx), principal.account_id, change)
+            service::update_settings(services(ctx), principal.account_id, change)
                 .await
                 .gql()?
                 .into(),

@@ -7,13 +7,15 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use entity::depot as depots;
 
 use crate::connection_type;
+use crate::domain::{Address, FieldResult, Name, Timezone};
+use crate::error::AppResult;
 use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::loaders::{DepotDriversKey, DepotDriversQuery};
 use crate::graphql::organization::Organization;
 use crate::graphql::user::DeletePayload;
-use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, loader_error, loaders, services, state};
 use crate::service;
 use crate::service::depot::DepotInput as ServiceInput;
 
@@ -92,13 +94,20 @@ pub struct DepotInput {
     timezone: String,
 }
 
-impl From<DepotInput> for ServiceInput {
-    fn from(i: DepotInput) -> Self {
-        Self {
-            name: i.name,
-            address: i.address,
-            timezone: i.timezone,
-        }
+impl DepotInput {
+    /// The service's input, validated; a malformed field is BAD_USER_INPUT naming it.
+    fn into_service(self) -> AppResult<ServiceInput> {
+        Ok(ServiceInput {
+            name: Name::parse(&self.name).field("input.name")?,
+            address: self
+                .address
+                .as_deref()
+                .map(Address::parse)
+                .transpose()
+                .field("input.address")?
+                .flatten(),
+            timezone: Timezone::parse(&self.timezone).field("input.timezone")?,
+        })
     }
 }
 
@@ -127,8 +136,9 @@ pub struct DepotMutation;
 impl DepotMutation {
     async fn create_depot(&self, ctx: &Context<'_>, input: DepotInput) -> Result<Depot> {
         let actor = actor(ctx)?;
+        let input = input.into_service().gql()?;
         Ok(Depot(
-            service::depot::create(state(ctx), &actor, input.into())
+            service::depot::create(services(ctx), &actor, input)
                 .await
                 .gql()?,
         ))
@@ -137,8 +147,9 @@ impl DepotMutation {
     async fn update_depot(&self, ctx: &Context<'_>, id: ID, input: DepotInput) -> Result<Depot> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
+        let input = input.into_service().gql()?;
         Ok(Depot(
-            service::depot::update(state(ctx), &actor, uuid, input.into())
+            service::depot::update(services(ctx), &actor, uuid, input)
                 .await
                 .gql()?,
         ))
@@ -148,7 +159,7 @@ impl DepotMutation {
     async fn delete_depot(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
-        let deleted = service::depot::delete(state(ctx), &actor, uuid)
+        let deleted = service::depot::delete(services(ctx), &actor, uuid)
             .await
             .gql()?;
         Ok(DeletePayload {

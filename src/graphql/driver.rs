@@ -19,7 +19,7 @@ use crate::graphql::organization::{Organization, OrganizationMatch};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter, RouteStatus};
 use crate::graphql::share::SharedDriver;
 use crate::graphql::user::{User, UserStatus};
-use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, services, state};
 use crate::service::driver as service;
 use crate::service::page::OrderedPage;
 
@@ -276,7 +276,7 @@ pub async fn visible(ctx: &Context<'_>, driver_id: uuid::Uuid) -> Result<Option<
     if service::owner_view(&actor, &driver) {
         return Ok(Some(Driver(driver)));
     }
-    if !(driver.is_driver && actor.roles.is_manager()) {
+    if !service::partner_view(&actor, &driver) {
         return Ok(None);
     }
     let shares = loaders(ctx)
@@ -350,7 +350,7 @@ impl DriverMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
         Ok(Driver(
-            service::set_active(state(ctx), &actor, id).await.gql()?,
+            service::set_active(services(ctx), &actor, id).await.gql()?,
         ))
     }
 
@@ -358,7 +358,9 @@ impl DriverMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
         Ok(Driver(
-            service::set_inactive(state(ctx), &actor, id).await.gql()?,
+            service::set_inactive(services(ctx), &actor, id)
+                .await
+                .gql()?,
         ))
     }
 }

@@ -19,7 +19,7 @@ use async_graphql::dataloader::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use entity::route::{self, RouteStatus};
+use entity::route;
 use entity::{depot, organization, share, user};
 
 use crate::auth::Actor;
@@ -67,7 +67,7 @@ impl Loader<Uuid> for ActiveRouteLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = route::Entity::find()
             .filter(route::Column::DriverId.is_in(keys.iter().copied()))
-            .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
+            .filter(crate::service::active_route_condition())
             .all(&self.0.conn)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;

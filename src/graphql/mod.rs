@@ -106,6 +106,11 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }
 
+/// The handles the services take.
+pub fn services<'a>(ctx: &Context<'a>) -> &'a crate::service::Services {
+    &state(ctx).services
+}
+
 /// The loaders: the request's own (cached) when it has them, else the schema's.
 pub fn loaders<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
     match ctx.data_opt::<std::sync::Arc<loaders::Loaders>>() {

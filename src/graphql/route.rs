@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use entity::route as routes;
 
 use crate::connection_type;
+use crate::domain::{FieldResult, Name};
 use crate::error::AppResult;
 use crate::graphql::depot::Depot;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
-use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, services, state};
 use crate::service;
 
 /// Where a route is in its life.
@@ -229,12 +230,12 @@ impl RouteMutation {
             .transpose()
             .gql()?;
         let new = service::route::NewRoute {
-            name: input.name,
+            name: Name::parse(&input.name).field("input.name").gql()?,
             planned_start: input.planned_start,
             depot_id,
         };
         Ok(Route(
-            service::route::create(state(ctx), &actor, new)
+            service::route::create(services(ctx), &actor, new)
                 .await
                 .gql()?,
         ))
@@ -246,7 +247,7 @@ impl RouteMutation {
         let route = self::route_id(&route_id)?;
         let driver = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
         Ok(Route(
-            service::route::assign(state(ctx), &actor, route, driver)
+            service::route::assign(services(ctx), &actor, route, driver)
                 .await
                 .gql()?,
         ))
@@ -255,7 +256,7 @@ impl RouteMutation {
     async fn unassign_driver(&self, ctx: &Context<'_>, route_id: ID) -> Result<Route> {
         let actor = actor(ctx)?;
         Ok(Route(
-            service::route::unassign(state(ctx), &actor, self::route_id(&route_id)?)
+            service::route::unassign(services(ctx), &actor, self::route_id(&route_id)?)
                 .await
                 .gql()?,
         ))
@@ -264,7 +265,7 @@ impl RouteMutation {
     async fn start_route(&self, ctx: &Context<'_>, route_id: ID) -> Result<Route> {
         let actor = actor(ctx)?;
         Ok(Route(
-            service::route::start(state(ctx), &actor, self::route_id(&route_id)?)
+            service::route::start(services(ctx), &actor, self::route_id(&route_id)?)
                 .await
                 .gql()?,
         ))
@@ -273,7 +274,7 @@ impl RouteMutation {
     async fn complete_route(&self, ctx: &Context<'_>, route_id: ID) -> Result<Route> {
         let actor = actor(ctx)?;
         Ok(Route(
-            service::route::complete(state(ctx), &actor, self::route_id(&route_id)?)
+            service::route::complete(services(ctx), &actor, self::route_id(&route_id)?)
                 .await
                 .gql()?,
         ))
@@ -282,7 +283,7 @@ impl RouteMutation {
     async fn cancel_route(&self, ctx: &Context<'_>, route_id: ID) -> Result<Route> {
         let actor = actor(ctx)?;
         Ok(Route(
-            service::route::cancel(state(ctx), &actor, self::route_id(&route_id)?)
+            service::route::cancel(services(ctx), &actor, self::route_id(&route_id)?)
                 .await
                 .gql()?,
         ))

@@ -10,7 +10,7 @@ use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::OrganizationMatch;
 use crate::graphql::user::{DeletePayload, User};
-use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, actor_opt, loader_error, loaders, services};
 use crate::service;
 
 /// The grant "driver D of organization O may be seen and assigned by partner P".
@@ -100,7 +100,7 @@ impl ShareMutation {
             .collect::<Result<Vec<_>, _>>()
             .gql()?;
         let shares =
-            service::share::share_drivers(state(ctx), &actor, partner, drivers, expires_at)
+            service::share::share_drivers(services(ctx), &actor, partner, drivers, expires_at)
                 .await
                 .gql()?;
         Ok(shares.into_iter().map(SharedDriver).collect())
@@ -114,7 +114,7 @@ impl ShareMutation {
     ) -> Result<DeletePayload> {
         let actor = actor(ctx)?;
         let driver = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
-        let share = service::share::release(state(ctx), &actor, driver)
+        let share = service::share::release(services(ctx), &actor, driver)
             .await
             .gql()?;
         Ok(DeletePayload {
@@ -133,7 +133,7 @@ impl ShareMutation {
         let driver = ids::decode(&driver_id, Kind::Driver, "driverId").gql()?;
         let partner = ids::decode(&partner_id, Kind::Organization, "partnerId").gql()?;
         Ok(Driver(
-            service::share::unshare_driver(state(ctx), &actor, driver, partner)
+            service::share::unshare_driver(services(ctx), &actor, driver, partner)
                 .await
                 .gql()?,
         ))

@@ -7,13 +7,13 @@ use entity::user as users;
 
 use crate::auth::Roles;
 use crate::connection_type;
-use crate::domain::{FieldResult, Search};
+use crate::domain::{Email, FieldResult, Name, Phone, Search};
 use crate::error::AppResult;
 use crate::graphql::account::AuthPayload;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
-use crate::graphql::{Gql, actor, loader_error, loaders, state};
+use crate::graphql::{Gql, actor, loader_error, loaders, services, state};
 use crate::service::user::{self as service, Edit, Invite};
 
 /// A role in an organization.
@@ -60,10 +60,11 @@ impl From<UserStatus> for users::UserStatus {
 
 /// The roles of a user, in contract order.
 pub fn roles_of(user: &users::Model) -> Vec<Role> {
+    let roles = service::roles_of(user);
     [
-        (user.is_admin, Role::Admin),
-        (user.is_dispatcher, Role::Dispatcher),
-        (user.is_driver, Role::Driver),
+        (roles.admin, Role::Admin),
+        (roles.dispatcher, Role::Dispatcher),
+        (roles.driver, Role::Driver),
     ]
     .into_iter()
     .filter(|(has, _)| *has)
@@ -266,22 +267,51 @@ pub struct InviteUserResult {
 }
 
 impl InviteUserInput {
-    /// The service's input; a malformed depot ID is BAD_USER_INPUT.
+    /// The service's input, validated; a malformed field is BAD_USER_INPUT naming it.
     fn into_service(self) -> AppResult<Invite> {
-        let depot_id = self
-            .depot_id
-            .as_ref()
-            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
-            .transpose()?;
         Ok(Invite {
-            first_name: self.first_name,
-            last_name: self.last_name,
-            email: self.email,
-            phone: self.phone,
+            first_name: Name::parse(&self.first_name).field("input.firstName")?,
+            last_name: Name::parse(&self.last_name).field("input.lastName")?,
+            email: Email::parse(&self.email).field("input.email")?,
+            phone: self
+                .phone
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(Phone::parse)
+                .transpose()
+                .field("input.phone")?,
             roles: roles_from(&self.roles),
-            depot_id,
+            depot_id: depot_id(self.depot_id.as_ref())?,
         })
     }
+}
+
+impl EditUserInput {
+    /// The service's input, validated; an empty phone removes it.
+    fn into_service(self) -> AppResult<Edit> {
+        let name = |raw: Option<String>, path: &str| {
+            raw.as_deref().map(Name::parse).transpose().field(path)
+        };
+        let phone = match self.phone.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(p) => Some(Some(Phone::parse(p).field("input.phone")?)),
+        };
+        Ok(Edit {
+            first_name: name(self.first_name, "input.firstName")?,
+            last_name: name(self.last_name, "input.lastName")?,
+            phone,
+            roles: self.roles.map(|r| roles_from(&r)),
+            depot_id: depot_id(self.depot_id.as_ref())?,
+            clear_depot: self.clear_depot.unwrap_or(false),
+        })
+    }
+}
+
+/// The `input.depotId` of an invitation or edit, decoded.
+fn depot_id(id: Option<&ID>) -> AppResult<Option<uuid::Uuid>> {
+    id.map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
+        .transpose()
 }
 
 /// User queries.
@@ -322,22 +352,9 @@ pub struct UserMutation;
 impl UserMutation {
     async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<User> {
         let actor = actor(ctx)?;
-        let depot_id = input
-            .depot_id
-            .as_ref()
-            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
-            .transpose()
-            .gql()?;
-        let invite = Invite {
-            first_name: input.first_name,
-            last_name: input.last_name,
-            email: input.email,
-            phone: input.phone,
-            roles: roles_from(&input.roles),
-            depot_id,
-        };
+        let invite = input.into_service().gql()?;
         Ok(User(
-            service::invite(state(ctx), &actor, invite).await.gql()?,
+            service::invite(services(ctx), &actor, invite).await.gql()?,
         ))
     }
 
@@ -353,7 +370,7 @@ impl UserMutation {
             .into_iter()
             .map(InviteUserInput::into_service)
             .collect();
-        let results = service::invite_many(state(ctx), &actor, invites)
+        let results = service::invite_many(services(ctx), &actor, invites)
             .await
             .gql()?;
         Ok(emails
@@ -378,7 +395,7 @@ impl UserMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&user_id, Kind::User, "userId").gql()?;
         Ok(User(
-            service::resend_invitation(state(ctx), &actor, id)
+            service::resend_invitation(services(ctx), &actor, id)
                 .await
                 .gql()?,
         ))
@@ -390,7 +407,7 @@ impl UserMutation {
         input: AcceptInvitationInput,
     ) -> Result<AuthPayload> {
         crate::graphql::client_attempt(ctx).await?;
-        let session = service::accept_invitation(state(ctx), &input.token, &input.password)
+        let session = service::accept_invitation(services(ctx), &input.token, &input.password)
             .await
             .gql()?;
         Ok(AuthPayload::from(session))
@@ -399,22 +416,9 @@ impl UserMutation {
     async fn edit_user(&self, ctx: &Context<'_>, id: ID, input: EditUserInput) -> Result<User> {
         let actor = actor(ctx)?;
         let user_id = ids::decode(&id, Kind::User, "id").gql()?;
-        let depot_id = input
-            .depot_id
-            .as_ref()
-            .map(|id| ids::decode(id, Kind::Depot, "input.depotId"))
-            .transpose()
-            .gql()?;
-        let edit = Edit {
-            first_name: input.first_name,
-            last_name: input.last_name,
-            phone: input.phone,
-            roles: input.roles.map(|r| roles_from(&r)),
-            depot_id,
-            clear_depot: input.clear_depot.unwrap_or(false),
-        };
+        let edit = input.into_service().gql()?;
         Ok(User(
-            service::edit(state(ctx), &actor, user_id, edit)
+            service::edit(services(ctx), &actor, user_id, edit)
                 .await
                 .gql()?,
         ))
@@ -423,7 +427,9 @@ impl UserMutation {
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<DeletePayload> {
         let actor = actor(ctx)?;
         let user_id = ids::decode(&id, Kind::User, "id").gql()?;
-        let deleted = service::delete(state(ctx), &actor, user_id).await.gql()?;
+        let deleted = service::delete(services(ctx), &actor, user_id)
+            .await
+            .gql()?;
         Ok(DeletePayload {
             deleted_id: ids::encode(Kind::User, deleted),
         })

@@ -21,7 +21,7 @@ async fn viewer(state: &AppState, headers: &HeaderMap) -> AppResult<(Actor, Form
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let actor = authenticate(state, header).await.actor()?;
-    let format = export::format_of(state, &actor).await?;
+    let format = export::format_of(&state.db.conn, &actor).await?;
     let org = crate::service::organization::own(&state.db.conn, &actor).await?;
     Ok((actor, format, org.name))
 }
@@ -31,7 +31,7 @@ pub async fn drivers(State(edge): State<Edge>, headers: HeaderMap) -> Response {
     match viewer(&edge.state, &headers).await {
         Ok((actor, format, org)) => {
             let name = format!("drivers-{}-{}.csv", export::slug(&org), format.today());
-            csv(name, export::drivers(edge.state.clone(), actor, format))
+            csv(name, export::drivers(edge.state.db.clone(), actor, format))
         }
         Err(err) => error(&err),
     }
@@ -54,7 +54,7 @@ pub async fn routes(
             let name = format!("routes-{}-{}.csv", export::slug(&org), format.today());
             csv(
                 name,
-                export::routes(edge.state.clone(), actor, format, range),
+                export::routes(edge.state.db.clone(), actor, format, range),
             )
         }
     }
@@ -90,7 +90,7 @@ fn error(err: &AppError) -> Response {
     let status = match err {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+        AppError::BadInput { .. } | AppError::Refused { .. } => StatusCode::BAD_REQUEST,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Conflict(_) => StatusCode::CONFLICT,

@@ -15,13 +15,12 @@ use entity::user::UserStatus;
 use entity::{account, organization, password_reset, refresh_token, user};
 
 use crate::auth::principal::Scope;
-use crate::auth::{Principal, Roles, token};
-use crate::domain::OpaqueToken;
-use crate::domain::access::AccessChange;
-use crate::domain::{CsvDelimiter, Currency, Email, FieldResult, Name, Password, Timezone};
+use crate::auth::{Principal, token};
+use crate::domain::{AccessChange, Input, OpaqueToken};
+use crate::domain::{CsvDelimiter, Currency, Email, Name, Password, Timezone};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::mail;
-use crate::state::AppState;
+use crate::service::{Services, Work};
 
 /// Lifetime of a password reset link.
 const RESET_TTL_MINUTES: i64 = 60;
@@ -52,26 +51,53 @@ pub struct SignIn {
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
     /// Organization name.
-    pub name: String,
+    pub name: Name,
     /// First admin's first name.
-    pub first_name: String,
+    pub first_name: Name,
     /// First admin's last name.
-    pub last_name: String,
+    pub last_name: Name,
     /// First admin's email.
-    pub email: String,
+    pub email: Email,
     /// First admin's password (the existing one when the account exists).
-    pub password: String,
+    pub password: Password,
 }
 
 /// Input of `updateSettings`; `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
 pub struct SettingsChange {
     /// IANA zone name.
-    pub timezone: Option<String>,
+    pub timezone: Option<Timezone>,
     /// ISO 4217 code.
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     /// CSV delimiter.
-    pub csv_delimiter: Option<String>,
+    pub csv_delimiter: Option<CsvDelimiter>,
+}
+
+/// Who signs up or accepts an invitation: an existing account whose password was checked, or
+/// a new account's password hash.
+pub enum Credentials {
+    /// The existing account of the email.
+    Existing(account::Model),
+    /// A new account with this password hash.
+    New(String),
+}
+
+impl Credentials {
+    /// The account: the existing one, or a new one inserted through `conn`; a concurrent
+    /// sign-up with the same email is a CONFLICT saying `conflict`.
+    pub async fn account(
+        self,
+        conn: &impl ConnectionTrait,
+        email: &Email,
+        conflict: &'static str,
+    ) -> AppResult<account::Model> {
+        match self {
+            Self::Existing(account) => Ok(account),
+            Self::New(hash) => insert_account(conn, email, hash)
+                .await
+                .map_err(|e| on_unique_violation(e, || AppError::conflict(conflict))),
+        }
+    }
 }
 
 /// The limiter key of password checks for `email`.
@@ -79,77 +105,94 @@ pub fn credential_key(email: &Email) -> String {
     format!("password:{}", email.as_str())
 }
 
-fn invalid_credentials() -> AppError {
+/// The one answer to a wrong email or password, whichever was wrong.
+pub fn invalid_credentials() -> AppError {
     AppError::Unauthenticated("invalid email or password".into())
 }
 
 /// Creates an organization with its first ADMIN; reuses the account when the email has one.
-pub async fn create_organization(state: &AppState, input: NewOrganization) -> AppResult<Session> {
-    if !state.settings.allow_signup {
+pub async fn create_organization(svc: &Services, input: NewOrganization) -> AppResult<Session> {
+    if !svc.settings.allow_signup {
         return Err(AppError::Forbidden(
             "sign-up is closed on this gateway".into(),
         ));
     }
-    let name = Name::parse(&input.name).field("input.name")?.into_inner();
-    let first_name = Name::parse(&input.first_name)
-        .field("input.adminFirstName")?
-        .into_inner();
-    let last_name = Name::parse(&input.last_name)
-        .field("input.adminLastName")?
-        .into_inner();
-    let email = Email::parse(&input.email).field("input.adminEmail")?;
-    let pw = Password::parse(&input.password).field("input.adminPassword")?;
-
-    let existing = find_account(&state.db.conn, &email).await?;
-    if existing.is_some() {
-        state.limiter.attempt(&credential_key(&email)).await?;
-    }
-    let verified = state
-        .hasher
-        .verify(
-            pw.expose().to_owned(),
-            existing.as_ref().map(|a| a.password_hash.clone()),
+    let credentials = signup_credentials(svc, &input.email, &input.password).await?;
+    let work = Work::begin(&svc.db).await?;
+    let account = credentials
+        .account(
+            &*work,
+            &input.email,
+            "an account with this email was just created; sign in instead",
         )
         .await?;
-    if existing.is_some() && !verified {
-        return Err(invalid_credentials());
-    }
-    let new_hash = match existing {
-        Some(_) => None,
-        None => Some(state.hasher.hash(pw.expose().to_owned()).await?),
-    };
+    let org = insert_organization(&*work, input.name).await?;
+    let admin =
+        insert_first_admin(&*work, &org, &account, input.first_name, input.last_name).await?;
+    let session = issue_session(svc, &*work, account.id, Some(scope_of(&admin)), None).await?;
+    work.commit(&svc.outlets).await?;
+    Ok(session)
+}
 
-    let txn = state.db.begin_write().await?;
+/// The existing account of `email` when `pw` is its password, else a new account's hash. The
+/// password is checked whether or not the account exists, so the answer takes as long.
+async fn signup_credentials(
+    svc: &Services,
+    email: &Email,
+    pw: &Password,
+) -> AppResult<Credentials> {
+    let existing = find_account(&svc.db.conn, email).await?;
+    if existing.is_some() {
+        svc.limiter.attempt(&credential_key(email)).await?;
+    }
+    let stored = existing.as_ref().map(|a| a.password_hash.clone());
+    let verified = svc.hasher.verify(pw.expose().to_owned(), stored).await?;
+    match existing {
+        Some(account) if verified => Ok(Credentials::Existing(account)),
+        Some(_) => Err(invalid_credentials()),
+        None => Ok(Credentials::New(
+            svc.hasher.hash(pw.expose().to_owned()).await?,
+        )),
+    }
+}
+
+/// A new organization named `name`; a taken name is a CONFLICT.
+async fn insert_organization(
+    conn: &impl ConnectionTrait,
+    name: Name,
+) -> AppResult<organization::Model> {
     let now = Utc::now();
-    let account = match (existing, new_hash) {
-        (Some(a), _) => a,
-        (None, Some(hash)) => insert_account(&*txn, &email, hash).await.map_err(|e| {
-            on_unique_violation(e, || {
-                AppError::conflict("an account with this email was just created; sign in instead")
-            })
-        })?,
-        (None, None) => return Err(AppError::Internal(anyhow::anyhow!("password hash missing"))),
-    };
-    let org = organization::ActiveModel {
+    organization::ActiveModel {
         id: Set(Uuid::now_v7()),
-        name: Set(name),
+        name: Set(name.into_inner()),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(conn)
     .await
     .map_err(|e| {
         on_unique_violation(e, || {
             AppError::conflict("an organization with this name already exists")
         })
-    })?;
-    let admin = user::ActiveModel {
+    })
+}
+
+/// The first member of a new organization: an ACTIVE ADMIN of `account`.
+async fn insert_first_admin(
+    conn: &impl ConnectionTrait,
+    org: &organization::Model,
+    account: &account::Model,
+    first_name: Name,
+    last_name: Name,
+) -> AppResult<user::Model> {
+    let now = Utc::now();
+    Ok(user::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(org.id),
         account_id: Set(Some(account.id)),
-        email: Set(email.as_str().to_owned()),
-        first_name: Set(first_name),
-        last_name: Set(last_name),
+        email: Set(account.email.clone()),
+        first_name: Set(first_name.into_inner()),
+        last_name: Set(last_name.into_inner()),
         phone: Set(None),
         is_admin: Set(true),
         is_dispatcher: Set(false),
@@ -161,23 +204,17 @@ pub async fn create_organization(state: &AppState, input: NewOrganization) -> Ap
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
-    .await?;
-    let session = issue_session(state, &*txn, account.id, Some(scope_of(&admin)), None).await?;
-    txn.commit().await?;
-    Ok(session)
+    .insert(conn)
+    .await?)
 }
 
-/// Signs in with email and password.
-pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignIn> {
-    // A malformed email cannot belong to an account: same answer as a wrong password, and
-    // no hash is spent on it (timing parity matters between well-formed emails only).
-    let Ok(email) = Email::parse(email) else {
-        return Err(invalid_credentials());
-    };
-    state.limiter.attempt(&credential_key(&email)).await?;
-    let account = find_account(&state.db.conn, &email).await?;
-    let ok = state
+/// Signs in with email and password. A malformed email cannot belong to an account: the
+/// caller answers [`invalid_credentials`] for it without spending a hash (timing parity
+/// matters between well-formed emails only).
+pub async fn sign_in(svc: &Services, email: &Email, pw: &str) -> AppResult<SignIn> {
+    svc.limiter.attempt(&credential_key(email)).await?;
+    let account = find_account(&svc.db.conn, email).await?;
+    let ok = svc
         .hasher
         .verify(
             pw.to_owned(),
@@ -186,17 +223,17 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
         .await?;
     let account = match (account, ok) {
         (Some(a), true) => {
-            state.limiter.reset(&credential_key(&email)).await;
+            svc.limiter.reset(&credential_key(email)).await;
             a
         }
         _ => return Err(invalid_credentials()),
     };
-    let memberships = accepted_memberships(&state.db.conn, account.id).await?;
+    let memberships = accepted_memberships(&svc.db.conn, account.id).await?;
     let scope = match memberships.as_slice() {
         [(only, _)] => Some(scope_of(only)),
         _ => None,
     };
-    let session = issue_session(state, &state.db.conn, account.id, scope, None).await?;
+    let session = issue_session(svc, &svc.db.conn, account.id, scope, None).await?;
     Ok(SignIn {
         session,
         organizations: memberships.into_iter().map(|(_, org)| org).collect(),
@@ -206,7 +243,7 @@ pub async fn sign_in(state: &AppState, email: &str, pw: &str) -> AppResult<SignI
 /// Scopes the session to one of the account's organizations: within the session the token
 /// names, never a new one, and never an ended one.
 pub async fn select_organization(
-    state: &AppState,
+    svc: &Services,
     principal: &Principal,
     organization_id: Uuid,
 ) -> AppResult<Session> {
@@ -214,16 +251,16 @@ pub async fn select_organization(
         .filter(user::Column::AccountId.eq(principal.account_id))
         .filter(user::Column::OrganizationId.eq(organization_id))
         .filter(user::Column::Status.ne(UserStatus::Invited))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))?;
-    if !session_is_live(&state.db.conn, principal.session_id).await? {
+    if !session_is_live(&svc.db.conn, principal.session_id).await? {
         return Err(session_ended());
     }
     // Issued in the same session: signing out with any of its refresh tokens ends them all.
     issue_session(
-        state,
-        &state.db.conn,
+        svc,
+        &svc.db.conn,
         principal.account_id,
         Some(scope_of(&membership)),
         Some(principal.session_id),
@@ -255,76 +292,78 @@ pub async fn session_is_live(conn: &impl ConnectionTrait, session_id: Uuid) -> A
 
 /// Rotates a refresh token: the presented one dies, a new one of the same family is issued.
 /// Presenting a token that was already rotated revokes the whole family.
-pub async fn refresh(state: &AppState, presented: &str) -> AppResult<Session> {
+pub async fn refresh(svc: &Services, presented: &str) -> AppResult<Session> {
     let dead = || AppError::Unauthenticated("refresh token is not valid".into());
     let presented = OpaqueToken::parse(presented).map_err(|_| dead())?;
     let row = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(dead)?;
     if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
         return Err(dead());
     }
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::Id.eq(row.id))
         .filter(refresh_token::Column::UsedAt.is_null())
         .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     if claimed.rows_affected != 1 {
-        let ended = revoke_family(&*txn, row.family_id).await?;
-        txn.commit().await?;
-        state.access.changed(&ended);
+        revoke_family(&*work, row.family_id).await?;
+        work.access_changed(AccessChange::SessionEnded {
+            session_id: row.family_id,
+        });
+        work.commit(&svc.outlets).await?;
         tracing::warn!(account_id = %row.account_id, family_id = %row.family_id, "refresh token reuse; session family revoked");
         return Err(dead());
     }
     let scope = match row.organization_id {
-        Some(org) => current_scope(&*txn, row.account_id, org).await?,
+        Some(org) => current_scope(&*work, row.account_id, org).await?,
         None => None,
     };
-    let session = issue_session(state, &*txn, row.account_id, scope, Some(row.family_id)).await?;
-    txn.commit().await?;
+    let session = issue_session(svc, &*work, row.account_id, scope, Some(row.family_id)).await?;
+    work.commit(&svc.outlets).await?;
     Ok(session)
 }
 
 /// Ends the session the refresh token belongs to; false when it was not a live token.
-pub async fn sign_out(state: &AppState, presented: &str) -> AppResult<bool> {
+pub async fn sign_out(svc: &Services, presented: &str) -> AppResult<bool> {
     let Ok(presented) = OpaqueToken::parse(presented) else {
         return Ok(false);
     };
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
     else {
         return Ok(false);
     };
     let live = row.revoked_at.is_none() && row.used_at.is_none();
-    let txn = state.db.begin_write().await?;
-    let ended = revoke_family(&*txn, row.family_id).await?;
-    txn.commit().await?;
-    state.access.changed(&ended);
+    let mut work = Work::begin(&svc.db).await?;
+    revoke_family(&*work, row.family_id).await?;
+    work.access_changed(AccessChange::SessionEnded {
+        session_id: row.family_id,
+    });
+    work.commit(&svc.outlets).await?;
     Ok(live)
 }
 
 /// Mails a reset link when the email has an account; answers the same either way.
-pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<bool> {
-    let email = Email::parse(email).field("email")?;
-    state
-        .limiter
+pub async fn request_password_reset(svc: &Services, email: &Email) -> AppResult<bool> {
+    svc.limiter
         .attempt(&format!("reset-mail:{}", email.as_str()))
         .await?;
-    let Some(account) = find_account(&state.db.conn, &email).await? else {
+    let Some(account) = find_account(&svc.db.conn, email).await? else {
         return Ok(true);
     };
     let secret = token::generate();
     let now = Utc::now();
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     // Only the newest link works: issuing one ends those mailed before.
-    end_reset_tokens(&*txn, account.id).await?;
+    end_reset_tokens(&*work, account.id).await?;
     password_reset::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account.id),
@@ -333,68 +372,63 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
         used_at: Set(None),
         created_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await?;
     mail::enqueue(
-        &*txn,
-        mail::password_reset(&state.settings.public_url(), &account.email, &secret),
+        &*work,
+        mail::password_reset(&svc.settings.public_url, &account.email, &secret),
     )
     .await?;
-    txn.commit().await?;
-    state.mailer.wake();
+    work.mail_queued();
+    work.commit(&svc.outlets).await?;
     Ok(true)
 }
 
 /// Sets a new password with a reset token (single use) and ends every session of the account.
-pub async fn reset_password(
-    state: &AppState,
-    presented: &str,
-    new_password: &str,
-) -> AppResult<bool> {
-    let pw = Password::parse(new_password).field("newPassword")?;
-    let bad_token = || AppError::bad_input("token", "the reset link is invalid, used or expired");
+pub async fn reset_password(svc: &Services, presented: &str, pw: &Password) -> AppResult<bool> {
+    let bad_token = || {
+        AppError::refused(
+            Input::ResetToken,
+            "the reset link is invalid, used or expired",
+        )
+    };
     let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let row = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(bad_token)?;
     if row.used_at.is_some() || row.expires_at <= Utc::now() {
         return Err(bad_token());
     }
-    let hash = state.hasher.hash(pw.expose().to_owned()).await?;
-    let txn = state.db.begin_write().await?;
+    let hash = svc.hasher.hash(pw.expose().to_owned()).await?;
+    let mut work = Work::begin(&svc.db).await?;
     let claimed = password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))
         .filter(password_reset::Column::Id.eq(row.id))
         .filter(password_reset::Column::UsedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     if claimed.rows_affected != 1 {
         return Err(bad_token());
     }
-    end_reset_tokens(&*txn, row.account_id).await?;
+    end_reset_tokens(&*work, row.account_id).await?;
     account::Entity::update_many()
         .col_expr(account::Column::PasswordHash, Expr::value(hash))
         .col_expr(account::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(account::Column::Id.eq(row.account_id))
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::AccountId.eq(row.account_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
-    let ended = crate::access::record(
-        &*txn,
-        &[AccessChange::AccountSessionsEnded {
-            account_id: row.account_id,
-        }],
-    )
-    .await?;
-    txn.commit().await?;
-    state.access.changed(&ended);
+    work.access_changed(AccessChange::AccountSessionsEnded {
+        account_id: row.account_id,
+    });
+    work.commit(&svc.outlets).await?;
     Ok(true)
 }
 
@@ -411,29 +445,16 @@ async fn end_reset_tokens(conn: &impl ConnectionTrait, account_id: Uuid) -> AppR
 
 /// Updates the viewer's personal settings; every field is validated before anything is written.
 pub async fn update_settings(
-    state: &AppState,
+    svc: &Services,
     account_id: Uuid,
     change: SettingsChange,
 ) -> AppResult<account::Model> {
-    let timezone = change
-        .timezone
-        .as_deref()
-        .map(Timezone::parse)
-        .transpose()
-        .field("input.timezone")?;
-    let currency = change
-        .currency
-        .as_deref()
-        .map(Currency::parse)
-        .transpose()
-        .field("input.currency")?;
-    let delimiter = change
-        .csv_delimiter
-        .as_deref()
-        .map(CsvDelimiter::parse)
-        .transpose()
-        .field("input.csvDelimiter")?;
-    let current = get(&state.db.conn, account_id).await?;
+    let SettingsChange {
+        timezone,
+        currency,
+        csv_delimiter: delimiter,
+    } = change;
+    let current = get(&svc.db.conn, account_id).await?;
     let mut active = current.into_active_model();
     if let Some(tz) = timezone {
         active.timezone = Set(tz.into_inner());
@@ -445,7 +466,7 @@ pub async fn update_settings(
         active.csv_delimiter = Set(d.into_inner());
     }
     active.updated_at = Set(Utc::now());
-    Ok(active.update(&state.db.conn).await?)
+    Ok(active.update(&svc.db.conn).await?)
 }
 
 /// The account, or UNAUTHENTICATED when it no longer exists.
@@ -501,11 +522,7 @@ pub fn scope_of(membership: &user::Model) -> Scope {
     Scope {
         organization_id: membership.organization_id,
         user_id: membership.id,
-        roles: Roles {
-            admin: membership.is_admin,
-            dispatcher: membership.is_dispatcher,
-            driver: membership.is_driver,
-        },
+        roles: crate::service::user::roles_of(membership),
     }
 }
 
@@ -599,17 +616,18 @@ pub async fn insert_account(
 
 /// Issues an access token and a refresh token (a new family unless `family` is given).
 pub async fn issue_session(
-    state: &AppState,
+    svc: &Services,
     conn: &impl ConnectionTrait,
     account_id: Uuid,
     scope: Option<Scope>,
     family: Option<Uuid>,
 ) -> AppResult<Session> {
     let family = family.unwrap_or_else(Uuid::now_v7);
-    let access_token = state.jwt.issue(account_id, scope.as_ref(), family)?;
+    let access_token = svc.jwt.issue(account_id, scope.as_ref(), family)?;
     let refresh = token::generate();
     let now = Utc::now();
-    let ttl = i64::try_from(state.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
+    // A real default: a TTL beyond i64 seconds is "for good", capped so the sum cannot overflow.
+    let ttl = i64::try_from(svc.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account_id),
@@ -626,33 +644,23 @@ pub async fn issue_session(
     Ok(Session {
         access_token,
         refresh_token: refresh,
-        expires_in: state.jwt.ttl,
+        expires_in: svc.jwt.ttl,
         principal: Principal {
             account_id,
             scope,
             session_id: family,
-            expires_at: now.timestamp() + state.jwt.ttl,
+            expires_at: now.timestamp() + svc.jwt.ttl,
         },
     })
 }
 
-/// Ends session `family_id`: its refresh tokens are revoked and the end is written to the access
-/// log; hand the result to `Access::changed` once committed.
-async fn revoke_family(
-    conn: &impl ConnectionTrait,
-    family_id: Uuid,
-) -> AppResult<Vec<(i64, AccessChange)>> {
+/// Revokes every refresh token of session `family_id`; record the `SessionEnded` in the work.
+async fn revoke_family(conn: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
-    crate::access::record(
-        conn,
-        &[AccessChange::SessionEnded {
-            session_id: family_id,
-        }],
-    )
-    .await
+    Ok(())
 }

@@ -8,50 +8,24 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::route::{self, RouteStatus};
+use entity::route;
 use entity::{depot, user};
 
 use crate::auth::Actor;
-use crate::domain::{Address, FieldResult, Name, Timezone};
+use crate::domain::{Address, Name, Timezone};
 use crate::error::{AppError, AppResult};
 use crate::service::page::{self, Page, Window};
-use crate::state::AppState;
+use crate::service::{Services, Work, active_route_condition};
 
 /// Input of `createDepot` and `updateDepot`.
 #[derive(Debug, Clone)]
 pub struct DepotInput {
     /// Name.
-    pub name: String,
-    /// Address.
-    pub address: Option<String>,
+    pub name: Name,
+    /// Address; `None` for none.
+    pub address: Option<Address>,
     /// IANA zone.
-    pub timezone: String,
-}
-
-struct Valid {
-    name: String,
-    address: Option<String>,
-    timezone: String,
-}
-
-fn validate(input: DepotInput) -> AppResult<Valid> {
-    let name = Name::parse(&input.name).field("input.name")?.into_inner();
-    let address = input
-        .address
-        .as_deref()
-        .map(Address::parse)
-        .transpose()
-        .field("input.address")?
-        .flatten()
-        .map(Address::into_inner);
-    let timezone = Timezone::parse(&input.timezone)
-        .field("input.timezone")?
-        .into_inner();
-    Ok(Valid {
-        name,
-        address,
-        timezone,
-    })
+    pub timezone: Timezone,
 }
 
 /// The organization's depots.
@@ -92,56 +66,54 @@ async fn own(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<
 }
 
 /// Creates a depot.
-pub async fn create(state: &AppState, actor: &Actor, input: DepotInput) -> AppResult<depot::Model> {
+pub async fn create(svc: &Services, actor: &Actor, input: DepotInput) -> AppResult<depot::Model> {
     actor.require_manager()?;
-    let v = validate(input)?;
     let now = Utc::now();
-    let txn = state.db.begin_write().await?;
+    let work = Work::begin(&svc.db).await?;
     let depot = depot::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(actor.organization_id),
-        name: Set(v.name),
-        address: Set(v.address),
-        timezone: Set(v.timezone),
+        name: Set(input.name.into_inner()),
+        address: Set(input.address.map(Address::into_inner)),
+        timezone: Set(input.timezone.into_inner()),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await?;
-    txn.commit().await?;
+    work.commit(&svc.outlets).await?;
     Ok(depot)
 }
 
 /// Replaces a depot's name, address and timezone.
 pub async fn update(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     id: Uuid,
     input: DepotInput,
 ) -> AppResult<depot::Model> {
-    let v = validate(input)?;
-    let txn = state.db.begin_write().await?;
-    let depot = own(&*txn, actor, id).await?;
+    let work = Work::begin(&svc.db).await?;
+    let depot = own(&*work, actor, id).await?;
     actor.require_manager()?;
     let mut active = depot.into_active_model();
-    active.name = Set(v.name);
-    active.address = Set(v.address);
-    active.timezone = Set(v.timezone);
+    active.name = Set(input.name.into_inner());
+    active.address = Set(input.address.map(Address::into_inner));
+    active.timezone = Set(input.timezone.into_inner());
     active.updated_at = Set(Utc::now());
-    let depot = active.update(&*txn).await?;
-    txn.commit().await?;
+    let depot = active.update(&*work).await?;
+    work.commit(&svc.outlets).await?;
     Ok(depot)
 }
 
 /// Deletes a depot, unassigning its drivers; refused while it has PLANNED or IN_PROGRESS routes.
-pub async fn delete(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Uuid> {
-    let txn = state.db.begin_write().await?;
-    let depot = own(&*txn, actor, id).await?;
+pub async fn delete(svc: &Services, actor: &Actor, id: Uuid) -> AppResult<Uuid> {
+    let work = Work::begin(&svc.db).await?;
+    let depot = own(&*work, actor, id).await?;
     actor.require_manager()?;
     let active_routes = route::Entity::find()
         .filter(route::Column::DepotId.eq(depot.id))
-        .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
-        .count(&*txn)
+        .filter(active_route_condition())
+        .count(&*work)
         .await?;
     if active_routes > 0 {
         return Err(AppError::conflict(
@@ -152,10 +124,10 @@ pub async fn delete(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<Uuid
         .col_expr(user::Column::DepotId, Expr::value(Option::<Uuid>::None))
         .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(user::Column::DepotId.eq(depot.id))
-        .exec(&*txn)
+        .exec(&*work)
         .await?;
-    depot::Entity::delete_by_id(depot.id).exec(&*txn).await?;
-    txn.commit().await?;
+    depot::Entity::delete_by_id(depot.id).exec(&*work).await?;
+    work.commit(&svc.outlets).await?;
     Ok(depot.id)
 }
 

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::route::{self, RouteStatus};
+use entity::route;
 use entity::share;
 use entity::status_event::EventKind;
 use entity::user::{self, UserStatus};
@@ -22,8 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
 use crate::service::user::{ensure_other_active_admin, search_condition};
-use crate::service::{commit, ensure_not_busy, lock_organization, lock_user};
-use crate::state::AppState;
+use crate::service::{Services, Work, ensure_not_busy, lock_organization, lock_user};
 
 /// Filters of driver lists.
 #[derive(Debug, Clone, Default)]
@@ -46,9 +45,7 @@ fn busy_drivers() -> sea_orm::sea_query::SelectStatement {
         .column(route::Column::DriverId)
         .from(route::Entity)
         .and_where(Expr::col(route::Column::DriverId).is_not_null())
-        .and_where(
-            Expr::col(route::Column::Status).is_in([RouteStatus::Planned, RouteStatus::InProgress]),
-        )
+        .and_where(crate::service::active_route_condition())
         .to_owned()
 }
 
@@ -218,6 +215,12 @@ pub fn owner_view(actor: &Actor, driver: &user::Model) -> bool {
         && (actor.roles.is_manager() || driver.id == actor.user_id)
 }
 
+/// Whether the actor may see `driver` as a partner, once it is shared with the actor's
+/// organization: a driver seen by a manager.
+pub fn partner_view(actor: &Actor, driver: &user::Model) -> bool {
+    driver.is_driver && actor.roles.is_manager()
+}
+
 /// The driver card, when visible to the actor as owner or as partner.
 pub async fn get(
     conn: &impl ConnectionTrait,
@@ -234,7 +237,7 @@ pub async fn get(
     if owner_view(actor, &driver) {
         return Ok(Some(driver));
     }
-    if actor.roles.is_manager() && is_shared_with(conn, id, actor.organization_id).await? {
+    if partner_view(actor, &driver) && is_shared_with(conn, id, actor.organization_id).await? {
         return Ok(Some(driver));
     }
     Ok(None)
@@ -288,10 +291,10 @@ async fn own_driver_for_change(
 }
 
 /// Sets an ACTIVE driver INACTIVE; refused while it is on a PLANNED or IN_PROGRESS route.
-pub async fn set_inactive(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
-    let txn = state.db.begin_write().await?;
-    lock_organization(&*txn, actor.organization_id).await?;
-    let driver = own_driver_for_change(&*txn, actor, id).await?;
+pub async fn set_inactive(svc: &Services, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    lock_organization(&*work, actor.organization_id).await?;
+    let driver = own_driver_for_change(&*work, actor, id).await?;
     actor.require_manager()?;
     match driver.status {
         UserStatus::Inactive => return Ok(driver),
@@ -302,14 +305,14 @@ pub async fn set_inactive(state: &AppState, actor: &Actor, id: Uuid) -> AppResul
         }
         UserStatus::Active => {}
     }
-    ensure_not_busy(&*txn, driver.id, None).await?;
+    ensure_not_busy(&*work, driver.id, None).await?;
     if driver.is_admin {
         // An INACTIVE admin is no longer an ACTIVE ADMIN: the last one must stay.
-        ensure_other_active_admin(&*txn, &driver).await?;
+        ensure_other_active_admin(&*work, &driver).await?;
     }
-    let driver = set_status(&*txn, driver, UserStatus::Inactive).await?;
+    let driver = set_status(&*work, driver, UserStatus::Inactive).await?;
     let event = events::append(
-        &*txn,
+        &*work,
         &driver,
         NewEvent::transition(
             EventKind::Deactivated,
@@ -318,14 +321,15 @@ pub async fn set_inactive(state: &AppState, actor: &Actor, id: Uuid) -> AppResul
         ),
     )
     .await?;
-    commit(state, txn, vec![event], false).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(driver)
 }
 
 /// Sets an INACTIVE driver ACTIVE again.
-pub async fn set_active(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
-    let txn = state.db.begin_write().await?;
-    let driver = own_driver_for_change(&*txn, actor, id).await?;
+pub async fn set_active(svc: &Services, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let driver = own_driver_for_change(&*work, actor, id).await?;
     actor.require_manager()?;
     match driver.status {
         UserStatus::Active => return Ok(driver),
@@ -336,9 +340,9 @@ pub async fn set_active(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<
         }
         UserStatus::Inactive => {}
     }
-    let driver = set_status(&*txn, driver, UserStatus::Active).await?;
+    let driver = set_status(&*work, driver, UserStatus::Active).await?;
     let event = events::append(
-        &*txn,
+        &*work,
         &driver,
         NewEvent::transition(
             EventKind::Reactivated,
@@ -347,7 +351,8 @@ pub async fn set_active(state: &AppState, actor: &Actor, id: Uuid) -> AppResult<
         ),
     )
     .await?;
-    commit(state, txn, vec![event], false).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(driver)
 }
 

@@ -13,20 +13,20 @@ use entity::user;
 
 use crate::db::Db;
 use crate::error::AppResult;
-use crate::events::{self, EventHub, NewEvent};
-use crate::service::{active_route_of, lock_user};
+use crate::events::{self, NewEvent};
+use crate::service::{Outlets, Work, active_route_of, lock_user};
 
 /// Shares read per sweep statement.
 const BATCH: u64 = 500;
 
 /// Ends expired shares every `every`, until `stop`.
-pub async fn run(db: Db, hub: EventHub, every: Duration, stop: CancellationToken) {
+pub async fn run(db: Db, outlets: Outlets, every: Duration, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(error) = end_expired(&db, &hub).await {
+        if let Err(error) = end_expired(&db, &outlets).await {
             tracing::warn!(?error, "could not end expired shares");
         }
     }
@@ -34,7 +34,7 @@ pub async fn run(db: Db, hub: EventHub, every: Duration, stop: CancellationToken
 
 /// Ends every share whose expiry has passed, except those whose driver is on a PLANNED or
 /// IN_PROGRESS route of the partner (they end with the route); returns how many ended here.
-pub async fn end_expired(db: &Db, hub: &EventHub) -> AppResult<usize> {
+pub async fn end_expired(db: &Db, outlets: &Outlets) -> AppResult<usize> {
     let mut ended = 0;
     let mut after = Uuid::nil();
     loop {
@@ -46,8 +46,7 @@ pub async fn end_expired(db: &Db, hub: &EventHub) -> AppResult<usize> {
             .all(&db.conn)
             .await?;
         for share in &due {
-            if let Some(event) = end_one(db, share).await? {
-                hub.publish(vec![event]);
+            if end_one(db, outlets, share).await? {
                 ended += 1;
             }
         }
@@ -59,22 +58,25 @@ pub async fn end_expired(db: &Db, hub: &EventHub) -> AppResult<usize> {
 }
 
 /// Ends one expired share in its own transaction, unless its driver is on a route of the
-/// partner or another instance ended it first.
-async fn end_one(db: &Db, share: &share::Model) -> AppResult<Option<status_event::Model>> {
-    let txn = db.begin_write().await?;
+/// partner or another instance ended it first; whether it ended here.
+async fn end_one(db: &Db, outlets: &Outlets, share: &share::Model) -> AppResult<bool> {
+    let mut work = Work::begin(db).await?;
     // The driver's row lock orders instances ending the same share one after the other.
-    let Some(driver) = lock_user(&*txn, share.driver_id).await? else {
-        return Ok(None);
+    let Some(driver) = lock_user(&*work, share.driver_id).await? else {
+        return Ok(false);
     };
-    if active_route_of(&*txn, driver.id)
+    if active_route_of(&*work, driver.id)
         .await?
         .is_some_and(|r| r.organization_id == share.partner_id)
     {
-        return Ok(None);
+        return Ok(false);
     }
-    let event = end_if_expired(&*txn, &driver, share.partner_id).await?;
-    txn.commit().await?;
-    Ok(event)
+    let Some(event) = end_if_expired(&*work, &driver, share.partner_id).await? else {
+        return Ok(false);
+    };
+    work.event(event);
+    work.commit(outlets).await?;
+    Ok(true)
 }
 
 /// Ends the share of `driver` with `partner_id` if it has expired, with its UNSHARED event;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use entity::route::RouteStatus;
@@ -10,10 +11,11 @@ use entity::user::{self, UserStatus};
 use entity::{account, route};
 
 use crate::auth::Actor;
+use crate::db::Db;
+use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 use crate::service::page::{self, Direction, PageArgs};
 use crate::service::{driver, route as routes};
-use crate::state::AppState;
 
 /// Rows read per statement.
 const BATCH: i32 = 500;
@@ -32,6 +34,7 @@ impl Format {
     /// to `,` and UTC).
     pub fn of(account: &account::Model) -> Self {
         Self {
+            // Both were validated when saved; the defaults are those of a new account.
             delimiter: account.csv_delimiter.chars().next().unwrap_or(','),
             timezone: account.timezone.parse().unwrap_or(chrono_tz::UTC),
         }
@@ -89,31 +92,31 @@ pub struct Range {
 impl Range {
     /// Parses RFC 3339 bounds; a malformed one, or `from` not before `to`, is BAD_USER_INPUT.
     pub fn parse(from: Option<&str>, to: Option<&str>) -> AppResult<Self> {
-        let parse = |raw: Option<&str>, field: &str| {
+        let parse = |raw: Option<&str>, field: Input| {
             raw.map(|r| {
                 DateTime::parse_from_rfc3339(r)
                     .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| AppError::bad_input(field, "must be an RFC 3339 date-time"))
+                    .map_err(|_| AppError::refused(field, "must be an RFC 3339 date-time"))
             })
             .transpose()
         };
         let range = Self {
-            from: parse(from, "from")?,
-            to: parse(to, "to")?,
+            from: parse(from, Input::From)?,
+            to: parse(to, Input::To)?,
         };
         if let (Some(f), Some(t)) = (range.from, range.to)
             && f >= t
         {
-            return Err(AppError::bad_input("to", "must be after from"));
+            return Err(AppError::refused(Input::To, "must be after from"));
         }
         Ok(range)
     }
 }
 
 /// The viewer's format; the account must still exist.
-pub async fn format_of(state: &AppState, actor: &Actor) -> AppResult<Format> {
+pub async fn format_of(conn: &impl ConnectionTrait, actor: &Actor) -> AppResult<Format> {
     Ok(Format::of(
-        &crate::service::account::get(&state.db.conn, actor.account_id).await?,
+        &crate::service::account::get(conn, actor.account_id).await?,
     ))
 }
 
@@ -144,19 +147,15 @@ fn route_status(s: RouteStatus) -> &'static str {
 }
 
 /// The organization's drivers as `organization.drivers` lists them, as CSV lines.
-pub fn drivers(
-    state: AppState,
-    actor: Actor,
-    format: Format,
-) -> impl Stream<Item = AppResult<String>> {
+pub fn drivers(db: Db, actor: Actor, format: Format) -> impl Stream<Item = AppResult<String>> {
     async_stream::try_stream! {
         yield format.line(&["First name", "Last name", "Email", "Phone", "Status", "Available", "Depot"]);
         let filter = driver::DriverFilter::default();
         let mut after: Option<String> = None;
         loop {
             let args = PageArgs { first: Some(BATCH), after: after.clone(), ..Default::default() };
-            let batch = driver::list(&state.db.conn, &actor, &filter, args.window()?).await?;
-            let context = driver_context(&state, &batch.items).await?;
+            let batch = driver::list(&db.conn, &actor, &filter, args.window()?).await?;
+            let context = driver_context(&db.conn, &batch.items).await?;
             let mut chunk = String::new();
             for d in &batch.items {
                 chunk.push_str(&format.line(&driver_cells(d, &context)));
@@ -172,13 +171,13 @@ pub fn drivers(
 
 /// The depots of a page, by id.
 async fn depots_of(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
     ids: impl Iterator<Item = Uuid>,
 ) -> AppResult<std::collections::HashMap<Uuid, entity::depot::Model>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     Ok(entity::depot::Entity::find()
         .filter(entity::depot::Column::Id.is_in(ids.collect::<Vec<_>>()))
-        .all(&state.db.conn)
+        .all(conn)
         .await?
         .into_iter()
         .map(|d| (d.id, d))
@@ -188,7 +187,7 @@ async fn depots_of(
 /// "First Last" of the drivers of a page of routes that the viewer sees as `Route.driver`:
 /// its own, and those shared with it now.
 async fn visible_drivers(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
     actor: &Actor,
     rows: &[route::Model],
 ) -> AppResult<std::collections::HashMap<Uuid, String>> {
@@ -200,14 +199,14 @@ async fn visible_drivers(
     let shared: std::collections::HashSet<Uuid> = entity::share::Entity::find()
         .filter(entity::share::Column::DriverId.is_in(ids.clone()))
         .filter(entity::share::Column::PartnerId.eq(actor.organization_id))
-        .all(&state.db.conn)
+        .all(conn)
         .await?
         .into_iter()
         .map(|s| s.driver_id)
         .collect();
     Ok(user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
-        .all(&state.db.conn)
+        .all(conn)
         .await?
         .into_iter()
         .filter(|u| driver::owner_view(actor, u) || shared.contains(&u.id))
@@ -221,18 +220,21 @@ struct DriverContext {
     depots: std::collections::HashMap<Uuid, String>,
 }
 
-async fn driver_context(state: &AppState, rows: &[user::Model]) -> AppResult<DriverContext> {
+async fn driver_context(
+    conn: &impl ConnectionTrait,
+    rows: &[user::Model],
+) -> AppResult<DriverContext> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let busy = route::Entity::find()
         .filter(route::Column::DriverId.is_in(ids))
-        .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
-        .all(&state.db.conn)
+        .filter(crate::service::active_route_condition())
+        .all(conn)
         .await?
         .into_iter()
         .filter_map(|r| r.driver_id)
         .collect();
-    let depots = depots_of(state, rows.iter().filter_map(|r| r.depot_id))
+    let depots = depots_of(conn, rows.iter().filter_map(|r| r.depot_id))
         .await?
         .into_iter()
         .map(|(id, d)| (id, d.name))
@@ -240,6 +242,7 @@ async fn driver_context(state: &AppState, rows: &[user::Model]) -> AppResult<Dri
     Ok(DriverContext { busy, depots })
 }
 
+/// The cells of a driver; an absent value is an empty cell (here and in [`route_cells`]).
 fn driver_cells(d: &user::Model, context: &DriverContext) -> Vec<String> {
     let available = d.status == UserStatus::Active && !context.busy.contains(&d.id);
     vec![
@@ -258,7 +261,7 @@ fn driver_cells(d: &user::Model, context: &DriverContext) -> Vec<String> {
 /// The organization's routes planned in `range`, by planned start, as `organization.routes`
 /// lists them, as CSV lines.
 pub fn routes(
-    state: AppState,
+    db: Db,
     actor: Actor,
     format: Format,
     range: Range,
@@ -271,9 +274,9 @@ pub fn routes(
         loop {
             let args = PageArgs { first: Some(BATCH), after: after.clone(), ..Default::default() };
             let window = args.ordered_window(&key)?;
-            let batch = routes::list_planned_in(&state.db.conn, &actor, &filter, range.from, range.to, &key, &window).await?;
-            let depots = depots_of(&state, batch.page.items.iter().filter_map(|r| r.depot_id)).await?;
-            let drivers = visible_drivers(&state, &actor, &batch.page.items).await?;
+            let batch = routes::list_planned_in(&db.conn, &actor, &filter, range.from, range.to, &key, &window).await?;
+            let depots = depots_of(&db.conn, batch.page.items.iter().filter_map(|r| r.depot_id)).await?;
+            let drivers = visible_drivers(&db.conn, &actor, &batch.page.items).await?;
             let mut chunk = String::new();
             for r in &batch.page.items {
                 let depot = r.depot_id.and_then(|id| depots.get(&id));

@@ -1,6 +1,7 @@
 //! The domain services: every rule, transaction and event lives here, with no GraphQL types.
-//! Each takes the state or a connection (`&impl ConnectionTrait`), so the same code runs on the
-//! pool or inside a transaction.
+//! A read takes a connection (`&impl ConnectionTrait`), so the same code runs on the pool or
+//! inside a transaction; a change takes [`Services`], the few handles it needs, and runs in a
+//! [`Work`] that commits its events, mail and access changes with it.
 
 pub mod account;
 pub mod depot;
@@ -13,28 +14,61 @@ pub mod route;
 pub mod share;
 pub mod status_event;
 pub mod user;
+mod work;
+
+pub use work::{Outlets, Work};
+
+use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use entity::user as users;
 
+use crate::auth::JwtKeys;
+use crate::auth::limiter::Limiter;
+use crate::auth::password::Hasher;
+use crate::config::Settings;
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 
-/// Commits `txn`, then hands its events to the fan-out and wakes the mailer.
-pub async fn commit(
-    state: &AppState,
-    txn: crate::db::WriteTxn,
-    events: Vec<entity::status_event::Model>,
-    mail_queued: bool,
-) -> AppResult<()> {
-    txn.commit().await?;
-    state.events.publish(events);
-    if mail_queued {
-        state.mailer.wake();
+/// The handles the services need from the running instance, and nothing more.
+#[derive(Clone)]
+pub struct Services {
+    /// Database pool.
+    pub db: Db,
+    /// Where committed changes go: the event fan-out and the mailer.
+    pub outlets: Outlets,
+    /// Signs access tokens.
+    pub jwt: JwtKeys,
+    /// Budget of password checks and reset mails per email.
+    pub limiter: Limiter,
+    /// Password hashing, bounded in concurrency and memory.
+    pub hasher: Hasher,
+    /// The settings the rules read.
+    pub settings: Arc<ServiceSettings>,
+}
+
+/// The part of the configuration the services read.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Base URL of the web client, for links in mail.
+    pub public_url: String,
+    /// Whether anyone may create an organization.
+    pub allow_signup: bool,
+    /// Refresh token lifetime in seconds.
+    pub refresh_token_ttl: u64,
+}
+
+impl ServiceSettings {
+    /// The services' part of `settings`.
+    pub fn of(settings: &Settings) -> Self {
+        Self {
+            public_url: settings.public_url(),
+            allow_signup: settings.allow_signup,
+            refresh_token_ttl: settings.refresh_token_ttl,
+        }
     }
-    Ok(())
 }
 
 /// A user of the actor's organization, or NOT_FOUND.
@@ -82,16 +116,33 @@ pub async fn lock_organization(
     Ok(())
 }
 
+/// The statuses of a route that keeps its driver busy: PLANNED or IN_PROGRESS.
+pub const ACTIVE_ROUTE_STATUSES: [entity::route::RouteStatus; 2] = [
+    entity::route::RouteStatus::Planned,
+    entity::route::RouteStatus::InProgress,
+];
+
+/// Whether a route in `status` keeps its driver busy.
+pub fn route_is_active(status: entity::route::RouteStatus) -> bool {
+    ACTIVE_ROUTE_STATUSES.contains(&status)
+}
+
+/// The condition on routes that are PLANNED or IN_PROGRESS.
+pub fn active_route_condition() -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::ColumnTrait;
+    entity::route::Column::Status.is_in(ACTIVE_ROUTE_STATUSES)
+}
+
 /// The PLANNED or IN_PROGRESS route the driver is on, of any organization.
 pub async fn active_route_of(
     conn: &impl ConnectionTrait,
     driver_id: Uuid,
 ) -> AppResult<Option<entity::route::Model>> {
-    use entity::route::{self, RouteStatus};
+    use entity::route;
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(route::Entity::find()
         .filter(route::Column::DriverId.eq(driver_id))
-        .filter(route::Column::Status.is_in([RouteStatus::Planned, RouteStatus::InProgress]))
+        .filter(active_route_condition())
         .one(conn)
         .await?)
 }
@@ -112,8 +163,8 @@ pub async fn ensure_not_busy(
     let holder = entity::organization::Entity::find_by_id(route.organization_id)
         .one(conn)
         .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .ok_or_else(|| AppError::not_found("organization"))?
+        .name;
     Err(AppError::conflict(format!(
         "the driver is assigned to a PLANNED or IN_PROGRESS route of {holder}"
     )))

@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 
 /// Page size when neither `first` nor `last` is given.
@@ -50,18 +51,18 @@ pub fn cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
-fn decode_cursor(raw: &str, field: &str) -> AppResult<Uuid> {
+fn decode_cursor(raw: &str, field: Input) -> AppResult<Uuid> {
     URL_SAFE_NO_PAD
         .decode(raw)
         .ok()
         .and_then(|b| Uuid::from_slice(&b).ok())
-        .ok_or_else(|| AppError::bad_input(field, "is not a valid cursor"))
+        .ok_or_else(|| AppError::refused(field, "is not a valid cursor"))
 }
 
-fn size(value: Option<i32>, field: &str) -> AppResult<Option<u64>> {
+fn size(value: Option<i32>, field: Input) -> AppResult<Option<u64>> {
     match value {
         None => Ok(None),
-        Some(n) if !(0..=MAX_PAGE).contains(&n) => Err(AppError::bad_input(
+        Some(n) if !(0..=MAX_PAGE).contains(&n) => Err(AppError::refused(
             field,
             format!("must be between 0 and {MAX_PAGE}"),
         )),
@@ -82,11 +83,11 @@ pub struct Window {
 impl PageArgs {
     /// Validates the arguments (before any query runs).
     pub fn window(&self) -> AppResult<Window> {
-        let first = size(self.first, "first")?;
-        let last = size(self.last, "last")?;
+        let first = size(self.first, Input::First)?;
+        let last = size(self.last, Input::Last)?;
         if first.is_some() && last.is_some() {
-            return Err(AppError::bad_input(
-                "last",
+            return Err(AppError::refused(
+                Input::Last,
                 "pass either first or last, not both",
             ));
         }
@@ -94,12 +95,12 @@ impl PageArgs {
             after: self
                 .after
                 .as_deref()
-                .map(|c| decode_cursor(c, "after"))
+                .map(|c| decode_cursor(c, Input::After))
                 .transpose()?,
             before: self
                 .before
                 .as_deref()
-                .map(|c| decode_cursor(c, "before"))
+                .map(|c| decode_cursor(c, Input::Before))
                 .transpose()?,
             backward: last.is_some(),
             limit: first.or(last).unwrap_or(DEFAULT_PAGE),
@@ -342,14 +343,14 @@ impl PageArgs {
             ..self.clone()
         }
         .window()?;
-        let decode = |raw: &Option<String>, field: &str| {
+        let decode = |raw: &Option<String>, field: Input| {
             raw.as_deref()
                 .map(|c| decode_position(c, key, field))
                 .transpose()
         };
         Ok(OrderedWindow {
-            after: decode(&self.after, "after")?,
-            before: decode(&self.before, "before")?,
+            after: decode(&self.after, Input::After)?,
+            before: decode(&self.before, Input::Before)?,
             backward: plain.backward,
             limit: plain.limit,
         })
@@ -359,9 +360,9 @@ impl PageArgs {
 fn decode_position<C>(
     raw: &str,
     key: &OrderKey<C>,
-    field: &str,
+    field: Input,
 ) -> AppResult<(sea_orm::Value, Uuid)> {
-    let refused = || AppError::bad_input(field, "is not a cursor of this list and order");
+    let refused = || AppError::refused(field, "is not a cursor of this list and order");
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| refused())?;
     let position: Position = serde_json::from_slice(&bytes).map_err(|_| refused())?;
     if position.o != key.label() {
@@ -398,6 +399,7 @@ where
         v: value,
         i: id,
     };
+    // Serializing plain fields cannot fail; were it to, the empty cursor is refused when used.
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).unwrap_or_default())
 }
 

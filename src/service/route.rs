@@ -17,13 +17,12 @@ use entity::status_event::{self, EventKind};
 use entity::user::{self, UserStatus};
 
 use crate::auth::Actor;
-use crate::domain::{FieldResult, Name};
+use crate::domain::Name;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::driver::share_in_force;
 use crate::service::page::{self, Page, Window};
-use crate::service::{active_route_of, commit, expiry, lock_user};
-use crate::state::AppState;
+use crate::service::{Services, Work, active_route_of, expiry, lock_user, route_is_active};
 
 /// Filters of `organization.routes`.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +39,7 @@ pub struct RouteFilter {
 #[derive(Debug, Clone)]
 pub struct NewRoute {
     /// Name.
-    pub name: String,
+    pub name: Name,
     /// Planned start.
     pub planned_start: DateTime<Utc>,
     /// Depot.
@@ -248,14 +247,13 @@ async fn drivable_for_change(
 }
 
 /// Plans a route.
-pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResult<route::Model> {
+pub async fn create(svc: &Services, actor: &Actor, input: NewRoute) -> AppResult<route::Model> {
     actor.require_manager()?;
-    let name = Name::parse(&input.name).field("input.name")?.into_inner();
-    let txn = state.db.begin_write().await?;
+    let work = Work::begin(&svc.db).await?;
     let depot = match input.depot_id {
         Some(depot_id) => Some(
             depot::Entity::find_by_id(depot_id)
-                .one(&*txn)
+                .one(&*work)
                 .await?
                 .filter(|d| d.organization_id == actor.organization_id)
                 .ok_or_else(|| AppError::not_found("depot"))?,
@@ -266,7 +264,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResu
     let route = route::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(actor.organization_id),
-        name: Set(name),
+        name: Set(input.name.into_inner()),
         planned_start: Set(input.planned_start),
         status: Set(RouteStatus::Planned),
         depot_id: Set(input.depot_id),
@@ -278,26 +276,26 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewRoute) -> AppResu
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await?;
-    txn.commit().await?;
+    work.commit(&svc.outlets).await?;
     Ok(route)
 }
 
 /// Assigns an ACTIVE, free driver (own, or shared with the organization) to a PLANNED route.
 pub async fn assign(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     route_id: Uuid,
     driver_id: Uuid,
 ) -> AppResult<route::Model> {
-    let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+    let mut work = Work::begin(&svc.db).await?;
+    let route = own_for_change(&*work, actor, route_id).await?;
     actor.require_manager()?;
-    let driver = lock_user(&*txn, driver_id).await?.filter(|u| u.is_driver);
+    let driver = lock_user(&*work, driver_id).await?.filter(|u| u.is_driver);
     let driver = match driver {
         Some(d) if d.organization_id == actor.organization_id => d,
-        Some(d) if share_in_force(&*txn, d.id, actor.organization_id).await? => d,
+        Some(d) if share_in_force(&*work, d.id, actor.organization_id).await? => d,
         _ => return Err(AppError::not_found("driver")),
     };
     if route.status != RouteStatus::Planned {
@@ -314,23 +312,24 @@ pub async fn assign(
             "the driver is {status} and cannot be assigned"
         )));
     }
-    if active_route_of(&*txn, driver.id).await?.is_some() {
+    if active_route_of(&*work, driver.id).await?.is_some() {
         return Err(AppError::conflict(
             "the driver is already on a PLANNED or IN_PROGRESS route",
         ));
     }
     let mut events = Vec::new();
     if let Some(previous) = route.driver_id {
-        events.extend(unassigned_event(&*txn, &route, previous).await?);
+        events.extend(unassigned_event(&*work, &route, previous).await?);
     }
     let mut active = route.into_active_model();
     active.driver_id = Set(Some(driver.id));
     active.driver_name = Set(Some(full_name(&driver)));
     active.updated_at = Set(Utc::now());
-    let route = active.update(&*txn).await?;
+    let route = active.update(&*work).await?;
     let event = route_event(EventKind::Assigned, &driver, &route);
-    events.push(events::append(&*txn, &driver, event).await?);
-    commit(state, txn, events, false).await?;
+    events.push(events::append(&*work, &driver, event).await?);
+    work.events(events);
+    work.commit(&svc.outlets).await?;
     Ok(route)
 }
 
@@ -347,9 +346,9 @@ async fn unassigned_event(
 }
 
 /// Removes the driver from a PLANNED route.
-pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
-    let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+pub async fn unassign(svc: &Services, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let route = own_for_change(&*work, actor, route_id).await?;
     actor.require_manager()?;
     if route.status != RouteStatus::Planned {
         return Err(AppError::conflict("only a PLANNED route can be unassigned"));
@@ -357,7 +356,7 @@ pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     let Some(previous) = route.driver_id else {
         return Ok(route);
     };
-    let mut events: Vec<_> = unassigned_event(&*txn, &route, previous)
+    let mut events: Vec<_> = unassigned_event(&*work, &route, previous)
         .await?
         .into_iter()
         .collect();
@@ -365,9 +364,10 @@ pub async fn unassign(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     active.driver_id = Set(None);
     active.driver_name = Set(None);
     active.updated_at = Set(Utc::now());
-    let route = active.update(&*txn).await?;
-    events.extend(expired_share_event(&*txn, &route, Some(previous)).await?);
-    commit(state, txn, events, false).await?;
+    let route = active.update(&*work).await?;
+    events.extend(expired_share_event(&*work, &route, Some(previous)).await?);
+    work.events(events);
+    work.commit(&svc.outlets).await?;
     Ok(route)
 }
 
@@ -384,9 +384,9 @@ fn full_name(driver: &user::Model) -> String {
 }
 
 /// PLANNED → IN_PROGRESS; the route needs a driver.
-pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
-    let txn = state.db.begin_write().await?;
-    let route = drivable_for_change(&*txn, actor, route_id).await?;
+pub async fn start(svc: &Services, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let route = drivable_for_change(&*work, actor, route_id).await?;
     if !may_drive(actor, &route) {
         return Err(AppError::forbidden());
     }
@@ -396,16 +396,17 @@ pub async fn start(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult
     if route.driver_id.is_none() {
         return Err(AppError::conflict("a route needs a driver to start"));
     }
-    let route = set_status(&*txn, route, RouteStatus::InProgress, None).await?;
-    let events = progress_event(&*txn, &route, EventKind::RouteStarted).await?;
-    commit(state, txn, events, false).await?;
+    let route = set_status(&*work, route, RouteStatus::InProgress, None).await?;
+    let events = progress_event(&*work, &route, EventKind::RouteStarted).await?;
+    work.events(events);
+    work.commit(&svc.outlets).await?;
     Ok(route)
 }
 
 /// IN_PROGRESS → COMPLETED; records the driver's name and the time.
-pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
-    let txn = state.db.begin_write().await?;
-    let route = drivable_for_change(&*txn, actor, route_id).await?;
+pub async fn complete(svc: &Services, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let route = drivable_for_change(&*work, actor, route_id).await?;
     if !may_drive(actor, &route) {
         return Err(AppError::forbidden());
     }
@@ -416,33 +417,35 @@ pub async fn complete(state: &AppState, actor: &Actor, route_id: Uuid) -> AppRes
     }
     let driver_name = match route.driver_id {
         Some(id) => user::Entity::find_by_id(id)
-            .one(&*txn)
+            .one(&*work)
             .await?
             .map(|d| full_name(&d)),
         None => None,
     }
     .or_else(|| route.driver_name.clone());
-    let route = set_status(&*txn, route, RouteStatus::Completed, Some(driver_name)).await?;
-    let mut events = progress_event(&*txn, &route, EventKind::RouteCompleted).await?;
-    events.extend(expired_share_event(&*txn, &route, route.driver_id).await?);
-    commit(state, txn, events, false).await?;
+    let route = set_status(&*work, route, RouteStatus::Completed, Some(driver_name)).await?;
+    let mut events = progress_event(&*work, &route, EventKind::RouteCompleted).await?;
+    events.extend(expired_share_event(&*work, &route, route.driver_id).await?);
+    work.events(events);
+    work.commit(&svc.outlets).await?;
     Ok(route)
 }
 
 /// PLANNED or IN_PROGRESS → CANCELLED.
-pub async fn cancel(state: &AppState, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
-    let txn = state.db.begin_write().await?;
-    let route = own_for_change(&*txn, actor, route_id).await?;
+pub async fn cancel(svc: &Services, actor: &Actor, route_id: Uuid) -> AppResult<route::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let route = own_for_change(&*work, actor, route_id).await?;
     actor.require_manager()?;
-    if !route.status.is_active() {
+    if !route_is_active(route.status) {
         return Err(AppError::conflict(
             "only a PLANNED or IN_PROGRESS route can be cancelled",
         ));
     }
-    let route = set_status(&*txn, route, RouteStatus::Cancelled, None).await?;
-    let mut events = progress_event(&*txn, &route, EventKind::RouteCancelled).await?;
-    events.extend(expired_share_event(&*txn, &route, route.driver_id).await?);
-    commit(state, txn, events, false).await?;
+    let route = set_status(&*work, route, RouteStatus::Cancelled, None).await?;
+    let mut events = progress_event(&*work, &route, EventKind::RouteCancelled).await?;
+    events.extend(expired_share_event(&*work, &route, route.driver_id).await?);
+    work.events(events);
+    work.commit(&svc.outlets).await?;
     Ok(route)
 }
 

@@ -14,12 +14,11 @@ use entity::user::{self, UserStatus};
 use entity::{organization, share};
 
 use crate::auth::Actor;
-use crate::domain::{FieldResult, Name, text};
+use crate::domain::{Input, Name, text};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, NewEvent};
 use crate::service::page::{self, Page, Window};
-use crate::service::{commit, ensure_not_busy, lock_user};
-use crate::state::AppState;
+use crate::service::{Services, Work, ensure_not_busy, lock_user};
 
 /// An organization by its exact, case-sensitive name (ADMIN only).
 pub async fn find_organization(
@@ -30,7 +29,8 @@ pub async fn find_organization(
     actor.require_admin()?;
     // Exact: not trimmed, so a name with surrounding spaces matches nothing, as no stored
     // name has them.
-    let name = text::exact(name, Name::MAX_CHARS).field("name")?;
+    let name = text::exact(name, Name::MAX_CHARS)
+        .map_err(|reason| AppError::refused(Input::OrganizationName, reason))?;
     Ok(organization::Entity::find()
         .filter(organization::Column::Name.eq(name))
         .one(conn)
@@ -42,76 +42,108 @@ pub async fn find_organization(
 /// Shares drivers with a partner, all or nothing, until `expires_at` (in the future) or for
 /// good; already shared drivers stay shared, with the new expiry.
 pub async fn share_drivers(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     partner_id: Uuid,
     driver_ids: Vec<Uuid>,
     expires_at: Option<DateTime<Utc>>,
 ) -> AppResult<Vec<share::Model>> {
     actor.require_admin()?;
+    check_share(actor, partner_id, &driver_ids, expires_at)?;
+    let mut ids = driver_ids;
+    ids.sort();
+    ids.dedup();
+    let mut work = Work::begin(&svc.db).await?;
+    organization::Entity::find_by_id(partner_id)
+        .one(&*work)
+        .await?
+        .ok_or_else(|| AppError::not_found("partner organization"))?;
+    let mut shares = Vec::with_capacity(ids.len());
+    for id in ids {
+        let driver = shareable_driver(&work, actor, id).await?;
+        shares.push(share_one(&mut work, actor, &driver, partner_id, expires_at).await?);
+    }
+    work.commit(&svc.outlets).await?;
+    Ok(shares)
+}
+
+/// The rules a share request meets on its own: a future expiry, another organization, 1 to
+/// 500 drivers.
+fn check_share(
+    actor: &Actor,
+    partner_id: Uuid,
+    driver_ids: &[Uuid],
+    expires_at: Option<DateTime<Utc>>,
+) -> AppResult<()> {
     if expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(AppError::bad_input("expiresAt", "must be in the future"));
+        return Err(AppError::refused(Input::ExpiresAt, "must be in the future"));
     }
     if partner_id == actor.organization_id {
-        return Err(AppError::bad_input(
-            "partnerId",
+        return Err(AppError::refused(
+            Input::PartnerId,
             "drivers cannot be shared with their own organization",
         ));
     }
     if driver_ids.is_empty() {
-        return Err(AppError::bad_input("driverIds", "name at least one driver"));
+        return Err(AppError::refused(
+            Input::DriverIds,
+            "name at least one driver",
+        ));
     }
     if driver_ids.len() > 500 {
-        return Err(AppError::bad_input(
-            "driverIds",
+        return Err(AppError::refused(
+            Input::DriverIds,
             "at most 500 drivers at once",
         ));
     }
-    let mut ids = driver_ids;
-    ids.sort();
-    ids.dedup();
-    let txn = state.db.begin_write().await?;
-    organization::Entity::find_by_id(partner_id)
-        .one(&*txn)
+    Ok(())
+}
+
+/// A driver of the actor's organization, locked, that has accepted its invitation.
+async fn shareable_driver(work: &Work, actor: &Actor, id: Uuid) -> AppResult<user::Model> {
+    let driver = lock_user(&**work, id)
         .await?
-        .ok_or_else(|| AppError::not_found("partner organization"))?;
-    let mut shares = Vec::with_capacity(ids.len());
-    let mut events = Vec::new();
-    for id in ids {
-        let driver = lock_user(&*txn, id)
-            .await?
-            .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
-            .ok_or_else(|| AppError::not_found("driver"))?;
-        if driver.status == UserStatus::Invited {
-            return Err(AppError::conflict("an INVITED driver cannot be shared"));
-        }
-        let existing = share::Entity::find()
-            .filter(share::Column::DriverId.eq(driver.id))
-            .filter(share::Column::PartnerId.eq(partner_id))
-            .one(&*txn)
-            .await?;
-        if let Some(existing) = existing {
-            shares.push(set_expiry(&*txn, existing, expires_at).await?);
-            continue;
-        }
-        let share = share::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            driver_id: Set(driver.id),
-            owner_id: Set(actor.organization_id),
-            partner_id: Set(partner_id),
-            shared_by: Set(Some(actor.user_id)),
-            shared_at: Set(Utc::now()),
-            expires_at: Set(expires_at),
-        }
-        .insert(&*txn)
-        .await?;
-        let mut event = NewEvent::same_status(EventKind::Shared, &driver);
-        event.partner_id = Some(partner_id);
-        events.push(events::append(&*txn, &driver, event).await?);
-        shares.push(share);
+        .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
+        .ok_or_else(|| AppError::not_found("driver"))?;
+    if driver.status == UserStatus::Invited {
+        return Err(AppError::conflict("an INVITED driver cannot be shared"));
     }
-    commit(state, txn, events, false).await?;
-    Ok(shares)
+    Ok(driver)
+}
+
+/// Shares `driver` with `partner_id` until `expires_at`, with its SHARED event; an existing
+/// share only gets the new expiry.
+async fn share_one(
+    work: &mut Work,
+    actor: &Actor,
+    driver: &user::Model,
+    partner_id: Uuid,
+    expires_at: Option<DateTime<Utc>>,
+) -> AppResult<share::Model> {
+    let existing = share::Entity::find()
+        .filter(share::Column::DriverId.eq(driver.id))
+        .filter(share::Column::PartnerId.eq(partner_id))
+        .one(&**work)
+        .await?;
+    if let Some(existing) = existing {
+        return set_expiry(&**work, existing, expires_at).await;
+    }
+    let share = share::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        driver_id: Set(driver.id),
+        owner_id: Set(actor.organization_id),
+        partner_id: Set(partner_id),
+        shared_by: Set(Some(actor.user_id)),
+        shared_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+    }
+    .insert(&**work)
+    .await?;
+    let mut event = NewEvent::same_status(EventKind::Shared, driver);
+    event.partner_id = Some(partner_id);
+    let event = events::append(&**work, driver, event).await?;
+    work.event(event);
+    Ok(share)
 }
 
 /// Gives an existing share a new expiry (none: for good).
@@ -130,37 +162,38 @@ async fn set_expiry(
 
 /// The partner ends a share granted to it (ADMIN); refused while the driver is on one of its
 /// PLANNED or IN_PROGRESS routes. Returns the ended share.
-pub async fn release(state: &AppState, actor: &Actor, driver_id: Uuid) -> AppResult<share::Model> {
-    let txn = state.db.begin_write().await?;
-    let driver = lock_user(&*txn, driver_id)
+pub async fn release(svc: &Services, actor: &Actor, driver_id: Uuid) -> AppResult<share::Model> {
+    let mut work = Work::begin(&svc.db).await?;
+    let driver = lock_user(&*work, driver_id)
         .await?
         .filter(|u| u.is_driver)
         .ok_or_else(|| AppError::not_found("driver"))?;
     let share = share::Entity::find()
         .filter(share::Column::DriverId.eq(driver.id))
         .filter(share::Column::PartnerId.eq(actor.organization_id))
-        .one(&*txn)
+        .one(&*work)
         .await?
         .ok_or_else(|| AppError::not_found("driver"))?;
     actor.require_admin()?;
-    ensure_not_busy(&*txn, driver.id, Some(actor.organization_id)).await?;
-    share::Entity::delete_by_id(share.id).exec(&*txn).await?;
+    ensure_not_busy(&*work, driver.id, Some(actor.organization_id)).await?;
+    share::Entity::delete_by_id(share.id).exec(&*work).await?;
     let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
     event.partner_id = Some(actor.organization_id);
-    let event = events::append(&*txn, &driver, event).await?;
-    commit(state, txn, vec![event], false).await?;
+    let event = events::append(&*work, &driver, event).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(share)
 }
 
 /// Ends one share, instantly; refused while the driver is on an active route of that partner.
 pub async fn unshare_driver(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     driver_id: Uuid,
     partner_id: Uuid,
 ) -> AppResult<user::Model> {
-    let txn = state.db.begin_write().await?;
-    let driver = lock_user(&*txn, driver_id)
+    let mut work = Work::begin(&svc.db).await?;
+    let driver = lock_user(&*work, driver_id)
         .await?
         .filter(|u| u.is_driver && u.organization_id == actor.organization_id)
         .ok_or_else(|| AppError::not_found("driver"))?;
@@ -168,15 +201,16 @@ pub async fn unshare_driver(
     let share = share::Entity::find()
         .filter(share::Column::DriverId.eq(driver.id))
         .filter(share::Column::PartnerId.eq(partner_id))
-        .one(&*txn)
+        .one(&*work)
         .await?
         .ok_or_else(|| AppError::not_found("share"))?;
-    ensure_not_busy(&*txn, driver.id, Some(partner_id)).await?;
-    share::Entity::delete_by_id(share.id).exec(&*txn).await?;
+    ensure_not_busy(&*work, driver.id, Some(partner_id)).await?;
+    share::Entity::delete_by_id(share.id).exec(&*work).await?;
     let mut event = NewEvent::same_status(EventKind::Unshared, &driver);
     event.partner_id = Some(partner_id);
-    let event = events::append(&*txn, &driver, event).await?;
-    commit(state, txn, vec![event], false).await?;
+    let event = events::append(&*work, &driver, event).await?;
+    work.event(event);
+    work.commit(&svc.outlets).await?;
     Ok(driver)
 }
 

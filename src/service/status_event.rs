@@ -12,6 +12,7 @@ use entity::status_event::{self, EventKind};
 use entity::status_event_audience as audience;
 
 use crate::auth::Actor;
+use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 use crate::events::visibility;
 use crate::service::page::{OrderedPage, Page, PageArgs};
@@ -41,11 +42,11 @@ pub struct EventWindow {
     limit: u64,
 }
 
-fn parse_cursor(raw: &str, field: &str) -> AppResult<i64> {
+fn parse_cursor(raw: &str, field: Input) -> AppResult<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|c| *c >= 0)
-        .ok_or_else(|| AppError::bad_input(field, "is not a cursor of this gateway"))
+        .ok_or_else(|| AppError::refused(field, "is not a cursor of this gateway"))
 }
 
 impl EventWindow {
@@ -57,12 +58,12 @@ impl EventWindow {
             ..args.clone()
         }
         .window()?;
-        let decode = |raw: &Option<String>, field: &str| {
+        let decode = |raw: &Option<String>, field: Input| {
             raw.as_deref().map(|c| parse_cursor(c, field)).transpose()
         };
         Ok(Self {
-            after: decode(&args.after, "after")?,
-            before: decode(&args.before, "before")?,
+            after: decode(&args.after, Input::After)?,
+            before: decode(&args.before, Input::Before)?,
             backward: plain.is_backward(),
             limit: plain.limit(),
         })
@@ -154,33 +155,53 @@ pub async fn list(
     window: EventWindow,
 ) -> AppResult<OrderedPage<status_event::Model>> {
     actor.require_manager()?;
-    let mut rows = Vec::new();
-    if window.limit > 0 {
-        rows = windowed(
-            filtered(own(actor), filter, false),
+    let rows = if window.limit > 0 {
+        matching(conn, actor, filter, window).await?
+    } else {
+        Vec::new()
+    };
+    let page = cut(rows, window);
+    let cursors = page.items.iter().map(|e| e.id.to_string()).collect();
+    Ok(OrderedPage { page, cursors })
+}
+
+/// The events in `window` the actor's organization sees: its own, and those it receives as a
+/// partner; up to `limit + 1` of each, unordered.
+async fn matching(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filter: &EventFilter,
+    window: EventWindow,
+) -> AppResult<Vec<status_event::Model>> {
+    let mut rows = windowed(
+        filtered(own(actor), filter, false),
+        status_event::Column::Id,
+        window,
+    )
+    .all(conn)
+    .await?;
+    // Bounded on both sides of the join, so neither index is read from its end.
+    let shared = windowed(
+        bounded(
+            filtered(as_partner(actor), filter, true),
             status_event::Column::Id,
             window,
-        )
-        .all(conn)
-        .await?;
-        // Bounded on both sides of the join, so neither index is read from its end.
-        let shared = windowed(
-            bounded(
-                filtered(as_partner(actor), filter, true),
-                status_event::Column::Id,
-                window,
-            ),
-            audience::Column::EventId,
-            window,
-        )
-        .all(conn)
-        .await?;
-        rows.extend(
-            shared
-                .into_iter()
-                .filter(|e| visibility::receives(e, actor.organization_id)),
-        );
-    }
+        ),
+        audience::Column::EventId,
+        window,
+    )
+    .all(conn)
+    .await?;
+    rows.extend(
+        shared
+            .into_iter()
+            .filter(|e| visibility::receives(e, actor.organization_id)),
+    );
+    Ok(rows)
+}
+
+/// The page of `window` out of `rows`: newest first, `limit` of them, and whether more follow.
+fn cut(mut rows: Vec<status_event::Model>, window: EventWindow) -> Page<status_event::Model> {
     if window.backward {
         rows.sort_by_key(|e| e.id);
     } else {
@@ -188,22 +209,19 @@ pub async fn list(
     }
     let more = rows.len() as u64 > window.limit;
     rows.truncate(window.limit as usize);
-    let page = if window.backward {
+    if window.backward {
         rows.reverse();
-        Page {
+        return Page {
             items: rows,
             has_next: window.before.is_some(),
             has_previous: more,
-        }
-    } else {
-        Page {
-            items: rows,
-            has_next: more,
-            has_previous: window.after.is_some(),
-        }
-    };
-    let cursors = page.items.iter().map(|e| e.id.to_string()).collect();
-    Ok(OrderedPage { page, cursors })
+        };
+    }
+    Page {
+        items: rows,
+        has_next: more,
+        has_previous: window.after.is_some(),
+    }
 }
 
 /// How many events of the audit trail match.

@@ -13,17 +13,15 @@ use entity::user::{self, UserStatus};
 use entity::{depot, invitation, organization, share};
 
 use crate::auth::{Actor, Roles, token};
-use crate::domain::access::AccessChange;
-use crate::domain::{Email, FieldResult, Name, OpaqueToken, Password, Phone, Search};
+use crate::domain::{AccessChange, Email, Input, Name, OpaqueToken, Password, Phone, Search};
 use crate::error::{AppError, AppResult, on_unique_violation};
 use crate::events::{self, NewEvent};
 use crate::mail;
 use crate::service::account::{self, Session};
 use crate::service::page::{self, Page, Window};
 use crate::service::{
-    commit, contains_pattern, ensure_not_busy, lock_organization, lock_user, own_user,
+    Services, Work, contains_pattern, ensure_not_busy, lock_organization, lock_user, own_user,
 };
-use crate::state::AppState;
 
 /// Invitations work this long.
 const INVITATION_DAYS: i64 = 7;
@@ -43,13 +41,13 @@ pub struct UserFilter {
 #[derive(Debug, Clone)]
 pub struct Invite {
     /// First name.
-    pub first_name: String,
+    pub first_name: Name,
     /// Last name.
-    pub last_name: String,
+    pub last_name: Name,
     /// Email.
-    pub email: String,
+    pub email: Email,
     /// Phone (E.164).
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     /// Roles (at least one).
     pub roles: Roles,
     /// Depot (drivers only); already decoded.
@@ -60,11 +58,11 @@ pub struct Invite {
 #[derive(Debug, Clone, Default)]
 pub struct Edit {
     /// New first name.
-    pub first_name: Option<String>,
+    pub first_name: Option<Name>,
     /// New last name.
-    pub last_name: Option<String>,
-    /// New phone; `Some("")` removes it.
-    pub phone: Option<String>,
+    pub last_name: Option<Name>,
+    /// New phone; `Some(None)` removes it.
+    pub phone: Option<Option<Phone>>,
     /// New roles.
     pub roles: Option<Roles>,
     /// New depot.
@@ -151,7 +149,8 @@ pub async fn get(
         .filter(|u| visible(actor, u)))
 }
 
-fn roles_of(user: &user::Model) -> Roles {
+/// The roles a membership row holds.
+pub fn roles_of(user: &user::Model) -> Roles {
     Roles {
         admin: user.is_admin,
         dispatcher: user.is_dispatcher,
@@ -177,6 +176,28 @@ fn check_admin_rule(
     Ok(())
 }
 
+/// A membership has at least one role.
+fn check_roles(roles: Roles) -> AppResult<()> {
+    if roles.is_empty() {
+        return Err(AppError::refused(
+            Input::Roles,
+            "at least one role is required",
+        ));
+    }
+    Ok(())
+}
+
+/// Only drivers have a depot.
+fn check_depot_holder(depot_id: Option<Uuid>, roles: Roles) -> AppResult<()> {
+    if depot_id.is_some() && !roles.driver {
+        return Err(AppError::refused(
+            Input::DepotId,
+            "only drivers have a depot",
+        ));
+    }
+    Ok(())
+}
+
 /// A depot of the actor's organization, or NOT_FOUND naming the field.
 async fn own_depot(
     conn: &impl ConnectionTrait,
@@ -191,50 +212,25 @@ async fn own_depot(
 }
 
 /// Invites a user: INVITED, with a single-use invitation mailed in the same transaction.
-pub async fn invite(state: &AppState, actor: &Actor, input: Invite) -> AppResult<user::Model> {
+pub async fn invite(svc: &Services, actor: &Actor, input: Invite) -> AppResult<user::Model> {
     actor.require_manager()?;
-    let first_name = Name::parse(&input.first_name)
-        .field("input.firstName")?
-        .into_inner();
-    let last_name = Name::parse(&input.last_name)
-        .field("input.lastName")?
-        .into_inner();
-    let email = Email::parse(&input.email).field("input.email")?;
-    let phone = input
-        .phone
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .map(Phone::parse)
-        .transpose()
-        .field("input.phone")?
-        .map(Phone::into_inner);
-    if input.roles.is_empty() {
-        return Err(AppError::bad_input(
-            "input.roles",
-            "at least one role is required",
-        ));
-    }
-    if input.depot_id.is_some() && !input.roles.driver {
-        return Err(AppError::bad_input(
-            "input.depotId",
-            "only drivers have a depot",
-        ));
-    }
+    check_roles(input.roles)?;
+    check_depot_holder(input.depot_id, input.roles)?;
     check_admin_rule(actor, None, Some(input.roles))?;
 
-    let txn = state.db.begin_write().await?;
+    let mut work = Work::begin(&svc.db).await?;
     if let Some(depot_id) = input.depot_id {
-        own_depot(&*txn, actor, depot_id).await?;
+        own_depot(&*work, actor, depot_id).await?;
     }
     let now = Utc::now();
     let user = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         organization_id: Set(actor.organization_id),
         account_id: Set(None),
-        email: Set(email.as_str().to_owned()),
-        first_name: Set(first_name),
-        last_name: Set(last_name),
-        phone: Set(phone),
+        email: Set(input.email.as_str().to_owned()),
+        first_name: Set(input.first_name.into_inner()),
+        last_name: Set(input.last_name.into_inner()),
+        phone: Set(input.phone.map(Phone::into_inner)),
         is_admin: Set(input.roles.admin),
         is_dispatcher: Set(input.roles.dispatcher),
         is_driver: Set(input.roles.driver),
@@ -245,27 +241,29 @@ pub async fn invite(state: &AppState, actor: &Actor, input: Invite) -> AppResult
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*txn)
+    .insert(&*work)
     .await
     .map_err(|e| {
         on_unique_violation(e, || {
             AppError::conflict("this email is already a user of the organization")
         })
     })?;
-    send_invitation(state, &*txn, &user).await?;
+    send_invitation(svc, &*work, &user).await?;
     let event = events::append(
-        &*txn,
+        &*work,
         &user,
         NewEvent::transition(EventKind::Invited, None, Some(UserStatus::Invited)),
     )
     .await?;
-    commit(state, txn, vec![event], true).await?;
+    work.event(event);
+    work.mail_queued();
+    work.commit(&svc.outlets).await?;
     Ok(user)
 }
 
 /// Issues a new invitation token (older ones stop working) and queues the mail.
 async fn send_invitation(
-    state: &AppState,
+    svc: &Services,
     conn: &impl ConnectionTrait,
     user: &user::Model,
 ) -> AppResult<()> {
@@ -288,10 +286,10 @@ async fn send_invitation(
     let org_name = organization::Entity::find_by_id(user.organization_id)
         .one(conn)
         .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
+        .ok_or_else(|| AppError::not_found("organization"))?
+        .name;
     let mail = mail::invitation(
-        &state.settings.public_url(),
+        &svc.settings.public_url,
         &user.email,
         &user.first_name,
         &org_name,
@@ -303,12 +301,12 @@ async fn send_invitation(
 
 /// Replaces the invitation of an INVITED user with a new one.
 pub async fn resend_invitation(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     user_id: Uuid,
 ) -> AppResult<user::Model> {
-    let txn = state.db.begin_write().await?;
-    let user = own_user(&*txn, actor.organization_id, user_id, "user").await?;
+    let mut work = Work::begin(&svc.db).await?;
+    let user = own_user(&*work, actor.organization_id, user_id, "user").await?;
     actor.require_manager()?;
     check_admin_rule(actor, Some(&user), None)?;
     if user.status != UserStatus::Invited {
@@ -316,151 +314,191 @@ pub async fn resend_invitation(
             "the user has already accepted the invitation",
         ));
     }
-    send_invitation(state, &*txn, &user).await?;
+    send_invitation(svc, &*work, &user).await?;
     let mut active = user.into_active_model();
     active.invited_at = Set(Utc::now());
     active.updated_at = Set(Utc::now());
-    let user = active.update(&*txn).await?;
-    commit(state, txn, Vec::new(), true).await?;
+    let user = active.update(&*work).await?;
+    work.mail_queued();
+    work.commit(&svc.outlets).await?;
+    Ok(user)
+}
+
+/// The answer to any invitation token that cannot be accepted, whichever the reason.
+fn bad_invitation() -> AppError {
+    AppError::refused(
+        Input::InvitationToken,
+        "the invitation is invalid, used or expired",
+    )
+}
+
+/// The unused, unexpired invitation behind `presented` and its INVITED user; `None` for an
+/// unknown, used or expired token alike.
+async fn pending_invitation(
+    conn: &impl ConnectionTrait,
+    presented: &str,
+) -> AppResult<Option<(invitation::Model, user::Model)>> {
+    let Ok(presented) = OpaqueToken::parse(presented) else {
+        return Ok(None);
+    };
+    let Some(invitation) = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(token::digest(presented.as_str())))
+        .one(conn)
+        .await?
+        .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())
+    else {
+        return Ok(None);
+    };
+    Ok(user::Entity::find_by_id(invitation.user_id)
+        .one(conn)
+        .await?
+        .filter(|u| u.status == UserStatus::Invited)
+        .map(|user| (invitation, user)))
+}
+
+/// The stored email of `user`; stored emails were validated when invited.
+fn stored_email(user: &user::Model) -> AppResult<Email> {
+    Email::parse(&user.email).map_err(|reason| {
+        AppError::Internal(anyhow::anyhow!(
+            "stored email of user {} is invalid: {reason}",
+            user.id
+        ))
+    })
+}
+
+/// Who accepts: the existing account of `email` when `pw` is its password, else a new
+/// account with `pw` (which must then meet the password rules).
+async fn invitation_credentials(
+    svc: &Services,
+    email: &Email,
+    pw: &str,
+) -> AppResult<account::Credentials> {
+    let Some(existing) = account::find_account(&svc.db.conn, email).await? else {
+        let pw = Password::parse(pw)
+            .map_err(|reason| AppError::refused(Input::InvitationPassword, reason))?;
+        let hash = svc.hasher.hash(pw.expose().to_owned()).await?;
+        return Ok(account::Credentials::New(hash));
+    };
+    svc.limiter.attempt(&account::credential_key(email)).await?;
+    let stored = Some(existing.password_hash.clone());
+    if !svc.hasher.verify(pw.to_owned(), stored).await? {
+        return Err(account::invalid_credentials());
+    }
+    Ok(account::Credentials::Existing(existing))
+}
+
+/// Marks the invitation used; refused when a concurrent acceptance claimed it first.
+async fn claim_invitation(conn: &impl ConnectionTrait, invitation_id: Uuid) -> AppResult<()> {
+    let claimed = invitation::Entity::update_many()
+        .col_expr(invitation::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .filter(invitation::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(bad_invitation());
+    }
+    Ok(())
+}
+
+/// INVITED → ACTIVE under `account_id`, with its ACTIVATED event.
+async fn activate(work: &mut Work, user: user::Model, account_id: Uuid) -> AppResult<user::Model> {
+    let now = Utc::now();
+    let mut active = user.into_active_model();
+    active.status = Set(UserStatus::Active);
+    active.account_id = Set(Some(account_id));
+    active.activated_at = Set(Some(now));
+    active.updated_at = Set(now);
+    let user = active.update(&**work).await?;
+    let transition = NewEvent::transition(
+        EventKind::Activated,
+        Some(UserStatus::Invited),
+        Some(UserStatus::Active),
+    );
+    let event = events::append(&**work, &user, transition).await?;
+    work.event(event);
     Ok(user)
 }
 
 /// Accepts an invitation: creates the account or checks the existing one's password; ACTIVE.
-pub async fn accept_invitation(state: &AppState, presented: &str, pw: &str) -> AppResult<Session> {
-    let bad_token =
-        || AppError::bad_input("input.token", "the invitation is invalid, used or expired");
-    let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
-    let invitation = invitation::Entity::find()
-        .filter(invitation::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(&state.db.conn)
+pub async fn accept_invitation(svc: &Services, presented: &str, pw: &str) -> AppResult<Session> {
+    let (invitation, user) = pending_invitation(&svc.db.conn, presented)
         .await?
-        .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())
-        .ok_or_else(bad_token)?;
-    let user = user::Entity::find_by_id(invitation.user_id)
-        .one(&state.db.conn)
-        .await?
-        .filter(|u| u.status == UserStatus::Invited)
-        .ok_or_else(bad_token)?;
-    let email = Email::parse(&user.email).field("email")?;
-    let existing = account::find_account(&state.db.conn, &email).await?;
-    let new_hash = match &existing {
-        Some(a) => {
-            state
-                .limiter
-                .attempt(&account::credential_key(&email))
-                .await?;
-            if !state
-                .hasher
-                .verify(pw.to_owned(), Some(a.password_hash.clone()))
-                .await?
-            {
-                return Err(AppError::Unauthenticated(
-                    "invalid email or password".into(),
-                ));
-            }
-            None
-        }
-        None => {
-            let pw = Password::parse(pw).field("input.password")?;
-            Some(state.hasher.hash(pw.expose().to_owned()).await?)
-        }
-    };
-
-    let txn = state.db.begin_write().await?;
-    let claimed = invitation::Entity::update_many()
-        .col_expr(invitation::Column::UsedAt, Expr::value(Utc::now()))
-        .filter(invitation::Column::Id.eq(invitation.id))
-        .filter(invitation::Column::UsedAt.is_null())
-        .exec(&*txn)
+        .ok_or_else(bad_invitation)?;
+    let email = stored_email(&user)?;
+    let credentials = invitation_credentials(svc, &email, pw).await?;
+    let mut work = Work::begin(&svc.db).await?;
+    claim_invitation(&*work, invitation.id).await?;
+    let account = credentials
+        .account(
+            &*work,
+            &email,
+            "an account with this email was just created; try again",
+        )
         .await?;
-    if claimed.rows_affected != 1 {
-        return Err(bad_token());
-    }
-    let account = match (existing, new_hash) {
-        (Some(a), _) => a,
-        (None, Some(hash)) => account::insert_account(&*txn, &email, hash)
-            .await
-            .map_err(|e| {
-                on_unique_violation(e, || {
-                    AppError::conflict("an account with this email was just created; try again")
-                })
-            })?,
-        (None, None) => return Err(AppError::Internal(anyhow::anyhow!("password hash missing"))),
-    };
-    let now = Utc::now();
-    let mut active = user.into_active_model();
-    active.status = Set(UserStatus::Active);
-    active.account_id = Set(Some(account.id));
-    active.activated_at = Set(Some(now));
-    active.updated_at = Set(now);
-    let user = active.update(&*txn).await?;
-    let event = events::append(
-        &*txn,
-        &user,
-        NewEvent::transition(
-            EventKind::Activated,
-            Some(UserStatus::Invited),
-            Some(UserStatus::Active),
-        ),
-    )
-    .await?;
-    let session = account::issue_session(
-        state,
-        &*txn,
-        account.id,
-        Some(account::scope_of(&user)),
-        None,
-    )
-    .await?;
-    commit(state, txn, vec![event], false).await?;
+    let user = activate(&mut work, user, account.id).await?;
+    let scope = Some(account::scope_of(&user));
+    let session = account::issue_session(svc, &*work, account.id, scope, None).await?;
+    work.commit(&svc.outlets).await?;
     Ok(session)
 }
 
 /// Edits a user. Anyone may edit their own names and phone; roles and depot need a manager.
 pub async fn edit(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     user_id: Uuid,
     input: Edit,
 ) -> AppResult<user::Model> {
-    let first_name = input
-        .first_name
-        .as_deref()
-        .map(Name::parse)
-        .transpose()
-        .field("input.firstName")?;
-    let last_name = input
-        .last_name
-        .as_deref()
-        .map(Name::parse)
-        .transpose()
-        .field("input.lastName")?;
-    let phone = match input.phone.as_deref() {
-        None => None,
-        Some("") => Some(None),
-        Some(p) => Some(Some(Phone::parse(p).field("input.phone")?.into_inner())),
-    };
-    if input.roles.is_some_and(|r| r.is_empty()) {
-        return Err(AppError::bad_input(
-            "input.roles",
-            "at least one role is required",
-        ));
+    check_edit(&input)?;
+    let mut work = Work::begin(&svc.db).await?;
+    let user = editable_user(&work, actor, user_id, &input).await?;
+    let roles = input.roles.unwrap_or(roles_of(&user));
+    apply_role_change(&mut work, actor, &user, roles, input.depot_id).await?;
+    let changes_membership = input.changes_membership();
+    let user = edited(user, input, roles).update(&*work).await?;
+    // Sessions opened with the old roles end on every instance once this commits.
+    if changes_membership {
+        work.access_changed(AccessChange::MembershipChanged { user_id: user.id });
+    }
+    work.commit(&svc.outlets).await?;
+    Ok(user)
+}
+
+impl Edit {
+    /// Whether the edit touches the membership (roles or depot), which needs a manager.
+    fn changes_membership(&self) -> bool {
+        self.roles.is_some() || self.depot_id.is_some() || self.clear_depot
+    }
+}
+
+/// The rules an edit meets on its own, before anything is read.
+fn check_edit(input: &Edit) -> AppResult<()> {
+    if let Some(roles) = input.roles {
+        check_roles(roles)?;
     }
     if input.clear_depot && input.depot_id.is_some() {
-        return Err(AppError::bad_input(
-            "input.clearDepot",
+        return Err(AppError::refused(
+            Input::ClearDepot,
             "pass either depotId or clearDepot",
         ));
     }
+    Ok(())
+}
 
-    let txn = state.db.begin_write().await?;
-    lock_organization(&*txn, actor.organization_id).await?;
-    let user = lock_user(&*txn, user_id)
+/// The user to edit, locked, when the actor may make this edit to it.
+async fn editable_user(
+    work: &Work,
+    actor: &Actor,
+    user_id: Uuid,
+    input: &Edit,
+) -> AppResult<user::Model> {
+    lock_organization(&**work, actor.organization_id).await?;
+    let user = lock_user(&**work, user_id)
         .await?
         .filter(|u| u.organization_id == actor.organization_id)
         .ok_or_else(|| AppError::not_found("user"))?;
-    let changes_membership = input.roles.is_some() || input.depot_id.is_some() || input.clear_depot;
-    if user.id != actor.user_id || changes_membership {
+    if user.id != actor.user_id || input.changes_membership() {
         actor.require_manager()?;
     }
     check_admin_rule(actor, Some(&user), input.roles)?;
@@ -469,39 +507,52 @@ pub async fn edit(
             "an INVITED user cannot be edited until the invitation is accepted",
         ));
     }
-    let roles = input.roles.unwrap_or(roles_of(&user));
-    if input.depot_id.is_some() && !roles.driver {
-        return Err(AppError::bad_input(
-            "input.depotId",
-            "only drivers have a depot",
-        ));
+    Ok(user)
+}
+
+/// What giving `user` the roles `roles` (and the depot) requires: the depot is the
+/// organization's, an ADMIN leaving keeps another, a DRIVER leaving is retired.
+async fn apply_role_change(
+    work: &mut Work,
+    actor: &Actor,
+    user: &user::Model,
+    roles: Roles,
+    depot_id: Option<Uuid>,
+) -> AppResult<()> {
+    check_depot_holder(depot_id, roles)?;
+    if let Some(depot_id) = depot_id {
+        own_depot(&**work, actor, depot_id).await?;
     }
-    if let Some(depot_id) = input.depot_id {
-        own_depot(&*txn, actor, depot_id).await?;
-    }
-    let mut events = Vec::new();
     if user.is_admin && !roles.admin {
-        ensure_other_active_admin(&*txn, &user).await?;
+        ensure_other_active_admin(&**work, user).await?;
     }
     if user.is_driver && !roles.driver {
-        events.extend(retire_driver(&*txn, &user).await?);
+        let events = retire_driver(&**work, user).await?;
+        work.events(events);
     }
-    let mut active = user.clone().into_active_model();
-    if let Some(n) = first_name {
+    Ok(())
+}
+
+/// The row after the edit: names and phone as given, the roles, and the depot (none for a
+/// non-driver, whose INACTIVE status, a driver's only, becomes ACTIVE).
+fn edited(user: user::Model, input: Edit, roles: Roles) -> user::ActiveModel {
+    let was_inactive = user.status == UserStatus::Inactive;
+    let mut active = user.into_active_model();
+    if let Some(n) = input.first_name {
         active.first_name = Set(n.into_inner());
     }
-    if let Some(n) = last_name {
+    if let Some(n) = input.last_name {
         active.last_name = Set(n.into_inner());
     }
-    if let Some(p) = phone {
-        active.phone = Set(p);
+    if let Some(p) = input.phone {
+        active.phone = Set(p.map(Phone::into_inner));
     }
     active.is_admin = Set(roles.admin);
     active.is_dispatcher = Set(roles.dispatcher);
     active.is_driver = Set(roles.driver);
     if !roles.driver {
         active.depot_id = Set(None);
-        if user.status == UserStatus::Inactive {
+        if was_inactive {
             active.status = Set(UserStatus::Active);
         }
     } else if input.clear_depot {
@@ -510,27 +561,7 @@ pub async fn edit(
         active.depot_id = Set(Some(depot_id));
     }
     active.updated_at = Set(Utc::now());
-    let user = active.update(&*txn).await?;
-    let access = if changes_membership {
-        crate::access::record(
-            &*txn,
-            &[AccessChange::MembershipChanged { user_id: user.id }],
-        )
-        .await?
-    } else {
-        Vec::new()
-    };
-    commit(state, txn, events, false).await?;
-    state.access.changed(&access);
-    // Live sessions opened with the old roles end now on this instance; other instances'
-    // sockets authorize every operation anew and end at their next membership check.
-    if changes_membership {
-        state
-            .events
-            .sessions()
-            .end_unless(user.id, Some(&account::scope_of(&user)));
-    }
-    Ok(user)
+    active
 }
 
 /// CONFLICT unless the organization keeps another ACTIVE ADMIN besides `user`.
@@ -576,41 +607,37 @@ async fn retire_driver(
 }
 
 /// Deletes a user; completed routes keep the driver's name.
-pub async fn delete(state: &AppState, actor: &Actor, user_id: Uuid) -> AppResult<Uuid> {
-    let txn = state.db.begin_write().await?;
-    lock_organization(&*txn, actor.organization_id).await?;
-    let user = lock_user(&*txn, user_id)
+pub async fn delete(svc: &Services, actor: &Actor, user_id: Uuid) -> AppResult<Uuid> {
+    let mut work = Work::begin(&svc.db).await?;
+    lock_organization(&*work, actor.organization_id).await?;
+    let user = lock_user(&*work, user_id)
         .await?
         .filter(|u| u.organization_id == actor.organization_id)
         .ok_or_else(|| AppError::not_found("user"))?;
     actor.require_manager()?;
     check_admin_rule(actor, Some(&user), None)?;
     if user.is_admin {
-        ensure_other_active_admin(&*txn, &user).await?;
+        ensure_other_active_admin(&*work, &user).await?;
     }
     if user.is_driver {
-        ensure_not_busy(&*txn, user.id, None).await?;
+        ensure_not_busy(&*work, user.id, None).await?;
     }
     // DELETED first, so partners sharing the driver are still in its audience.
     let mut events = vec![
         events::append(
-            &*txn,
+            &*work,
             &user,
             NewEvent::transition(EventKind::Deleted, Some(user.status), None),
         )
         .await?,
     ];
     if user.is_driver {
-        events.extend(retire_driver(&*txn, &user).await?);
+        events.extend(retire_driver(&*work, &user).await?);
     }
-    user::Entity::delete_by_id(user.id).exec(&*txn).await?;
-    let access = crate::access::record(
-        &*txn,
-        &[AccessChange::MembershipDeleted { user_id: user.id }],
-    )
-    .await?;
-    commit(state, txn, events, false).await?;
-    state.access.changed(&access);
+    user::Entity::delete_by_id(user.id).exec(&*work).await?;
+    work.events(events);
+    work.access_changed(AccessChange::MembershipDeleted { user_id: user.id });
+    work.commit(&svc.outlets).await?;
     Ok(user.id)
 }
 
@@ -635,22 +662,7 @@ pub async fn preview_invitation(
     conn: &impl ConnectionTrait,
     presented: &str,
 ) -> AppResult<Option<InvitationPreview>> {
-    let Ok(presented) = OpaqueToken::parse(presented) else {
-        return Ok(None);
-    };
-    let Some(invitation) = invitation::Entity::find()
-        .filter(invitation::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(conn)
-        .await?
-        .filter(|i| i.used_at.is_none() && i.expires_at > Utc::now())
-    else {
-        return Ok(None);
-    };
-    let Some(user) = user::Entity::find_by_id(invitation.user_id)
-        .one(conn)
-        .await?
-        .filter(|u| u.status == UserStatus::Invited)
-    else {
+    let Some((invitation, user)) = pending_invitation(conn, presented).await? else {
         return Ok(None);
     };
     let Some(organization) = organization::Entity::find_by_id(user.organization_id)
@@ -756,21 +768,21 @@ pub const MAX_BULK_INVITES: usize = 500;
 /// boundary keeps its error): one failure undoes nothing else. Results are in input order.
 /// More than [`MAX_BULK_INVITES`] items, or a role that may not invite, refuses the whole batch.
 pub async fn invite_many(
-    state: &AppState,
+    svc: &Services,
     actor: &Actor,
     inputs: Vec<AppResult<Invite>>,
 ) -> AppResult<Vec<AppResult<user::Model>>> {
     actor.require_manager()?;
     if inputs.len() > MAX_BULK_INVITES {
-        return Err(AppError::bad_input(
-            "inputs",
+        return Err(AppError::refused(
+            Input::Batch,
             format!("at most {MAX_BULK_INVITES} invitations at once"),
         ));
     }
     let mut results = Vec::with_capacity(inputs.len());
     for input in inputs {
         results.push(match input {
-            Ok(input) => invite(state, actor, input).await,
+            Ok(input) => invite(svc, actor, input).await,
             Err(refused) => Err(refused),
         });
     }

@@ -61,6 +61,16 @@ pub fn redis_url() -> Option<String> {
     std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
 }
 
+/// Fails unless `REDIS_URL` is set: a test that needs several instances is `#[ignore]`d, so the
+/// SQLite run lists it as ignored, and CI's PostgreSQL + Redis pass runs it with
+/// `--include-ignored`; run without Redis, it fails rather than passing unchecked.
+pub fn require_redis() {
+    assert!(
+        redis_url().is_some(),
+        "this test needs REDIS_URL (it runs in the PostgreSQL + Redis pass)"
+    );
+}
+
 /// A fresh database URL: a new PostgreSQL database when `DATABASE_URL` is PostgreSQL,
 /// otherwise a SQLite file in `dir`.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
@@ -92,6 +102,15 @@ fn with_database(url: &str, name: &str) -> String {
         .find('/')
         .map_or(base.len(), |i| host_start + i);
     format!("{}/{name}{query}", &base[..host_end])
+}
+
+/// The string `value`, failing with the whole `response` when it is anything else (a failed
+/// call answers null where the string was expected).
+pub fn text(value: &Value, response: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {value} in {response}"))
+        .to_owned()
 }
 
 /// Starts a gateway on port 0 with a fresh database.
@@ -268,26 +287,14 @@ impl TestApp {
             .await;
         let payload = &data["createOrganization"];
         Org {
-            id: payload["viewer"]["organization"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            id: text(&payload["viewer"]["organization"]["id"], payload),
             name: name.to_owned(),
             admin: Session {
-                token: payload["accessToken"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                refresh: payload["refreshToken"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                token: text(&payload["accessToken"], payload),
+                refresh: text(&payload["refreshToken"], payload),
             },
             admin_email: email,
-            admin_user_id: payload["viewer"]["user"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            admin_user_id: text(&payload["viewer"]["user"]["id"], payload),
         }
     }
 
@@ -300,10 +307,7 @@ impl TestApp {
                 json!({ "input": { "firstName": "Test", "lastName": "Person", "email": email, "roles": roles } }),
             )
             .await;
-        data["inviteUser"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        text(&data["inviteUser"]["id"], &data)
     }
 
     /// Waits for the newest mail to `to` and returns its text.
@@ -403,14 +407,8 @@ impl TestApp {
             user_id,
             email,
             session: Session {
-                token: data["acceptInvitation"]["accessToken"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                refresh: data["acceptInvitation"]["refreshToken"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                token: text(&data["acceptInvitation"]["accessToken"], &data),
+                refresh: text(&data["acceptInvitation"]["refreshToken"], &data),
             },
         }
     }
@@ -424,10 +422,7 @@ impl TestApp {
                 json!({ "input": { "name": name, "timezone": "Europe/Berlin" } }),
             )
             .await;
-        data["createDepot"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        text(&data["createDepot"]["id"], &data)
     }
 
     /// Creates a PLANNED route; returns its ID.
@@ -439,10 +434,7 @@ impl TestApp {
                 json!({ "input": { "name": name, "plannedStart": "2030-01-01T08:00:00Z" } }),
             )
             .await;
-        data["createRoute"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        text(&data["createRoute"]["id"], &data)
     }
 
     /// SQL statements run so far by this instance.

@@ -652,8 +652,15 @@ async fn a_driver_sees_only_itself_its_own_routes_and_all_depots() {
         )
         .await;
     assert!(peek["user"].is_null());
-    let as_user = retype(&other.driver_id, "User");
-    assert_eq!(as_user, other.user_id);
+    // The other driver's card ID, retyped as a User ID, finds nothing either.
+    let retyped = app
+        .ok(
+            Some(&me.session.token),
+            "query($u: ID!) { user(id: $u) { id } }",
+            json!({ "u": retype(&other.driver_id, "User") }),
+        )
+        .await;
+    assert!(retyped["user"].is_null());
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{Options, TestApp, redis_url, spawn_app, spawn_with};
+use crate::helpers::{Options, TestApp, require_redis, spawn_app, spawn_with};
 
 /// The WebSocket subprotocols the gateway speaks.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -498,11 +498,9 @@ async fn a_driver_watches_only_its_own_events() {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: runs in the PostgreSQL + Redis pass (--include-ignored)"]
 async fn a_mutation_on_one_instance_reaches_a_subscriber_on_another() {
-    if redis_url().is_none() {
-        eprintln!("REDIS_URL not set: the multi-instance test runs in the PostgreSQL + Redis pass");
-        return;
-    }
+    require_redis();
     let one = spawn_app().await;
     let two = one.second_instance().await;
     let org = one.create_org("Acme").await;
@@ -591,11 +589,9 @@ async fn wait_ready(app: &TestApp, status: u16) {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: runs in the PostgreSQL + Redis pass (--include-ignored)"]
 async fn a_redis_outage_loses_no_event_and_readiness_reports_it() {
-    if redis_url().is_none() {
-        eprintln!("REDIS_URL not set: the Redis outage test runs in the PostgreSQL + Redis pass");
-        return;
-    }
+    require_redis();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -1415,11 +1411,9 @@ async fn a_cancelled_route_reaches_its_organization_and_its_driver_and_a_route_w
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: runs in the PostgreSQL + Redis pass (--include-ignored)"]
 async fn an_expired_share_ends_once_with_one_unshared_event_on_every_instance() {
-    if redis_url().is_none() {
-        eprintln!("REDIS_URL not set: the multi-instance test runs in the PostgreSQL + Redis pass");
-        return;
-    }
+    require_redis();
     let sweeping = || vec![("--share-expiry-interval".into(), "1".into())];
     let one = spawn_with(Options {
         extra: sweeping(),
