@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::events::{self, EventHub};
 use crate::http::{self, Edge};
+use crate::live::{self, sessions::LiveSessions};
 use crate::mail::{self, Mailer};
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -91,11 +92,12 @@ impl Application {
             Some(url) => {
                 let client = events::redis::client(url)?;
                 let health = events::redis::RedisHealth::default();
-                let publisher = events::redis::publisher(
+                let (publisher, publishing) = events::redis::publisher(
                     client.clone(),
                     settings.redis_channel.clone(),
                     stop.clone(),
                 );
+                tasks.push(publishing);
                 let (tx, rx) = mpsc::unbounded_channel();
                 tasks.push(tokio::spawn(events::redis::subscribe_loop(
                     client.clone(),
@@ -115,8 +117,14 @@ impl Application {
                 (hub, dispatcher, Some((client, health)))
             }
         };
-        tasks.push(tokio::spawn(http::recheck::run(
-            hub.sessions().clone(),
+        let sessions = Arc::new(LiveSessions::default());
+        tasks.push(tokio::spawn(live::sessions::follow(
+            sessions.clone(),
+            hub.clone(),
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(live::recheck::run(
+            sessions.clone(),
             db.clone(),
             Duration::from_secs(settings.session_check_interval),
             stop.clone(),
@@ -171,6 +179,7 @@ impl Application {
             jwt,
             metrics,
             events: hub,
+            sessions,
             mailer,
             limiter,
             client_limiter,
@@ -187,14 +196,19 @@ impl Application {
         Ok(Self {
             listener,
             edge: Edge {
+                live: live::Live {
+                    state: state.clone(),
+                    schema: schema.clone(),
+                    ingest: ingest.clone(),
+                    groups: Default::default(),
+                    shutdown: stop.clone(),
+                    connections: Default::default(),
+                },
                 state,
                 schema,
                 introspection,
                 ingest,
                 redis,
-                groups: Default::default(),
-                shutdown: stop.clone(),
-                connections: Default::default(),
             },
             stop,
             tasks,
@@ -221,7 +235,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let connections = self.edge.connections.clone();
+        let connections = self.edge.live.connections.clone();
         let settings = self.edge.state.settings.clone();
         let metrics = self.edge.state.metrics.clone();
         let router = http::router(self.edge);

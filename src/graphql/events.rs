@@ -197,7 +197,7 @@ impl Subscription {
             ctx.data_opt::<stream::Tap>().cloned(),
         );
         Ok(events.map(|item| match item {
-            Ok(event) => Ok(StatusEvent(event)),
+            Ok(event) => Ok(StatusEvent(event.model.clone())),
             Err(StreamEnd::TokenExpired) => Err(AppError::Unauthenticated(
                 "the access token expired; subscribe again with a fresh token".into(),
             ))

@@ -20,7 +20,8 @@ use axum::extract::ConnectInfo;
 use crate::auth::ClientAddr;
 use crate::metrics::OperationType as OperationMetric;
 
-use super::{Edge, authenticate, client_addr, sse, ws};
+use super::{Edge, authenticate, client_addr};
+use crate::live::{connection, sse};
 
 /// Most operations in one batch.
 const MAX_BATCH: usize = 10;
@@ -119,7 +120,7 @@ pub async fn post(
     if wants_event_stream(&headers) {
         return match serde_json::from_slice::<Request>(&body) {
             Ok(request) if request.query.trim().is_empty() => missing_query(),
-            Ok(request) => sse::stream(&edge, &headers, client, request).await,
+            Ok(request) => sse::stream(&edge.live, &headers, client, request).await,
             Err(e) => json_error(
                 StatusCode::BAD_REQUEST,
                 &format!("malformed JSON body: {e}"),
@@ -160,7 +161,7 @@ pub async fn get_or_upgrade(
     let client = client_addr(peer, &parts.headers, &edge.state.settings.trusted_proxies);
     if parts.headers.get(header::UPGRADE).is_some() {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &edge).await {
-            Ok(upgrade) => ws::upgrade(edge, upgrade, client),
+            Ok(upgrade) => connection::upgrade(edge.live, upgrade, client),
             Err(rejection) => rejection.into_response(),
         };
     }

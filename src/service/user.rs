@@ -515,8 +515,7 @@ pub async fn edit(
     // sockets authorize every operation anew and end at their next membership check.
     if changes_membership {
         state
-            .events
-            .sessions()
+            .sessions
             .end_unless(user.id, Some(&account::scope_of(&user)));
     }
     Ok(user)

@@ -1,17 +1,20 @@
 //! Live sessions by membership: a dashboard's socket or event stream ends as soon as its
-//! membership is deleted, on every instance (the DELETED event reaches them all), or once the
-//! edge's periodic check finds its membership changed (roles, status), rather than living on
-//! until its access token expires.
+//! membership is deleted, on every instance (each follows the membership changes of its hub), or
+//! once the periodic check ([`super::recheck`]) finds its membership changed, rather than
+//! living on until its access token expires.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::auth::principal::Scope;
+use crate::events::EventHub;
+use crate::events::hub::MembershipChange;
 
 /// One live session: the scope it was opened with, and how to end it.
 struct Session {
@@ -81,6 +84,28 @@ impl LiveSessions {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, HashMap<u64, Session>>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Ends the sessions of every membership the hub reports DELETED, until `stop`. Events missed
+/// by falling behind are caught by the periodic re-check.
+pub async fn follow(sessions: Arc<LiveSessions>, hub: EventHub, stop: CancellationToken) {
+    let mut changes = hub.memberships();
+    loop {
+        let received = tokio::select! {
+            _ = stop.cancelled() => return,
+            received = changes.recv() => received,
+        };
+        match received {
+            Ok(MembershipChange::Deleted(user_id)) => sessions.end(user_id),
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::warn!(
+                    skipped,
+                    "live sessions fell behind the event hub; the re-check covers it"
+                );
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

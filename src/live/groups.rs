@@ -11,46 +11,124 @@
 //! Other documents, or an `after` written into the document itself, run on their own.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use async_graphql::parser::types::{OperationType, Selection};
 use async_graphql::{Name, Request, Value, Variables};
+use axum::extract::ws::Utf8Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use crate::auth::{Auth, Principal};
 use crate::events::stream::{Progress, Tap};
 use crate::graphql::AppSchema;
 
-use super::Edge;
+use super::Live;
+use super::protocol::{INTERNAL_RESPONSE, Payload, Protocol, ServerMessage, Unencodable, to_json};
 
 /// Responses a member may fall behind its group before it is told to resubscribe.
-const GROUP_BACKLOG: usize = 1024;
+pub const GROUP_BACKLOG: usize = 1024;
 /// How long the group's own execution stays authorized; members keep their own expiry.
 const GROUP_LIFETIME: Duration = Duration::from_secs(3650 * 24 * 3600);
 
-/// One response of a group, serialized once.
+/// One response of a group, serialized once; the message around it is encoded once per
+/// protocol for the subscription id most members use, and shared by all of them.
 pub struct Item {
-    /// Nothing ran: parse, validation or authorization of the whole operation failed.
-    pub request_error: bool,
-    /// The serialized GraphQL response.
-    pub payload: String,
     /// The cursor of the event the response is about.
     pub cursor: i64,
-    /// The group's execution is over: nothing follows this item, which carries no response.
-    pub end: bool,
+    /// What the item says.
+    body: Body,
+    /// The message for the first member id seen, by protocol: members using the same id
+    /// (dashboards mostly do) send these very bytes.
+    encoded: [OnceLock<(Box<str>, Utf8Bytes)>; 2],
+}
+
+/// What an item says.
+enum Body {
+    /// A response; the errors list apart when nothing ran (a request error).
+    Response {
+        /// The serialized GraphQL response.
+        payload: String,
+        /// The serialized errors list of a request error.
+        request_errors: Option<String>,
+    },
+    /// The group's execution is over: nothing follows.
+    End,
 }
 
 impl Item {
     fn new(response: async_graphql::Response, first: bool, cursor: i64) -> Self {
         let response = crate::graphql::ingest::Finish::default().apply(response);
-        Self {
-            request_error: first && crate::graphql::ingest::is_request_error(&response),
-            payload: serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
+        let request_error = first && crate::graphql::ingest::is_request_error(&response);
+        let request_errors = request_error.then(|| to_json(&response.errors, "[]"));
+        Self::with(
             cursor,
-            end: false,
+            Body::Response {
+                payload: to_json(&response, INTERNAL_RESPONSE),
+                request_errors,
+            },
+        )
+    }
+
+    fn end() -> Self {
+        Self::with(i64::MAX, Body::End)
+    }
+
+    fn with(cursor: i64, body: Body) -> Self {
+        Self {
+            cursor,
+            body,
+            encoded: Default::default(),
+        }
+    }
+
+    /// Whether this item ends the group.
+    pub fn is_end(&self) -> bool {
+        matches!(self.body, Body::End)
+    }
+
+    /// Whether the operation failed as a whole (nothing ran).
+    pub fn is_request_error(&self) -> bool {
+        matches!(
+            self.body,
+            Body::Response {
+                request_errors: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// The message carrying this item to subscription `id`, in `protocol`.
+    pub fn message(&self, protocol: Protocol, id: &str) -> Result<Utf8Bytes, Unencodable> {
+        let slot = &self.encoded[protocol as usize];
+        if let Some((cached, bytes)) = slot.get()
+            && **cached == *id
+        {
+            return Ok(bytes.clone());
+        }
+        let bytes = self.encode(protocol, id)?;
+        // Only the first id seen is kept: members with another id encode their own.
+        let _ = slot.set((id.into(), bytes.clone()));
+        Ok(bytes)
+    }
+
+    fn encode(&self, protocol: Protocol, id: &str) -> Result<Utf8Bytes, Unencodable> {
+        match &self.body {
+            Body::Response {
+                request_errors: Some(errors),
+                ..
+            } if protocol.error_ends_operation() => {
+                ServerMessage::SerializedError { id, errors }.encode(protocol)
+            }
+            Body::Response { payload, .. } => ServerMessage::Next {
+                id,
+                payload: Payload::Serialized(payload),
+            }
+            .encode(protocol),
+            Body::End => ServerMessage::Complete { id }.encode(protocol),
         }
     }
 }
@@ -67,7 +145,10 @@ struct Key {
 }
 
 struct Group {
+    /// The group's responses, to every member.
     tx: broadcast::Sender<Arc<Item>>,
+    /// Cancels the group's execution once the last member has let go of the group.
+    _abandoned: DropGuard,
 }
 
 /// A membership in a group: the receiver, the group kept alive by it, and the member's own
@@ -124,7 +205,7 @@ impl Membership {
             }
             loop {
                 match rx.recv().await {
-                    Ok(item) if item.end => {
+                    Ok(item) if item.is_end() => {
                         yield Delivery::End;
                         break;
                     }
@@ -154,7 +235,7 @@ impl Groups {
     /// Joins (or starts) the group for `request`; gives the request back when it cannot be shared.
     pub fn join(
         self: &Arc<Self>,
-        edge: &Edge,
+        live: &Live,
         auth: &Auth,
         request: Request,
     ) -> Result<Membership, Box<Request>> {
@@ -187,7 +268,7 @@ impl Groups {
                 replay_only: true,
             };
             Replay {
-                schema: edge.schema.clone(),
+                schema: live.schema.clone(),
                 request: request.data(auth.clone()).data(tap),
                 progress,
             }
@@ -201,17 +282,23 @@ impl Groups {
             });
         }
         let (tx, rx) = broadcast::channel(GROUP_BACKLOG);
-        let group = Arc::new(Group { tx: tx.clone() });
+        let abandoned = CancellationToken::new();
+        let group = Arc::new(Group {
+            tx: tx.clone(),
+            _abandoned: abandoned.clone().drop_guard(),
+        });
         groups.insert(key.clone(), Arc::downgrade(&group));
         drop(groups);
-        let live = group_request(&key, variables);
-        tokio::spawn(run(
-            self.clone(),
-            edge.clone(),
-            (key, Arc::downgrade(&group)),
-            live.data(group_auth(principal)),
+        let execution = Execution {
+            groups: self.clone(),
+            live: live.clone(),
+            key,
+            group: Arc::downgrade(&group),
             tx,
-        ));
+            abandoned,
+        };
+        let request = group_request(&execution.key, variables).data(group_auth(principal));
+        live.connections.spawn(execution.run(request));
         Ok(Membership { rx, group, replay })
     }
 
@@ -287,38 +374,53 @@ fn group_auth(principal: &Principal) -> Auth {
     Auth::Signed(principal)
 }
 
-async fn run(
+/// A group's one execution of its document.
+struct Execution {
+    /// The registry the group is listed in.
     groups: Arc<Groups>,
-    edge: Edge,
-    (key, group): (Key, Weak<Group>),
-    request: Request,
+    /// What the live wing shares.
+    live: Live,
+    /// The group's key in the registry.
+    key: Key,
+    /// The group, while it has members.
+    group: Weak<Group>,
+    /// The group's responses.
     tx: broadcast::Sender<Arc<Item>>,
-) {
-    let progress = Progress::default();
-    let tap = Tap {
-        progress: progress.clone(),
-        replay_only: false,
-    };
-    let mut responses = edge.schema.execute_stream(request.data(tap));
-    let mut first = true;
-    while let Some(response) = responses.next().await {
-        // The stream waits while its response is resolved: progress is this event's cursor.
-        let item = Item::new(response, first, progress.get());
-        first = false;
-        if tx.send(Arc::new(item)).is_err() {
-            break;
+    /// Cancelled once no member is left.
+    abandoned: CancellationToken,
+}
+
+impl Execution {
+    /// Runs until the document's stream ends, the last member leaves or the server stops;
+    /// then every member is told the execution is over.
+    async fn run(self, request: Request) {
+        let progress = Progress::default();
+        let tap = Tap {
+            progress: progress.clone(),
+            replay_only: false,
+        };
+        let mut responses = self.live.schema.execute_stream(request.data(tap));
+        let mut first = true;
+        loop {
+            let response = tokio::select! {
+                _ = self.abandoned.cancelled() => break,
+                _ = self.live.shutdown.cancelled() => break,
+                response = responses.next() => response,
+            };
+            let Some(response) = response else { break };
+            // The stream waits while its response is resolved: progress is this event's cursor.
+            let item = Item::new(response, first, progress.get());
+            first = false;
+            if self.tx.send(Arc::new(item)).is_err() {
+                break;
+            }
         }
+        // Unlisted first, so nobody joins a finished group; then every member, however it
+        // joined, is told the execution is over (members keep the channel open, so its
+        // closing alone would never reach them).
+        self.groups.remove(&self.key, &self.group);
+        let _ = self.tx.send(Arc::new(Item::end()));
     }
-    // Unlisted first, so nobody joins a finished group; then every member, however it joined,
-    // is told the execution is over (members keep the channel open, so its closing alone
-    // would never reach them).
-    groups.remove(&key, &group);
-    let _ = tx.send(Arc::new(Item {
-        request_error: false,
-        payload: String::new(),
-        cursor: i64::MAX,
-        end: true,
-    }));
 }
 
 #[cfg(test)]
