@@ -266,7 +266,11 @@ impl Connection {
                 Ok(())
             }
             Step::Shared(id, delivery) => self.deliver(socket, id, delivery).await,
-            Step::Incoming(incoming) => return self.incoming(socket, timers, incoming).await,
+            Step::Incoming(incoming) => {
+                // Boxed: authorizing a message awaits database reads whose futures are large,
+                // and every idle connection would otherwise carry their size all its life.
+                return Box::pin(self.incoming(socket, timers, incoming)).await;
+            }
         };
         match sent {
             Ok(()) => Flow::Go,
