@@ -44,6 +44,8 @@ pub struct Tap {
     pub progress: Progress,
     /// End once the replay has caught up instead of going on live.
     pub replay_only: bool,
+    /// Replay from this cursor rather than the operation's `after` (a member catching up).
+    pub from: Option<i64>,
 }
 
 /// The cursor of the last event a stream read, seen or not by its subscriber: after an event

@@ -8,7 +8,7 @@
 //! connection itself, with no task or queue of their own, because one event goes to thousands
 //! of them; other subscriptions run in their own task and forward into one bounded queue. A
 //! slow client never buffers without bound: its streams stop being polled and catch up from
-//! the log, or (shared members) are told to resubscribe once they fall too far behind.
+//! the log once they fall too far behind.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -382,17 +382,6 @@ impl Connection {
     ) -> Result<(), axum::Error> {
         let item = match delivery {
             Delivery::Item(item) => item,
-            Delivery::Lagged => {
-                self.live.state.metrics.lag_disconnect();
-                self.leave(&id);
-                let ending = self.ending(
-                    &id,
-                    AppError::RateLimited(
-                        "this subscriber fell too far behind; subscribe again with `after` set to the last cursor received".into(),
-                    ),
-                );
-                return feed_all(socket, ending).await;
-            }
             Delivery::End => {
                 self.leave(&id);
                 let complete = self.encode_all(&[ServerMessage::Complete { id: &id }]);

@@ -29,8 +29,6 @@ use crate::graphql::AppSchema;
 use super::Live;
 use super::protocol::{INTERNAL_RESPONSE, Payload, Protocol, ServerMessage, Unencodable, to_json};
 
-/// Responses a member may fall behind its group before it is told to resubscribe.
-pub const GROUP_BACKLOG: usize = 1024;
 /// How long the group's own execution stays authorized; members keep their own expiry.
 const GROUP_LIFETIME: Duration = Duration::from_secs(3650 * 24 * 3600);
 
@@ -151,69 +149,115 @@ struct Group {
     _abandoned: DropGuard,
 }
 
-/// A membership in a group: the receiver, the group kept alive by it, and the member's own
-/// replay when it resumes from a cursor.
+/// A membership in a group: the receiver, the group kept alive by it, and how the member
+/// replays from the log (when it resumes from a cursor, and whenever it falls behind).
 pub struct Membership {
+    /// The group's responses.
     rx: broadcast::Receiver<Arc<Item>>,
+    /// The group, alive while it has members.
     group: Arc<Group>,
-    replay: Option<Replay>,
+    /// The member's own request, to replay from the log.
+    replayer: Replayer,
+    /// Whether the member resumes from the cursor in its request.
+    resumes: bool,
+    /// Where the member stands when it joins without a cursor.
+    start: i64,
 }
 
-/// A member's replay: its own request, run until it has caught up.
-struct Replay {
+/// A member's own request, run from a cursor until it has caught up with the log.
+struct Replayer {
+    /// The schema.
     schema: AppSchema,
-    request: Request,
-    progress: Progress,
+    /// The member's document and operation.
+    query: String,
+    /// The operation to run.
+    operation_name: Option<String>,
+    /// The member's variables, its cursor among them.
+    variables: Variables,
+    /// The member's authorization.
+    auth: Auth,
+}
+
+impl Replayer {
+    /// The member's responses after `from` (its own cursor when `None`), up to the log's end.
+    fn replay(
+        &self,
+        from: Option<i64>,
+    ) -> (
+        impl Stream<Item = async_graphql::Response> + use<>,
+        Progress,
+    ) {
+        let progress = Progress::default();
+        let tap = Tap {
+            progress: progress.clone(),
+            replay_only: true,
+            from,
+        };
+        let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
+        if let Some(name) = &self.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        let request = request.data(self.auth.clone()).data(tap);
+        (self.schema.execute_stream(request), progress)
+    }
 }
 
 /// What a member receives.
 pub enum Delivery {
     /// The group's next response.
     Item(Arc<Item>),
-    /// The member fell more than the group's backlog behind; nothing more follows.
-    Lagged,
-    /// The group's operation ended.
+    /// The group's operation ended, or the member's replay failed: nothing follows.
     End,
 }
 
 impl Membership {
-    /// The member's deliveries, ending after `Lagged` or `End`; the group lives as long.
+    /// The member's deliveries, ending after `End`; the group lives as long. A member that
+    /// falls more than the backlog behind its group listens again and replays from the last
+    /// cursor it was sent, skipping group responses its replay covered: no gap, no duplicate.
     pub fn into_deliveries(self) -> impl Stream<Item = Delivery> + Send + 'static {
         let Membership {
             mut rx,
             group,
-            replay,
+            replayer,
+            resumes,
+            start,
         } = self;
         async_stream::stream! {
-            let _alive = group;
-            // Group responses at or below this cursor were part of the replay.
+            // Group responses at or below this cursor were part of a replay.
             let mut seam = i64::MIN;
-            if let Some(Replay { schema, request, progress }) = replay {
-                let mut responses = schema.execute_stream(request);
-                let mut first = true;
-                while let Some(response) = responses.next().await {
-                    let failed = !response.errors.is_empty();
-                    yield Delivery::Item(Arc::new(Item::new(response, first, progress.get())));
-                    first = false;
-                    if failed {
-                        // A refused cursor or an expired token: the subscription is over.
-                        yield Delivery::End;
-                        return;
-                    }
-                }
-                seam = progress.get();
-            }
+            let mut last = start;
+            let mut replay_from = resumes.then_some(None);
             loop {
+                if let Some(from) = replay_from.take() {
+                    let (mut responses, progress) = replayer.replay(from);
+                    let mut first = true;
+                    while let Some(response) = responses.next().await {
+                        let failed = !response.errors.is_empty();
+                        yield Delivery::Item(Arc::new(Item::new(response, first, progress.get())));
+                        first = false;
+                        if failed {
+                            // A refused cursor, an expired token, the log unavailable: over.
+                            yield Delivery::End;
+                            return;
+                        }
+                    }
+                    seam = progress.get();
+                    last = last.max(seam);
+                }
                 match rx.recv().await {
                     Ok(item) if item.is_end() => {
                         yield Delivery::End;
                         break;
                     }
                     Ok(item) if item.cursor <= seam => continue,
-                    Ok(item) => yield Delivery::Item(item),
+                    Ok(item) => {
+                        last = item.cursor;
+                        yield Delivery::Item(item);
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        yield Delivery::Lagged;
-                        break;
+                        // Listen again first, so what the group sends meanwhile waits here.
+                        rx = group.tx.subscribe();
+                        replay_from = Some(Some(last));
                     }
                     Err(broadcast::error::RecvError::Closed) => {
                         yield Delivery::End;
@@ -261,27 +305,26 @@ impl Groups {
             operation_name: request.operation_name.clone(),
             variables: serde_json::to_string(&variables).unwrap_or_default(),
         };
-        let replay = resumes.then(|| {
-            let progress = Progress::default();
-            let tap = Tap {
-                progress: progress.clone(),
-                replay_only: true,
-            };
-            Replay {
-                schema: live.schema.clone(),
-                request: request.data(auth.clone()).data(tap),
-                progress,
-            }
-        });
+        let replayer = Replayer {
+            schema: live.schema.clone(),
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: request.variables.clone(),
+            auth: auth.clone(),
+        };
+        let start = live.state.events.last_cursor();
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
             return Ok(Membership {
                 rx: group.tx.subscribe(),
                 group,
-                replay,
+                replayer,
+                resumes,
+                start,
             });
         }
-        let (tx, rx) = broadcast::channel(GROUP_BACKLOG);
+        // A member may fall as far behind its group as a stream behind the live feed.
+        let (tx, rx) = broadcast::channel(live.state.settings.subscriber_backlog);
         let abandoned = CancellationToken::new();
         let group = Arc::new(Group {
             tx: tx.clone(),
@@ -299,7 +342,13 @@ impl Groups {
         };
         let request = group_request(&execution.key, variables).data(group_auth(principal));
         live.connections.spawn(execution.run(request));
-        Ok(Membership { rx, group, replay })
+        Ok(Membership {
+            rx,
+            group,
+            replayer,
+            resumes,
+            start,
+        })
     }
 
     /// Unlists `group` (and no newer group of the same key), so nobody joins it any more.
@@ -398,6 +447,7 @@ impl Execution {
         let tap = Tap {
             progress: progress.clone(),
             replay_only: false,
+            from: None,
         };
         let mut responses = self.live.schema.execute_stream(request.data(tap));
         let mut first = true;

@@ -8,11 +8,11 @@
 //! - [`sessions`]: the live sessions of this instance by membership, ended when it is deleted
 //!   or changes; [`recheck`] re-reads them as a safety net.
 //!
-//! Lag: a stream that falls behind the live feed of events (a subscriber's own, or a
-//! group's execution) catches up from the event log, in order, without gap or duplicate
-//! ([`crate::events::stream`]). A group member whose socket cannot take what its group sends
-//! for [`groups::GROUP_BACKLOG`] responses is ended with RATE_LIMITED and resumes with its
-//! last cursor, which replays from the log the same way.
+//! One lag policy: whatever falls behind catches up from the event log, in order, without
+//! gap or duplicate, and nobody is told to resubscribe. A stream behind the live feed of
+//! events (a subscriber's own, or a group's execution) replays from its last cursor
+//! ([`crate::events::stream`]); a group member behind its group by `SUBSCRIBER_BACKLOG`
+//! responses listens again and replays from the last cursor it was sent ([`groups`]).
 
 pub mod connection;
 pub mod groups;

@@ -1636,3 +1636,47 @@ async fn a_socket_whose_shared_subscriptions_ended_holds_the_full_cap_again() {
     let message = ws.recv().await;
     assert_eq!(message["type"], "next", "the hundredth fits: {message}");
 }
+
+#[tokio::test]
+async fn members_of_a_shared_group_that_fall_behind_catch_up_from_the_log_without_gap_or_duplicate()
+{
+    let app = spawn_with(Options {
+        extra: vec![("--subscriber-backlog".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let owner = app.create_org("Owner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    for i in 0..8 {
+        let partner = app.create_org(&format!("Partner {i}")).await;
+        share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    }
+    let mut first = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    let mut second = Ws::connect(&app, Proto::Legacy, &owner.admin.token).await;
+    first.subscribe_live("1").await;
+    second.subscribe_live("1").await;
+    assert_eq!(subscribers_gauge(&app, 2).await, 2);
+    // One commit, nine events, against a backlog of one response.
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($u: ID!) { deleteUser(id: $u) { deletedId } }",
+        json!({ "u": driver.user_id }),
+    )
+    .await;
+    for ws in [&mut first, &mut second] {
+        let mut cursors = Vec::new();
+        for _ in 0..9 {
+            cursors.push(cursor_of(&ws.event().await));
+        }
+        assert!(
+            cursors.windows(2).all(|w| w[0] + 1 == w[1]),
+            "a gap or a duplicate: {cursors:?}"
+        );
+    }
+    // Both still listen: the next change reaches them live.
+    app.invite(&owner.admin.token, "after@example.test", &["DRIVER"])
+        .await;
+    assert_eq!(first.event().await["kind"], "INVITED");
+    assert_eq!(second.event().await["kind"], "INVITED");
+    assert_eq!(subscribers_gauge(&app, 2).await, 2);
+}
