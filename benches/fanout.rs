@@ -4,9 +4,10 @@
 //!
 //! Run with `scripts/bench-fanout.sh` (raises the open-files limit), or
 //! `FANOUT_SUBSCRIBERS=1000,5000 cargo bench --bench fanout`. `FANOUT_RESUME=1` subscribes
-//! with a cursor, as dashboards do after a reconnect. Uses `DATABASE_URL` /
-//! `REDIS_URL` when set, else SQLite and in-process fan-out. Loopback only; bounded in
-//! count and time.
+//! with a cursor, as dashboards do after a reconnect. `FANOUT_INSTANCES=2` spreads the
+//! subscribers over two gateways sharing `DATABASE_URL` (PostgreSQL) and `REDIS_URL`, the
+//! changes made on the first. Uses `DATABASE_URL` / `REDIS_URL` when set, else SQLite and
+//! in-process fan-out. Loopback only; bounded in count and time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -163,11 +164,18 @@ async fn subscriber(
     }))
 }
 
-async fn run(n: usize, resume: bool) {
+async fn run(n: usize, resume: bool, instances: usize) {
     let gw = Gateway::start().await;
     let (token, driver) = fixture(&gw).await;
     let token = Arc::new(token);
-    let idle_rss = gw.rss_kib();
+    // Further instances start once the fixture's mail was read from the first one's directory.
+    let mut gateways = vec![gw];
+    for _ in 1..instances {
+        gateways.push(Gateway::start().await);
+    }
+    let gw = &gateways[0];
+    let ports: Vec<u16> = gateways.iter().map(|g| g.port).collect();
+    let idle_rss: u64 = gateways.iter().map(Gateway::rss_kib).sum();
     let started = Instant::now();
     let tasks = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let mut failed = 0usize;
@@ -175,7 +183,7 @@ async fn run(n: usize, resume: bool) {
         let opened = futures_util::future::join_all(
             chunk
                 .iter()
-                .map(|&i| subscriber(gw.port, i, token.clone(), resume)),
+                .map(|&i| subscriber(ports[i % ports.len()], i, token.clone(), resume)),
         )
         .await;
         for task in opened {
@@ -188,8 +196,8 @@ async fn run(n: usize, resume: bool) {
     let connected = n - failed;
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let loaded_rss = gw.rss_kib();
-    let cpu_before = gw.cpu_ms();
+    let loaded_rss: u64 = gateways.iter().map(Gateway::rss_kib).sum();
+    let cpu_before: u64 = gateways.iter().map(Gateway::cpu_ms).sum();
     for i in 0..EVENTS {
         let mutation = if i % 2 == 0 {
             "setDriverInactive"
@@ -204,7 +212,11 @@ async fn run(n: usize, resume: bool) {
         .await;
         tokio::time::sleep(SPACING).await;
     }
-    let cpu_ms = gw.cpu_ms().saturating_sub(cpu_before);
+    let cpu_ms = gateways
+        .iter()
+        .map(Gateway::cpu_ms)
+        .sum::<u64>()
+        .saturating_sub(cpu_before);
     let mut all = Vec::new();
     let mut complete = 0usize;
     for task in tasks.lock().await.drain(..) {
@@ -217,7 +229,7 @@ async fn run(n: usize, resume: bool) {
     all.sort_by(|a, b| a.total_cmp(b));
     let per_sub = (loaded_rss.saturating_sub(idle_rss)) as f64 / connected.max(1) as f64;
     println!(
-        "subscribers={n} resume={resume} connected={connected} connect_time={connect_secs:.1}s events={EVENTS} deliveries={} complete_subscribers={complete} \
+        "subscribers={n} instances={instances} resume={resume} connected={connected} connect_time={connect_secs:.1}s events={EVENTS} deliveries={} complete_subscribers={complete} \
          latency_ms p50={:.1} p90={:.1} p99={:.1} max={:.1} gateway_rss idle={}MiB loaded={}MiB per_subscriber={:.1}KiB gateway_cpu per_delivery={:.1}us",
         all.len(),
         percentile(&all, 0.5),
@@ -239,7 +251,19 @@ async fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let resume = std::env::var("FANOUT_RESUME").is_ok_and(|v| v == "1");
+    let instances: usize = std::env::var("FANOUT_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    if instances > 1 {
+        let shared = std::env::var("DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
+            && std::env::var("REDIS_URL").is_ok();
+        assert!(
+            shared,
+            "several instances need DATABASE_URL (PostgreSQL) and REDIS_URL"
+        );
+    }
     for n in sizes {
-        run(n, resume).await;
+        run(n, resume, instances).await;
     }
 }

@@ -26,6 +26,7 @@ use crate::db::Db;
 use crate::events::hub::Dispatcher;
 use crate::events::{self, EventHub};
 use crate::http::{self, Edge};
+use crate::live::{self, sessions::LiveSessions};
 use crate::mail::{self, Mailer};
 use crate::metrics::Metrics;
 use crate::service::{Outlets, ServiceSettings, Services};
@@ -100,7 +101,9 @@ fn event_hub(
     let health = events::redis::RedisHealth::default();
     let channel = settings.redis_channel.clone();
     let stop = background.stop.clone();
-    let publisher = events::redis::publisher(client.clone(), channel.clone(), stop.clone());
+    let (publisher, publishing) =
+        events::redis::publisher(client.clone(), channel.clone(), stop.clone());
+    background.tasks.push(publishing);
     let (tx, rx) = mpsc::unbounded_channel();
     let subscriber =
         events::redis::subscribe_loop(client.clone(), channel, tx, health.clone(), stop);
@@ -125,13 +128,13 @@ fn spawn_workers(
     metrics: &Metrics,
     dispatcher: Dispatcher,
     outlets: &Outlets,
+    sessions: &Arc<LiveSessions>,
 ) {
     let stop = background.stop.clone();
     let every = |seconds| Duration::from_secs(seconds);
-    let sessions = outlets.events.sessions().clone();
     let recheck_every = every(settings.session_check_interval);
-    background.spawn(http::recheck::run(
-        sessions,
+    background.spawn(live::recheck::run(
+        sessions.clone(),
         db.clone(),
         recheck_every,
         stop.clone(),
@@ -180,6 +183,7 @@ fn app_state(
     metrics: Metrics,
     jwt: JwtKeys,
     outlets: Outlets,
+    sessions: Arc<LiveSessions>,
     redis: &RedisLink,
 ) -> AppState {
     let (limiter, client_limiter) = credential_limiters(&settings, redis);
@@ -202,6 +206,7 @@ fn app_state(
         jwt,
         metrics,
         events: outlets.events,
+        sessions,
         mailer: outlets.mailer,
         limiter,
         client_limiter,
@@ -229,16 +234,22 @@ fn edge(
         ),
         None => crate::graphql::persisted::Persisted::local(),
     });
+    let ingest = Arc::new(crate::graphql::ingest::Ingest::new(limits));
     Edge {
+        live: live::Live {
+            state: state.clone(),
+            schema: schema.clone(),
+            ingest: ingest.clone(),
+            groups: Default::default(),
+            shutdown,
+            connections: Default::default(),
+        },
         state,
         schema,
         introspection,
-        ingest: Arc::new(crate::graphql::ingest::Ingest::new(limits)),
+        ingest,
         persisted,
         redis,
-        groups: Default::default(),
-        shutdown,
-        connections: Default::default(),
     }
 }
 
@@ -313,6 +324,7 @@ impl Application {
         };
         let (hub, dispatcher, redis) = event_hub(&settings, &db, &metrics, &mut background)?;
         let access = start_access(&db, &metrics, &settings, &redis, &mut background);
+        let sessions = Arc::new(LiveSessions::default());
         let outlets = Outlets {
             events: hub,
             mailer: Mailer::default(),
@@ -325,16 +337,29 @@ impl Application {
             &metrics,
             dispatcher,
             &outlets,
+            &sessions,
         );
         let stop = background.stop.clone();
-        let sessions = outlets.events.sessions().clone();
-        background.spawn(crate::access::follow_live_sessions(
+        background.spawn(live::sessions::follow(
+            sessions.clone(),
+            outlets.events.clone(),
+            stop.clone(),
+        ));
+        background.spawn(live::sessions::follow_access(
             access,
-            sessions,
+            sessions.clone(),
             db.clone(),
             stop,
         ));
-        let state = app_state(settings.clone(), db, metrics, jwt, outlets, &redis);
+        let state = app_state(
+            settings.clone(),
+            db,
+            metrics,
+            jwt,
+            outlets,
+            sessions,
+            &redis,
+        );
         let metrics_listener = bind_metrics(&settings).await?;
         Ok(Self {
             listener,
@@ -365,7 +390,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let connections = self.edge.connections.clone();
+        let connections = self.edge.live.connections.clone();
         let settings = self.edge.state.settings.clone();
         let metrics = self.edge.state.metrics.clone();
         if let Some(listener) = self.metrics_listener {

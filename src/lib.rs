@@ -1,8 +1,10 @@
 //! lastmile: the GraphQL gateway for last-mile delivery fleets.
 //!
 //! A request flows one way:
-//! - [`http`]: the axum edge. GraphQL over HTTP and WebSocket, health, readiness, metrics;
+//! - [`http`]: the axum edge. GraphQL over HTTP, health, readiness, metrics, routing;
 //!   the bearer token becomes an [`auth::Auth`] here.
+//! - [`live`]: subscriptions held open: WebSocket connections, Server-Sent Events, shared
+//!   live groups and the live sessions that end with their membership.
 //! - [`graphql`]: thin resolvers, one module per domain, DataLoaders and Relay IDs.
 //! - [`service`]: the domain rules, transactions and status events; no GraphQL types.
 //! - `entity` and `migration` (workspace crates): the tables.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod mail;
 pub mod memory;
 pub mod metrics;

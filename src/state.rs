@@ -24,6 +24,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Status event fan-out.
     pub events: EventHub,
+    /// Live sessions (sockets, event streams) of this instance, by membership.
+    pub sessions: Arc<crate::live::sessions::LiveSessions>,
     /// Wakes the mail delivery task after a commit queued mail.
     pub mailer: Mailer,
     /// Budget of password checks and reset mails per email.

@@ -19,7 +19,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts the release binary; `DATABASE_URL` is used when it is PostgreSQL.
+    /// Starts the release binary (or `LASTMILE_BIN`, to compare builds with one client);
+    /// `DATABASE_URL` is used when it is PostgreSQL.
     pub async fn start() -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -31,7 +32,9 @@ impl Gateway {
             Ok(url) if url.starts_with("postgres") => url,
             _ => format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
         };
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lastmile"));
+        let binary = std::env::var("LASTMILE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lastmile").to_owned());
+        let mut command = tokio::process::Command::new(binary);
         command
             .args([
                 "serve",

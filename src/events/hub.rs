@@ -16,13 +16,24 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use entity::status_event::{self, EventKind};
+use uuid::Uuid;
 
 use crate::db::Db;
-use crate::events::sessions::LiveSessions;
+use crate::events::visibility::LiveEvent;
 use crate::metrics::Metrics;
 
-/// An event as it travels: shared, immutable.
-pub type Event = Arc<status_event::Model>;
+/// An event as it travels: shared, immutable, its audience typed.
+pub type Event = Arc<LiveEvent>;
+
+/// A change of membership that followers of the hub (live sessions) act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// The membership (user id) was deleted.
+    Deleted(Uuid),
+}
+
+/// Membership changes a follower may fall behind before it is told it lagged.
+const MEMBERSHIP_BACKLOG: usize = 1024;
 
 /// Events per log read.
 const READ_BATCH: u64 = 500;
@@ -31,19 +42,20 @@ const READ_BATCH: u64 = 500;
 #[derive(Clone)]
 enum Outbound {
     /// Straight to this instance's dispatcher.
-    Local(mpsc::UnboundedSender<Vec<status_event::Model>>),
+    Local(mpsc::UnboundedSender<Vec<LiveEvent>>),
     /// Through Redis, to every instance's dispatcher (this one included).
     Redis(super::redis::Publisher),
 }
 
 struct Inner {
+    /// Every event, in cursor order, to the subscriber streams.
     live: broadcast::Sender<Event>,
+    /// The membership changes among them, to whoever follows them.
+    memberships: broadcast::Sender<MembershipChange>,
     outbound: Outbound,
     /// The highest cursor broadcast so far.
     last: AtomicI64,
     metrics: Metrics,
-    /// Live sessions, ended when their membership is deleted.
-    sessions: Arc<LiveSessions>,
 }
 
 /// Cheap-to-clone handle on the instance's event stream.
@@ -54,7 +66,7 @@ pub struct EventHub(Arc<Inner>);
 pub struct Dispatcher {
     hub: EventHub,
     db: Db,
-    inbound: mpsc::UnboundedReceiver<Vec<status_event::Model>>,
+    inbound: mpsc::UnboundedReceiver<Vec<LiveEvent>>,
     poll: Duration,
 }
 
@@ -72,7 +84,7 @@ impl EventHub {
         capacity: usize,
         poll: Duration,
         publisher: super::redis::Publisher,
-        inbound: mpsc::UnboundedReceiver<Vec<status_event::Model>>,
+        inbound: mpsc::UnboundedReceiver<Vec<LiveEvent>>,
     ) -> (Self, Dispatcher) {
         Self::build(
             db,
@@ -90,15 +102,16 @@ impl EventHub {
         capacity: usize,
         poll: Duration,
         outbound: Outbound,
-        inbound: mpsc::UnboundedReceiver<Vec<status_event::Model>>,
+        inbound: mpsc::UnboundedReceiver<Vec<LiveEvent>>,
     ) -> (Self, Dispatcher) {
         let (live, _) = broadcast::channel(capacity);
+        let (memberships, _) = broadcast::channel(MEMBERSHIP_BACKLOG);
         let hub = Self(Arc::new(Inner {
             live,
+            memberships,
             outbound,
             last: AtomicI64::new(0),
             metrics,
-            sessions: Default::default(),
         }));
         let dispatcher = Dispatcher {
             hub: hub.clone(),
@@ -117,7 +130,7 @@ impl EventHub {
         self.0.metrics.events_published(events.len() as u64);
         match &self.0.outbound {
             Outbound::Local(tx) => {
-                let _ = tx.send(events);
+                let _ = tx.send(events.into_iter().map(LiveEvent::from).collect());
             }
             Outbound::Redis(publisher) => publisher.publish(events),
         }
@@ -128,6 +141,11 @@ impl EventHub {
         self.0.live.subscribe()
     }
 
+    /// A receiver of every membership change broadcast from now on.
+    pub fn memberships(&self) -> broadcast::Receiver<MembershipChange> {
+        self.0.memberships.subscribe()
+    }
+
     /// Live streams attached to this instance's broadcast (one per shared group or subscriber).
     pub fn receivers(&self) -> usize {
         self.0.live.receiver_count()
@@ -136,11 +154,6 @@ impl EventHub {
     /// The highest cursor broadcast so far.
     pub fn last_cursor(&self) -> i64 {
         self.0.last.load(Ordering::Acquire)
-    }
-
-    /// The live sessions of this instance by membership, ended when it is deleted.
-    pub fn sessions(&self) -> &Arc<LiveSessions> {
-        &self.0.sessions
     }
 
     /// Metrics of this instance.
@@ -186,20 +199,20 @@ impl Dispatcher {
 
     /// Broadcasts a batch if it follows on; otherwise reads what is missing from the log.
     /// An empty batch means "something may have been missed": read the log.
-    async fn accept(&self, mut batch: Vec<status_event::Model>) -> Result<(), sea_orm::DbErr> {
+    async fn accept(&self, mut batch: Vec<LiveEvent>) -> Result<(), sea_orm::DbErr> {
         if batch.is_empty() {
             return self.catch_up().await;
         }
-        batch.sort_by_key(|e| e.id);
+        batch.sort_by_key(LiveEvent::id);
         let last = self.hub.last_cursor();
         let follows = batch
             .iter()
-            .find(|e| e.id > last)
-            .is_none_or(|e| e.id == last + 1);
+            .find(|e| e.id() > last)
+            .is_none_or(|e| e.id() == last + 1);
         if !follows {
             return self.catch_up().await;
         }
-        self.broadcast(batch.into_iter().filter(|e| e.id > last));
+        self.broadcast(batch.into_iter().filter(|e| e.id() > last));
         Ok(())
     }
 
@@ -213,25 +226,29 @@ impl Dispatcher {
                 .all(&self.db.conn)
                 .await?;
             let full = events.len() as u64 == READ_BATCH;
-            self.broadcast(events.into_iter());
+            self.broadcast(events.into_iter().map(LiveEvent::from));
             if !full {
                 return Ok(());
             }
         }
     }
 
-    fn broadcast(&self, events: impl Iterator<Item = status_event::Model>) {
+    fn broadcast(&self, events: impl Iterator<Item = LiveEvent>) {
         for event in events {
-            let id = event.id;
+            let id = event.id();
             if id <= self.hub.last_cursor() {
                 continue;
             }
             self.hub.0.last.store(id, Ordering::Release);
-            let deleted = (event.kind == EventKind::Deleted).then_some(event.user_id);
+            let deleted = (event.model.kind == EventKind::Deleted).then_some(event.model.user_id);
             // No receivers is fine: nobody is watching.
             let _ = self.hub.0.live.send(Arc::new(event));
             if let Some(user_id) = deleted {
-                self.hub.0.sessions.end(user_id);
+                let _ = self
+                    .hub
+                    .0
+                    .memberships
+                    .send(MembershipChange::Deleted(user_id));
             }
         }
     }

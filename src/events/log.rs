@@ -13,6 +13,7 @@ use entity::status_event::{self, EventKind};
 use entity::user::{self, UserStatus};
 
 use crate::db::is_postgres;
+use crate::events::visibility::Audience;
 
 /// Serializes event-writing transactions on PostgreSQL from here to commit, so cursors
 /// become visible in increasing order and a reader never skips a late-committing lower one.
@@ -86,11 +87,7 @@ pub async fn append(
         route_organization_id: Set(event.route.map(|r| r.1)),
         previous_status: Set(event.previous_status),
         status: Set(event.status),
-        audience: Set(audience
-            .iter()
-            .map(Uuid::to_string)
-            .collect::<Vec<_>>()
-            .join(",")),
+        audience: Set(Audience::of(audience).to_column()),
         at: Set(Utc::now()),
         ..Default::default()
     }

@@ -1,13 +1,11 @@
 //! Status events: the log written with each change ([`log`]), the per-instance dispatcher that
 //! turns committed events into one ordered live stream ([`hub`]), the Redis relay that carries
-//! them between instances ([`redis`]), who may see which event ([`visibility`]), and the live
-//! sessions a deleted membership ends ([`sessions`]).
+//! them between instances ([`redis`]), and who may see which event ([`visibility`]).
 
 pub mod hub;
 pub mod log;
 pub mod redis;
 pub mod retention;
-pub mod sessions;
 pub mod stream;
 pub mod visibility;
 

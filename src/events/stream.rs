@@ -19,7 +19,7 @@ use entity::{kv, status_event};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::events::hub::{Event, EventHub};
-use crate::events::visibility::Subscriber;
+use crate::events::visibility::{LiveEvent, Subscriber};
 
 /// Events read per replay query.
 const REPLAY_BATCH: u64 = 500;
@@ -44,6 +44,8 @@ pub struct Tap {
     pub progress: Progress,
     /// End once the replay has caught up instead of going on live.
     pub replay_only: bool,
+    /// Replay from this cursor rather than the operation's `after` (a member catching up).
+    pub from: Option<i64>,
 }
 
 /// The cursor of the last event a stream read, seen or not by its subscriber: after an event
@@ -138,7 +140,8 @@ pub fn open(
                     };
                     let full = batch.len() as u64 == REPLAY_BATCH;
                     for event in batch {
-                        last = event.id;
+                        let event = LiveEvent::from(event);
+                        last = event.id();
                         progress.set(last);
                         if subscriber.receives(&event) {
                             if counted {
@@ -165,10 +168,10 @@ pub fn open(
             };
             match received {
                 Ok(event) => {
-                    if event.id <= last {
+                    if event.id() <= last {
                         continue;
                     }
-                    last = event.id;
+                    last = event.id();
                     progress.set(last);
                     if subscriber.receives(&event) {
                         if counted {

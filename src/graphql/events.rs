@@ -177,11 +177,15 @@ impl Subscription {
             driver: (!actor.roles.is_manager()).then_some(actor.user_id),
         };
         let state = state(ctx);
-        let after = after
-            .as_deref()
-            .map(stream::parse_cursor)
-            .transpose()
-            .gql()?;
+        let tap = ctx.data_opt::<stream::Tap>().cloned();
+        let after = match tap.as_ref().and_then(|t| t.from) {
+            Some(from) => Some(from),
+            None => after
+                .as_deref()
+                .map(stream::parse_cursor)
+                .transpose()
+                .gql()?,
+        };
         if let Some(after) = after {
             stream::check_retained(&state.db, after).await.gql()?;
         }
@@ -194,10 +198,10 @@ impl Subscription {
             subscriber,
             after,
             remaining,
-            ctx.data_opt::<stream::Tap>().cloned(),
+            tap,
         );
         Ok(events.map(|item| match item {
-            Ok(event) => Ok(StatusEvent(event)),
+            Ok(event) => Ok(StatusEvent(event.model.clone())),
             Err(StreamEnd::TokenExpired) => Err(AppError::Unauthenticated(
                 "the access token expired; subscribe again with a fresh token".into(),
             ))

@@ -21,7 +21,8 @@ use crate::auth::ClientAddr;
 use crate::metrics::OperationType as OperationMetric;
 
 use super::observe::Operations;
-use super::{Edge, authenticate, client_addr, pages, sse, ws};
+use super::{Edge, authenticate, client_addr, pages};
+use crate::live::{connection, sse};
 use tracing::Instrument;
 
 /// Most operations in one batch.
@@ -121,7 +122,7 @@ pub async fn post(
     if wants_event_stream(&headers) {
         return match serde_json::from_slice::<Request>(&body) {
             Ok(request) if request.query.trim().is_empty() => missing_query(),
-            Ok(request) => sse::stream(&edge, &headers, client, request).await,
+            Ok(request) => sse::stream(&edge.live, &headers, client, request).await,
             Err(e) => json_error(
                 StatusCode::BAD_REQUEST,
                 &format!("malformed JSON body: {e}"),
@@ -168,7 +169,7 @@ pub async fn get_or_upgrade(
     let client = client_addr(peer, &parts.headers, &edge.state.settings.trusted_proxies);
     if parts.headers.get(header::UPGRADE).is_some() {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &edge).await {
-            Ok(upgrade) => ws::upgrade(edge, upgrade, client),
+            Ok(upgrade) => connection::upgrade(edge.live, upgrade, client),
             Err(rejection) => rejection.into_response(),
         };
     }

@@ -6,11 +6,7 @@ mod export;
 mod graphql;
 pub mod observe;
 mod pages;
-pub mod recheck;
 pub mod serve;
-mod shared;
-mod sse;
-mod ws;
 
 use std::time::Duration;
 
@@ -46,13 +42,8 @@ pub struct Edge {
     pub persisted: std::sync::Arc<crate::graphql::persisted::Persisted>,
     /// The Redis client, when configured (for readiness).
     pub redis: Option<(redis::Client, crate::events::redis::RedisHealth)>,
-    /// Live subscriptions shared between subscribers.
-    pub groups: std::sync::Arc<shared::Groups>,
-    /// Cancelled when the server shuts down: live streams end so the shutdown does not wait
-    /// for them (clients reconnect elsewhere and resume with their cursor).
-    pub shutdown: tokio_util::sync::CancellationToken,
-    /// The WebSocket connections, so the shutdown waits for their close frames.
-    pub connections: tokio_util::task::TaskTracker,
+    /// The live wing: WebSocket and Server-Sent Events subscriptions.
+    pub live: crate::live::Live,
 }
 
 /// The gateway's routes.

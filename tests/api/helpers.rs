@@ -56,6 +56,18 @@ pub struct Options {
     pub default_public_url: bool,
 }
 
+/// The UUID inside a Relay ID (`Type:uuid`, base64).
+pub fn uuid_in(relay_id: &str) -> Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(relay_id)
+        .expect("a base64 Relay ID");
+    let text = String::from_utf8(raw).expect("a UTF-8 Relay ID");
+    text.split_once(':')
+        .and_then(|(_, uuid)| uuid.parse().ok())
+        .expect("a typed Relay ID")
+}
+
 /// `REDIS_URL` when set: the tests that need several instances run only with Redis.
 pub fn redis_url() -> Option<String> {
     std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())

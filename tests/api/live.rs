@@ -1464,3 +1464,225 @@ async fn an_expired_share_ends_once_with_one_unshared_event_on_every_instance() 
     };
     assert_eq!(unshared, 1);
 }
+
+/// Makes the event log unreadable (and unwritable) by renaming its table away, or brings it
+/// back: a real outage of the log as the gateway's statements see it.
+async fn event_log_available(app: &TestApp, available: bool) {
+    use sea_orm::ConnectionTrait;
+    let (from, to) = match available {
+        false => ("status_events", "status_events_away"),
+        true => ("status_events_away", "status_events"),
+    };
+    app.state
+        .db
+        .conn
+        .execute_unprepared(&format!("ALTER TABLE {from} RENAME TO {to}"))
+        .await
+        .expect("the log table is renamed");
+}
+
+/// Commits `count` status events about `member` in the log, as a service would, and returns
+/// them for the fan-out.
+async fn commit_events(
+    app: &TestApp,
+    member: &crate::helpers::Member,
+    count: usize,
+) -> Vec<entity::status_event::Model> {
+    use entity::status_event::EventKind;
+    use entity::user::UserStatus;
+    use lastmile::events::{NewEvent, append};
+    use sea_orm::EntityTrait;
+    let user_id = crate::helpers::uuid_in(&member.user_id);
+    let subject = entity::user::Entity::find_by_id(user_id)
+        .one(&app.state.db.conn)
+        .await
+        .expect("the member is read")
+        .expect("the member exists");
+    let mut events = Vec::with_capacity(count);
+    for _ in 0..count {
+        let event = NewEvent::transition(
+            EventKind::Deactivated,
+            Some(UserStatus::Active),
+            Some(UserStatus::Inactive),
+        );
+        let written = append(&app.state.db.conn, &subject, event)
+            .await
+            .expect("the event is written");
+        events.push(written);
+    }
+    events
+}
+
+/// The next message of `ws`, which must be the result of `id` carrying an error `code`.
+async fn error_result(ws: &mut Ws, id: &str, code: &str) {
+    let message = ws.recv().await;
+    let expected = match ws.proto {
+        Proto::Transport => "next",
+        Proto::Legacy => "data",
+    };
+    assert_eq!(
+        (message["type"].as_str(), message["id"].as_str()),
+        (Some(expected), Some(id)),
+        "{message}"
+    );
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], code,
+        "{message}"
+    );
+}
+
+/// The next message of `ws`, which must be the `complete` of `id`.
+async fn completed(ws: &mut Ws, id: &str) {
+    let message = ws.recv().await;
+    assert_eq!(
+        (message["type"].as_str(), message["id"].as_str()),
+        (Some("complete"), Some(id)),
+        "{message}"
+    );
+}
+
+/// Sends `count` live subscriptions `{prefix}0`, `{prefix}1`, … at once.
+async fn subscribe_many(ws: &mut Ws, prefix: &str, count: usize) {
+    for i in 0..count {
+        let id = format!("{prefix}{i}");
+        ws.send(json!({ "type": "subscribe", "id": id, "payload": { "query": LIVE_ONLY } }))
+            .await;
+    }
+}
+
+/// Waits (bounded) until the hub has `expected` live streams attached.
+async fn hub_receivers(app: &TestApp, expected: usize) -> usize {
+    for _ in 0..200 {
+        if app.state.events.receivers() == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    app.state.events.receivers()
+}
+
+#[tokio::test]
+async fn shared_groups_ended_by_a_log_outage_complete_every_member_and_a_newcomer_starts_afresh() {
+    // A backlog of one: a burst of events sends every group back to the log.
+    let app = spawn_with(Options {
+        extra: vec![("--subscriber-backlog".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let org = app.create_org("Acme").await;
+    let first = app.member(&org.admin.token, &["DRIVER"]).await;
+    let second = app.member(&org.admin.token, &["DRIVER"]).await;
+    // Two dashboards of the first driver share one group; the second driver has its own.
+    let mut first_ws = Ws::connect(&app, Proto::Transport, &first.session.token).await;
+    let mut first_legacy = Ws::connect(&app, Proto::Legacy, &first.session.token).await;
+    let mut second_ws = Ws::connect(&app, Proto::Transport, &second.session.token).await;
+    first_ws.subscribe_live("1").await;
+    first_legacy.subscribe_live("1").await;
+    second_ws.subscribe_live("2").await;
+    assert_eq!(hub_receivers(&app, 2).await, 2, "one group per driver");
+    assert_eq!(subscribers_gauge(&app, 3).await, 3);
+
+    let mut burst = commit_events(&app, &first, 8).await;
+    burst.extend(commit_events(&app, &second, 8).await);
+    event_log_available(&app, false).await;
+    app.state.events.publish(burst);
+    for (ws, id) in [
+        (&mut first_ws, "1"),
+        (&mut first_legacy, "1"),
+        (&mut second_ws, "2"),
+    ] {
+        error_result(ws, id, "INTERNAL_SERVER_ERROR").await;
+        completed(ws, id).await;
+    }
+    assert_eq!(hub_receivers(&app, 0).await, 0, "the ended groups are gone");
+    assert_eq!(subscribers_gauge(&app, 0).await, 0);
+
+    // The log is back: the same ids subscribe again (the ended ones no longer hold them),
+    // start fresh groups and are served.
+    event_log_available(&app, true).await;
+    first_ws.subscribe_live("1").await;
+    second_ws.subscribe_live("2").await;
+    assert_eq!(hub_receivers(&app, 2).await, 2);
+    assert_eq!(subscribers_gauge(&app, 2).await, 2);
+    set_inactive(&app, &org.admin.token, &first.driver_id).await;
+    set_inactive(&app, &org.admin.token, &second.driver_id).await;
+    assert_eq!(first_ws.event().await["driverId"], first.driver_id.as_str());
+    assert_eq!(
+        second_ws.event().await["driverId"],
+        second.driver_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_socket_whose_shared_subscriptions_ended_holds_the_full_cap_again() {
+    let app = spawn_with(Options {
+        extra: vec![("--subscriber-backlog".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let org = app.create_org("Acme").await;
+    let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+    let mut ws = Ws::connect(&app, Proto::Transport, &driver.session.token).await;
+    subscribe_many(&mut ws, "s", 100).await;
+    assert_eq!(subscribers_gauge(&app, 100).await, 100);
+    let burst = commit_events(&app, &driver, 8).await;
+    event_log_available(&app, false).await;
+    app.state.events.publish(burst);
+    let mut completes = 0;
+    while completes < 100 {
+        if ws.recv().await["type"] == "complete" {
+            completes += 1;
+        }
+    }
+    assert_eq!(subscribers_gauge(&app, 0).await, 0);
+    event_log_available(&app, true).await;
+    subscribe_many(&mut ws, "t", 100).await;
+    assert_eq!(subscribers_gauge(&app, 100).await, 100);
+    set_inactive(&app, &org.admin.token, &driver.driver_id).await;
+    let message = ws.recv().await;
+    assert_eq!(message["type"], "next", "the hundredth fits: {message}");
+}
+
+#[tokio::test]
+async fn members_of_a_shared_group_that_fall_behind_catch_up_from_the_log_without_gap_or_duplicate()
+{
+    let app = spawn_with(Options {
+        extra: vec![("--subscriber-backlog".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let owner = app.create_org("Owner").await;
+    let driver = app.member(&owner.admin.token, &["DRIVER"]).await;
+    for i in 0..8 {
+        let partner = app.create_org(&format!("Partner {i}")).await;
+        share(&app, &owner.admin.token, &partner.id, &driver.driver_id).await;
+    }
+    let mut first = Ws::connect(&app, Proto::Transport, &owner.admin.token).await;
+    let mut second = Ws::connect(&app, Proto::Legacy, &owner.admin.token).await;
+    first.subscribe_live("1").await;
+    second.subscribe_live("1").await;
+    assert_eq!(subscribers_gauge(&app, 2).await, 2);
+    // One commit, nine events, against a backlog of one response.
+    app.ok(
+        Some(&owner.admin.token),
+        "mutation($u: ID!) { deleteUser(id: $u) { deletedId } }",
+        json!({ "u": driver.user_id }),
+    )
+    .await;
+    for ws in [&mut first, &mut second] {
+        let mut cursors = Vec::new();
+        for _ in 0..9 {
+            cursors.push(cursor_of(&ws.event().await));
+        }
+        assert!(
+            cursors.windows(2).all(|w| w[0] + 1 == w[1]),
+            "a gap or a duplicate: {cursors:?}"
+        );
+    }
+    // Both still listen: the next change reaches them live.
+    app.invite(&owner.admin.token, "after@example.test", &["DRIVER"])
+        .await;
+    assert_eq!(first.event().await["kind"], "INVITED");
+    assert_eq!(second.event().await["kind"], "INVITED");
+    assert_eq!(subscribers_gauge(&app, 2).await, 2);
+}

@@ -1,4 +1,4 @@
-//! The edge re-reads, every so often, the memberships behind its live sessions: a session whose
+//! The live wing re-reads, every so often, the memberships behind its live sessions: a session whose
 //! member was removed or has other roles than it connected with ends, and
 //! the client reconnects with what it may now do. One statement per 500 memberships.
 
@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::sessions::LiveSessions;
 use crate::db::Db;
-use crate::events::sessions::LiveSessions;
 use crate::service;
 
 /// Memberships read per statement.

@@ -11,22 +11,24 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 
+use super::sessions::Watch;
 use crate::auth::ClientAddr;
-use crate::events::sessions::Watch;
 
-use super::{Edge, authenticate};
+use super::Live;
+use super::protocol::{INTERNAL_RESPONSE, to_json};
+use crate::http::authenticate;
 
 /// Interval of keep-alive comments.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// Runs `request` and streams its results.
 pub async fn stream(
-    edge: &Edge,
+    live: &Live,
     headers: &HeaderMap,
     client: ClientAddr,
     request: Request,
 ) -> Response {
-    let mut admitted = match edge.ingest.admit(request) {
+    let mut admitted = match live.ingest.admit(request) {
         Ok(admitted) => admitted,
         Err(refused) => return respond(stream::once(async move { *refused })),
     };
@@ -35,13 +37,13 @@ pub async fn stream(
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth = authenticate(&edge.state, header).await;
+    let auth = authenticate(&live.state, header).await;
     // Ends with the membership, should it be removed or changed meanwhile.
-    let membership = Watch::of(edge.state.events.sessions(), &auth);
+    let membership = Watch::of(&live.state.sessions, &auth);
     let membership_ended = async move { Watch::ended(membership.as_ref()).await };
     // Ends with the server: a graceful shutdown waits for every open response.
-    let shutdown = edge.shutdown.clone().cancelled_owned();
-    let results = edge
+    let shutdown = live.shutdown.clone().cancelled_owned();
+    let results = live
         .schema
         .execute_stream(request.data(auth).data(client))
         .take_until(futures_util::future::select(
@@ -55,7 +57,7 @@ pub async fn stream(
 /// Each response as an `event: next`, then `event: complete`.
 fn respond(responses: impl Stream<Item = async_graphql::Response> + Send + 'static) -> Response {
     let events = responses.map(|response| {
-        let data = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+        let data = to_json(&response, INTERNAL_RESPONSE);
         Ok::<_, Infallible>(Event::default().event("next").data(data))
     });
     let done = stream::once(async { Ok(Event::default().event("complete").data("")) });

@@ -1,17 +1,24 @@
 //! Live sessions by membership: a dashboard's socket or event stream ends as soon as its
-//! membership is deleted, on every instance (the DELETED event reaches them all), or once the
-//! edge's periodic check finds its membership changed (roles, status), rather than living on
-//! until its access token expires.
+//! session ends or its membership is deleted or changed, on every instance (each follows its
+//! hub's membership changes and the session authority's access changes), or, as the safety
+//! net, once the periodic check ([`super::recheck`]) finds its membership changed, rather than
+//! living on until its access token expires.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Auth;
 use crate::auth::principal::Scope;
+use crate::db::Db;
+use crate::domain::AccessChange;
+use crate::events::EventHub;
+use crate::events::hub::MembershipChange;
 
 /// One live session: the scope it was opened with, and how to end it.
 struct Session {
@@ -107,6 +114,28 @@ impl LiveSessions {
     }
 }
 
+/// Ends the sessions of every membership the hub reports DELETED, until `stop`. Events missed
+/// by falling behind are caught by the periodic re-check.
+pub async fn follow(sessions: Arc<LiveSessions>, hub: EventHub, stop: CancellationToken) {
+    let mut changes = hub.memberships();
+    loop {
+        let received = tokio::select! {
+            _ = stop.cancelled() => return,
+            received = changes.recv() => received,
+        };
+        match received {
+            Ok(MembershipChange::Deleted(user_id)) => sessions.end(user_id),
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::warn!(
+                    skipped,
+                    "live sessions fell behind the event hub; the re-check covers it"
+                );
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 /// One registered session; unregistered when dropped.
 pub struct Watch {
     sessions: Arc<LiveSessions>,
@@ -140,6 +169,45 @@ impl Drop for Watch {
     fn drop(&mut self) {
         let id = self.id;
         self.sessions.retain(self.user_id, |other, _| *other != id);
+    }
+}
+
+/// Ends this instance's live sessions (sockets, event streams) as changes arrive, until `stop`:
+/// those of an ended session or account at once, those of a deleted membership at once, and
+/// those of a changed membership unless they were opened with its current scope.
+pub async fn follow_access(
+    access: Access,
+    sessions: Arc<LiveSessions>,
+    db: Db,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut changes = access.subscribe();
+    loop {
+        let change = tokio::select! {
+            _ = stop.cancelled() => return,
+            change = changes.recv() => change,
+        };
+        match change {
+            Ok(AccessChange::SessionEnded { session_id }) => {
+                sessions.end_origins(|s, _| s == session_id)
+            }
+            Ok(AccessChange::AccountSessionsEnded { account_id }) => {
+                sessions.end_origins(|_, a| a == account_id)
+            }
+            Ok(AccessChange::MembershipDeleted { user_id }) => sessions.end(user_id),
+            Ok(AccessChange::MembershipChanged { user_id }) => {
+                match crate::service::account::current_scopes(&db.conn, &[user_id]).await {
+                    Ok(current) => sessions.end_unless(user_id, current.get(&user_id)),
+                    Err(error) => {
+                        tracing::warn!(?error, "could not re-read a changed membership");
+                        sessions.end(user_id);
+                    }
+                }
+            }
+            // Too many changes at once: every live session reconnects and is checked anew.
+            Err(RecvError::Lagged(_)) => sessions.end_origins(|_, _| true),
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

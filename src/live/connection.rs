@@ -4,34 +4,38 @@
 //! security baseline: `connection_init` within a few seconds (else 4408), a missing or
 //! invalid token closes with 4403, subscribing before the ack closes with 4401, a duplicate
 //! id closes with 4409, subscriptions per socket are capped, and the socket closes when the
-//! access token expires. Members of a shared live stream ([`super::shared`]) are read by the
+//! access token expires. Members of a shared live stream ([`super::groups`]) are read by the
 //! connection itself, with no task or queue of their own, because one event goes to thousands
 //! of them; other subscriptions run in their own task and forward into one bounded queue. A
 //! slow client never buffers without bound: its streams stop being polled and catch up from
-//! the log, or (shared members) are told to resubscribe once they fall too far behind.
+//! the log once they fall too far behind.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::Request;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use async_graphql::{Request, ServerError};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use futures_util::{SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamMap;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use super::sessions::Watch;
 use crate::auth::{Auth, ClientAddr};
-use crate::events::sessions::Watch;
 use crate::graphql::ingest::{self, is_request_error};
 
-use super::shared::Delivery;
-use super::{Edge, authenticate};
+use super::Live;
+use super::groups::Delivery;
+use super::protocol::{Close, Payload, Protocol, ServerMessage};
+use crate::error::AppError;
+use crate::http::authenticate;
 
 /// Time allowed between the upgrade and `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,36 +52,8 @@ const EXPIRY_GRACE: Duration = Duration::from_millis(500);
 /// Messages queued for one socket before its subscriptions wait.
 const QUEUE: usize = 256;
 
-/// Which protocol the client speaks.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Protocol {
-    /// `graphql-transport-ws` (graphql-ws library).
-    TransportWs,
-    /// `graphql-ws` (legacy subscriptions-transport-ws).
-    LegacyWs,
-}
-
-impl Protocol {
-    fn name(self) -> &'static str {
-        match self {
-            Self::TransportWs => "graphql-transport-ws",
-            Self::LegacyWs => "graphql-ws",
-        }
-    }
-
-    /// The message type carrying a response: a request error has its own in
-    /// graphql-transport-ws (with the errors list as payload).
-    fn message_type(self, request_error: bool) -> &'static str {
-        match (self, request_error) {
-            (Self::TransportWs, true) => "error",
-            (Self::TransportWs, false) => "next",
-            (Self::LegacyWs, _) => "data",
-        }
-    }
-}
-
 /// Accepts the upgrade with the protocol the client asked for.
-pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade, client: ClientAddr) -> Response {
+pub fn upgrade(live: Live, upgrade: WebSocketUpgrade, client: ClientAddr) -> Response {
     let requested: Vec<String> = upgrade
         .requested_protocols()
         .filter_map(|v| v.to_str().ok())
@@ -87,13 +63,7 @@ pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade, client: ClientAddr) -> Res
                 .collect::<Vec<_>>()
         })
         .collect();
-    let protocol = if requested.iter().any(|p| p == "graphql-transport-ws") {
-        Protocol::TransportWs
-    } else if requested.iter().any(|p| p == "graphql-ws") {
-        Protocol::LegacyWs
-    } else {
-        Protocol::TransportWs
-    };
+    let protocol = Protocol::choose(requested.iter().map(String::as_str));
     // Small buffers: thousands of dashboards stay connected, and their messages are small.
     let mut upgrade = upgrade
         .max_message_size(1024 * 1024)
@@ -102,9 +72,9 @@ pub fn upgrade(edge: Edge, upgrade: WebSocketUpgrade, client: ClientAddr) -> Res
     if !requested.is_empty() {
         upgrade.set_selected_protocol(HeaderValue::from_static(protocol.name()));
     }
-    let connections = edge.connections.clone();
+    let connections = live.connections.clone();
     upgrade.on_upgrade(move |socket| {
-        connections.track_future(Connection::new(edge, protocol, client).run(socket))
+        connections.track_future(Connection::new(live, protocol, client).run(socket))
     })
 }
 
@@ -116,11 +86,10 @@ struct ClientMessage {
     payload: Option<Value>,
 }
 
+/// What a subscription running in its own task hands the connection.
 enum Outgoing {
-    /// A serialized message.
-    Raw(String),
-    /// A JSON message.
-    Text(Value),
+    /// An encoded message.
+    Message(Utf8Bytes),
     /// The subscription `id` ended on its own.
     Done(String),
 }
@@ -129,13 +98,16 @@ enum Outgoing {
 type Deliveries = Pin<Box<dyn Stream<Item = Delivery> + Send>>;
 
 struct Connection {
-    edge: Edge,
+    /// What the live wing shares.
+    live: Live,
+    /// The subprotocol of this socket.
     protocol: Protocol,
     /// The client, for its credential budget.
     client: ClientAddr,
     /// The `Authorization` value of `connection_init`: every operation is authorized anew
     /// with it, so a session or membership that ended, or roles that changed, count at once.
     authorization: Option<String>,
+    /// The caller as of `connection_init`.
     auth: Option<Auth>,
     /// Subscriptions running in their own task.
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -143,12 +115,22 @@ struct Connection {
     shared: StreamMap<Arc<str>, Deliveries>,
     /// The membership the token speaks for, once authenticated: its deletion closes the socket.
     membership: Option<Watch>,
+    /// Resolves when that membership ends: made once, not on every turn of the loop.
+    membership_ended: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// The queue own-task subscriptions write into.
     tx: mpsc::Sender<Outgoing>,
+    /// The connection's end of that queue.
     rx: mpsc::Receiver<Outgoing>,
 }
 
-/// Why the server closes the socket: code, reason, and a message to send before closing.
-struct Close(u16, &'static str, Option<Value>);
+/// How the server ends the socket: the close, and a message to send before it.
+struct Ending(Close, Option<Utf8Bytes>);
+
+impl From<Close> for Ending {
+    fn from(close: Close) -> Self {
+        Self(close, None)
+    }
+}
 
 /// What woke the connection.
 enum Step {
@@ -166,7 +148,7 @@ enum Step {
 enum Flow {
     Go,
     /// Stop, with the close the server decided (none when the client went away).
-    Stop(Option<Close>),
+    Stop(Option<Ending>),
 }
 
 /// The connection's clocks.
@@ -219,10 +201,10 @@ impl Timers {
 }
 
 impl Connection {
-    fn new(edge: Edge, protocol: Protocol, client: ClientAddr) -> Self {
+    fn new(live: Live, protocol: Protocol, client: ClientAddr) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         Self {
-            edge,
+            live,
             protocol,
             client,
             authorization: None,
@@ -230,6 +212,7 @@ impl Connection {
             subscriptions: HashMap::new(),
             shared: StreamMap::new(),
             membership: None,
+            membership_ended: None,
             tx,
             rx,
         }
@@ -237,11 +220,14 @@ impl Connection {
 
     async fn run(mut self, mut socket: WebSocket) {
         let mut timers = Timers::start().await;
-        let shutdown = self.edge.shutdown.clone();
+        // Waiting futures made once: one per turn would register and unregister with the
+        // server-wide shutdown token on every event.
+        let shutdown = self.live.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         let close = loop {
             let step = tokio::select! {
-                _ = shutdown.cancelled() => Step::Shutdown,
-                _ = Watch::ended(self.membership.as_ref()) => Step::MembershipEnded,
+                _ = &mut shutdown => Step::Shutdown,
+                _ = ended(&mut self.membership_ended) => Step::MembershipEnded,
                 _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
                 _ = Timers::until(&mut timers.expiry) => Step::Expiry,
                 _ = timers.keepalive.tick() => Step::Keepalive,
@@ -259,40 +245,32 @@ impl Connection {
     /// Acts on what woke the connection.
     async fn step(&mut self, socket: &mut WebSocket, timers: &mut Timers, step: Step) -> Flow {
         let sent = match step {
-            Step::InitTimeout => {
-                return Flow::Stop(Some(Close(4408, "Connection initialisation timeout", None)));
-            }
-            Step::Shutdown => {
-                return Flow::Stop(Some(Close(1001, "Server shutting down", None)));
-            }
-            Step::MembershipEnded => {
-                return Flow::Stop(Some(Close(4403, "Membership ended", None)));
-            }
+            Step::InitTimeout => return Flow::Stop(Some(Close::InitTimeout.into())),
+            Step::Shutdown => return Flow::Stop(Some(Close::ShuttingDown.into())),
+            Step::MembershipEnded => return Flow::Stop(Some(Close::MembershipEnded.into())),
             Step::Expiry if timers.expired => {
-                return Flow::Stop(Some(Close(4401, "Access token expired", None)));
+                return Flow::Stop(Some(Close::TokenExpired.into()));
             }
             Step::Expiry => {
                 timers.expire();
                 self.end_members(socket).await
             }
             Step::Keepalive => {
-                let ping = match self.protocol {
-                    Protocol::TransportWs => r#"{"type":"ping"}"#,
-                    Protocol::LegacyWs => r#"{"type":"ka"}"#,
-                };
-                socket.send(Message::Text(ping.into())).await
+                let ping = self.encode_all(&[ServerMessage::KeepAlive]);
+                send_all(socket, ping).await
             }
             Step::Own(None) => return Flow::Stop(None),
-            Step::Own(Some(Outgoing::Raw(text))) => socket.send(Message::Text(text.into())).await,
-            Step::Own(Some(Outgoing::Text(v))) => {
-                socket.send(Message::Text(v.to_string().into())).await
-            }
+            Step::Own(Some(Outgoing::Message(text))) => socket.send(Message::Text(text)).await,
             Step::Own(Some(Outgoing::Done(id))) => {
                 self.subscriptions.remove(&id);
                 Ok(())
             }
             Step::Shared(id, delivery) => self.deliver(socket, id, delivery).await,
-            Step::Incoming(incoming) => return self.incoming(socket, timers, incoming).await,
+            Step::Incoming(incoming) => {
+                // Boxed: authorizing a message awaits database reads whose futures are large,
+                // and every idle connection would otherwise carry their size all its life.
+                return Box::pin(self.incoming(socket, timers, incoming)).await;
+            }
         };
         match sent {
             Ok(()) => Flow::Go,
@@ -309,9 +287,7 @@ impl Connection {
     ) -> Flow {
         let text = match incoming {
             Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Binary(_))) => {
-                return Flow::Stop(Some(Close(4400, "Binary messages are not supported", None)));
-            }
+            Some(Ok(Message::Binary(_))) => return Flow::Stop(Some(Close::BinaryMessage.into())),
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Flow::Stop(None),
             Some(Ok(_)) => return Flow::Go,
         };
@@ -325,8 +301,22 @@ impl Connection {
                     Err(_) => Flow::Stop(None),
                 }
             }
-            Err(close) => Flow::Stop(Some(close)),
+            Err(ending) => Flow::Stop(Some(ending)),
         }
+    }
+
+    /// `messages` encoded; one that cannot be (never expected) is logged and left out.
+    fn encode_all(&self, messages: &[ServerMessage<'_>]) -> Vec<Utf8Bytes> {
+        messages
+            .iter()
+            .filter_map(|m| match m.encode(self.protocol) {
+                Ok(text) => Some(text),
+                Err(error) => {
+                    tracing::error!(%error, "left out a live message");
+                    None
+                }
+            })
+            .collect()
     }
 
     /// The token expired: every shared member gets its error and `complete` (other
@@ -337,79 +327,74 @@ impl Connection {
             self.leave(&id);
             let ending = self.ending(
                 &id,
-                "UNAUTHENTICATED",
-                "the access token expired; subscribe again with a fresh token",
+                AppError::Unauthenticated(
+                    "the access token expired; subscribe again with a fresh token".into(),
+                ),
             );
             send_all(socket, ending).await?;
         }
         Ok(())
     }
 
-    /// Ends every subscription and closes the socket, with `close` when the server decided it.
-    async fn finish(mut self, mut socket: WebSocket, close: Option<Close>) {
+    /// Ends every subscription and closes the socket, with `ending` when the server decided it.
+    async fn finish(mut self, mut socket: WebSocket, ending: Option<Ending>) {
         for (_, task) in self.subscriptions.drain() {
             task.abort();
         }
         let members = self.shared.len();
         self.shared.clear();
-        self.edge.state.metrics.subscribers_add(-(members as i64));
-        if let Some(Close(code, reason, preface)) = close {
+        self.live.state.metrics.subscribers_add(-(members as i64));
+        if let Some(Ending(close, preface)) = ending {
             if let Some(message) = preface {
-                let _ = socket.send(Message::Text(message.to_string().into())).await;
+                let _ = socket.send(Message::Text(message)).await;
             }
             let _ = socket
                 .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
+                    code: close.code(),
+                    reason: close.reason().into(),
                 })))
                 .await;
         }
         let _ = socket.close().await;
     }
 
-    /// Sends one delivery of the shared member `id`, wrapped in its own envelope.
+    /// Sends one delivery of the shared member `id`, then whatever else its members have
+    /// ready, with one flush for all of them.
     async fn deliver(
         &mut self,
         socket: &mut WebSocket,
         id: Arc<str>,
         delivery: Delivery,
     ) -> Result<(), axum::Error> {
-        let metrics = &self.edge.state.metrics;
+        self.feed(socket, id, delivery).await?;
+        while let Some(Some((id, delivery))) = self.shared.next().now_or_never() {
+            self.feed(socket, id, delivery).await?;
+        }
+        socket.flush().await
+    }
+
+    /// Writes one delivery of the shared member `id` without flushing.
+    async fn feed(
+        &mut self,
+        socket: &mut WebSocket,
+        id: Arc<str>,
+        delivery: Delivery,
+    ) -> Result<(), axum::Error> {
         let item = match delivery {
             Delivery::Item(item) => item,
-            Delivery::Lagged => {
-                metrics.lag_disconnect();
-                self.leave(&id);
-                let ending = self.ending(
-                    &id,
-                    "RATE_LIMITED",
-                    "this subscriber fell too far behind; subscribe again with `after` set to the last cursor received",
-                );
-                return send_all(socket, ending).await;
-            }
             Delivery::End => {
                 self.leave(&id);
-                return send_all(socket, vec![json!({"type": "complete", "id": &*id})]).await;
+                let complete = self.encode_all(&[ServerMessage::Complete { id: &id }]);
+                return feed_all(socket, complete).await;
             }
         };
-        let kind = self.protocol.message_type(item.request_error);
-        let id_json = serde_json::to_string(&*id).unwrap_or_else(|_| "\"\"".into());
-        let message = if kind == "error" {
-            // graphql-transport-ws carries the errors list itself in an `error` message.
-            let errors = serde_json::from_str::<Value>(&item.payload)
-                .map(|v| v["errors"].to_string())
-                .unwrap_or_else(|_| "[]".into());
-            format!(r#"{{"type":"error","id":{id_json},"payload":{errors}}}"#)
-        } else {
-            format!(
-                r#"{{"type":"{kind}","id":{id_json},"payload":{}}}"#,
-                item.payload
-            )
-        };
-        socket.send(Message::Text(message.into())).await?;
-        metrics.event_delivered();
-        if kind == "error" {
-            // The operation failed as a whole: the subscription is over (no `complete` follows).
+        match item.message(self.protocol, &id) {
+            Ok(text) => socket.feed(Message::Text(text)).await?,
+            Err(error) => tracing::error!(%error, "left out a live delivery"),
+        }
+        self.live.state.metrics.event_delivered();
+        if item.is_request_error() && self.protocol.error_ends_operation() {
+            // The operation failed as a whole: its `error` is the last word (no `complete`).
             self.leave(&id);
         }
         Ok(())
@@ -418,17 +403,20 @@ impl Connection {
     /// Drops the shared member `id`, if there is one.
     fn leave(&mut self, id: &str) {
         if self.shared.remove(id).is_some() {
-            self.edge.state.metrics.subscribers_add(-1);
+            self.live.state.metrics.subscribers_add(-1);
         }
     }
 
-    /// The error that ends subscription `id`, then its `complete`.
-    fn ending(&self, id: &str, code: &str, message: &str) -> Vec<Value> {
-        let payload = json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] });
-        vec![
-            json!({"type": self.protocol.message_type(false), "id": id, "payload": payload}),
-            json!({"type": "complete", "id": id}),
-        ]
+    /// The result with `error` that ends subscription `id`, then its `complete`.
+    fn ending(&self, id: &str, error: AppError) -> Vec<Utf8Bytes> {
+        let response = async_graphql::Response::from_errors(vec![server_error(&error)]);
+        self.encode_all(&[
+            ServerMessage::Next {
+                id,
+                payload: Payload::Response(&response),
+            },
+            ServerMessage::Complete { id },
+        ])
     }
 
     /// Time left on the access token, once authenticated.
@@ -442,193 +430,238 @@ impl Connection {
         }
     }
 
-    async fn handle(&mut self, text: &str) -> Result<Vec<Value>, Close> {
+    async fn handle(&mut self, text: &str) -> Result<Vec<Utf8Bytes>, Ending> {
         let message: ClientMessage =
-            serde_json::from_str(text).map_err(|_| Close(4400, "Invalid message", None))?;
+            serde_json::from_str(text).map_err(|_| Close::InvalidMessage)?;
         match (self.protocol, message.kind.as_str()) {
             (_, "connection_init") => self.init(message.payload).await,
-            (Protocol::TransportWs, "ping") => Ok(vec![json!({"type": "pong"})]),
+            (Protocol::TransportWs, "ping") => Ok(self.encode_all(&[ServerMessage::Pong])),
             (Protocol::TransportWs, "pong") => Ok(Vec::new()),
             (Protocol::TransportWs, "subscribe") | (Protocol::LegacyWs, "start") => {
                 self.subscribe(message.id, message.payload).await
             }
             (Protocol::TransportWs, "complete") | (Protocol::LegacyWs, "stop") => {
-                let id = message.id.ok_or(Close(4400, "Missing id", None))?;
+                let id = message.id.ok_or(Close::MissingId)?;
                 if let Some(task) = self.subscriptions.remove(&id) {
                     task.abort();
                 }
                 self.leave(&id);
                 Ok(match self.protocol {
-                    Protocol::LegacyWs => vec![json!({"type": "complete", "id": id})],
+                    Protocol::LegacyWs => self.encode_all(&[ServerMessage::Complete { id: &id }]),
                     Protocol::TransportWs => Vec::new(),
                 })
             }
-            (Protocol::LegacyWs, "connection_terminate") => Err(Close(1000, "Terminated", None)),
-            _ => Err(Close(4400, "Unknown message type", None)),
+            (Protocol::LegacyWs, "connection_terminate") => Err(Close::Terminated.into()),
+            _ => Err(Close::UnknownMessageType.into()),
         }
     }
 
-    async fn init(&mut self, payload: Option<Value>) -> Result<Vec<Value>, Close> {
+    async fn init(&mut self, payload: Option<Value>) -> Result<Vec<Utf8Bytes>, Ending> {
         if self.auth.is_some() {
-            return Err(Close(4429, "Too many initialisation requests", None));
+            return Err(Close::TooManyInits.into());
         }
         let header = payload
             .as_ref()
             .and_then(|p| p.get("Authorization").or_else(|| p.get("authorization")))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let auth = authenticate(&self.edge.state, header.as_deref()).await;
+        let auth = authenticate(&self.live.state, header.as_deref()).await;
         if !matches!(auth, Auth::Signed(_)) {
             // The legacy protocol has no close codes of its own; its error message comes first.
             let preface = (self.protocol == Protocol::LegacyWs)
-                .then(|| json!({"type": "connection_error", "payload": {"message": "Forbidden"}}));
-            return Err(Close(4403, "Forbidden", preface));
+                .then(|| {
+                    self.encode_all(&[ServerMessage::ConnectionError {
+                        message: "Forbidden",
+                    }])
+                })
+                .and_then(|mut encoded| encoded.pop());
+            return Err(Ending(Close::Forbidden, preface));
         }
-        self.membership = Watch::of(self.edge.state.events.sessions(), &auth);
+        self.membership = Watch::of(&self.live.state.sessions, &auth);
+        self.membership_ended = self
+            .membership
+            .as_ref()
+            .map(|watch| Box::pin(watch.ended.clone().cancelled_owned()));
         self.auth = Some(auth);
         self.authorization = header;
-        Ok(vec![json!({"type": "connection_ack"})])
+        Ok(self.encode_all(&[ServerMessage::ConnectionAck]))
     }
 
     async fn subscribe(
         &mut self,
         id: Option<String>,
         payload: Option<Value>,
-    ) -> Result<Vec<Value>, Close> {
+    ) -> Result<Vec<Utf8Bytes>, Ending> {
         if self.auth.is_none() {
-            return Err(Close(4401, "Unauthorized", None));
+            return Err(Close::Unauthorized.into());
         }
         // Authorized as of now, not as of `connection_init`.
-        let auth = authenticate(&self.edge.state, self.authorization.as_deref()).await;
+        let auth = authenticate(&self.live.state, self.authorization.as_deref()).await;
         if !matches!(auth, Auth::Signed(_)) {
             let expired = self.expires_in().is_some_and(|left| left.is_zero());
             return Err(match expired {
-                true => Close(4401, "Unauthorized", None),
-                false => Close(4403, "Forbidden", None),
-            });
+                true => Close::Unauthorized,
+                false => Close::Forbidden,
+            }
+            .into());
         }
-        let id = id.ok_or(Close(4400, "Missing id", None))?;
+        let id = id.ok_or(Close::MissingId)?;
         let running = self
             .subscriptions
             .get(&id)
             .is_some_and(|t| !t.is_finished());
         if running || self.shared.contains_key(id.as_str()) {
-            return Err(Close(4409, "Subscriber for this id already exists", None));
+            return Err(Close::DuplicateId.into());
         }
         let request: Request = match payload.map(serde_json::from_value) {
             Some(Ok(r)) => r,
-            _ => return Err(Close(4400, "Invalid subscribe payload", None)),
+            _ => return Err(Close::InvalidSubscribePayload.into()),
         };
         // Refused documents answer an error for this id; the socket stays open.
-        let mut admitted = match self.edge.ingest.admit(request) {
+        let mut admitted = match self.live.ingest.admit(request) {
             Ok(admitted) => admitted,
-            Err(refused) => return Ok(vec![self.errors_message(&id, &refused.errors)]),
+            Err(refused) => return Ok(self.errors(&id, &refused.errors)),
         };
         let finish = admitted.findings.finish.clone();
         let request = admitted.take_request().data(self.client);
         if self.subscriptions.len() + self.shared.len() >= MAX_SUBSCRIPTIONS {
-            return Ok(vec![
-                self.error_message(&id, "too many subscriptions on this connection"),
-            ]);
+            let error = ServerError::new("too many subscriptions on this connection", None);
+            return Ok(self.errors(&id, &[error]));
         }
-        match self.edge.groups.join(&self.edge, &auth, request) {
+        self.start(id, auth, request, finish);
+        Ok(Vec::new())
+    }
+
+    /// Runs subscription `id`: as a member of a shared group when it can be, else on its own.
+    fn start(&mut self, id: String, auth: Auth, request: Request, finish: ingest::Finish) {
+        match self.live.groups.join(&self.live, &auth, request) {
             Ok(membership) => {
-                self.edge.state.metrics.subscribers_add(1);
-                let lifetime = self.edge.state.metrics.subscription_started();
+                self.live.state.metrics.subscribers_add(1);
+                let lifetime = self.live.state.metrics.subscription_started();
                 let deliveries = membership.into_deliveries().inspect(move |_| {
                     let _ = &lifetime;
                 });
                 self.shared.insert(Arc::from(id), Box::pin(deliveries));
             }
             Err(request) => {
-                let task = tokio::spawn(forward(
-                    self.edge.clone(),
-                    self.protocol,
-                    id.clone(),
-                    (*request).data(auth),
+                let own = Own {
+                    live: self.live.clone(),
+                    protocol: self.protocol,
+                    id: id.clone(),
                     finish,
-                    self.tx.clone(),
-                ));
+                    tx: self.tx.clone(),
+                };
+                let task = tokio::spawn(own.forward((*request).data(auth)));
                 self.subscriptions.insert(id, task);
             }
         }
-        Ok(Vec::new())
     }
 
-    fn error_message(&self, id: &str, message: &str) -> Value {
-        self.errors_message(id, &[async_graphql::ServerError::new(message, None)])
-    }
-
-    /// The protocol's `error` message: every error, or (legacy protocol) the first.
-    fn errors_message(&self, id: &str, errors: &[async_graphql::ServerError]) -> Value {
-        let payload = match self.protocol {
-            Protocol::TransportWs => serde_json::to_value(errors),
-            Protocol::LegacyWs => serde_json::to_value(errors.first()),
-        };
-        let payload = payload.unwrap_or_else(|_| json!([{ "message": "unencodable error" }]));
-        json!({"type": "error", "id": id, "payload": payload})
+    /// The protocol's `error` message for `id`.
+    fn errors(&self, id: &str, errors: &[ServerError]) -> Vec<Utf8Bytes> {
+        self.encode_all(&[ServerMessage::Error { id, errors }])
     }
 }
 
-/// Runs one operation and forwards its responses to the socket's queue.
-async fn forward(
-    edge: Edge,
+/// `error` as the GraphQL error clients read, with its code and no location.
+fn server_error(error: &AppError) -> ServerError {
+    use async_graphql::ErrorExtensions;
+    let extended = error.extend();
+    let mut server_error = ServerError::new(extended.message, None);
+    server_error.extensions = extended.extensions;
+    server_error
+}
+
+/// Waits for `ended`; forever when there is none.
+async fn ended(ended: &mut Option<Pin<Box<WaitForCancellationFutureOwned>>>) {
+    match ended.as_mut() {
+        Some(ended) => ended.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A subscription running in its own task.
+struct Own {
+    /// What the live wing shares.
+    live: Live,
+    /// The socket's protocol.
     protocol: Protocol,
+    /// The subscription id.
     id: String,
-    request: Request,
+    /// Error codes and caps applied to each response.
     finish: ingest::Finish,
+    /// The socket's queue.
     tx: mpsc::Sender<Outgoing>,
-) {
-    let _lifetime = edge.state.metrics.subscription_started();
-    let mut responses = edge.schema.execute_stream(request);
-    let mut first = true;
-    while let Some(response) = responses.next().await {
-        let response = finish.apply(response);
-        let request_error = first && is_request_error(&response);
-        first = false;
-        // Serialized straight to text: no intermediate JSON tree per message, which matters
-        // when one event goes out to thousands of subscribers.
-        let message = match protocol.message_type(request_error) {
-            "error" => envelope("error", &id, &response.errors),
-            kind => envelope(kind, &id, &response),
-        };
-        if tx.send(Outgoing::Raw(message)).await.is_err() {
-            return;
-        }
-        if request_error && protocol == Protocol::TransportWs {
-            let _ = tx.send(Outgoing::Done(id)).await;
-            return;
-        }
-    }
-    let _ = tx
-        .send(Outgoing::Text(json!({"type": "complete", "id": id})))
-        .await;
-    let _ = tx.send(Outgoing::Done(id)).await;
 }
 
-/// `{"type": …, "id": …, "payload": …}` as text.
-fn envelope<P: serde::Serialize>(kind: &str, id: &str, payload: &P) -> String {
-    #[derive(serde::Serialize)]
-    struct Envelope<'a, P> {
-        #[serde(rename = "type")]
-        kind: &'a str,
-        id: &'a str,
-        payload: &'a P,
+impl Own {
+    /// Runs the operation and forwards its responses to the socket's queue.
+    async fn forward(self, request: Request) {
+        let _lifetime = self.live.state.metrics.subscription_started();
+        let mut responses = self.live.schema.execute_stream(request);
+        let mut first = true;
+        while let Some(response) = responses.next().await {
+            let response = self.finish.apply(response);
+            let request_error = first && is_request_error(&response);
+            first = false;
+            let id = self.id.as_str();
+            // Serialized straight to text: no intermediate JSON tree per message.
+            let message = match request_error && self.protocol.error_ends_operation() {
+                true => ServerMessage::Error {
+                    id,
+                    errors: &response.errors,
+                },
+                false => ServerMessage::Next {
+                    id,
+                    payload: Payload::Response(&response),
+                },
+            };
+            if !self.send(&message).await {
+                return;
+            }
+            if request_error && self.protocol.error_ends_operation() {
+                let _ = self.tx.send(Outgoing::Done(self.id)).await;
+                return;
+            }
+        }
+        let id = self.id.as_str();
+        self.send(&ServerMessage::Complete { id }).await;
+        let _ = self.tx.send(Outgoing::Done(self.id)).await;
     }
-    serde_json::to_string(&Envelope { kind, id, payload }).unwrap_or_else(|_| {
-        format!(r#"{{"type":"error","id":{},"payload":[{{"message":"response could not be encoded"}}]}}"#, json!(id))
-    })
+
+    /// Queues `message`; false once the socket is gone. A message that cannot be encoded
+    /// (never expected) is logged and answered as an internal error.
+    async fn send(&self, message: &ServerMessage<'_>) -> bool {
+        let text = message.encode(self.protocol).or_else(|error| {
+            tracing::error!(%error, "a live response could not be encoded");
+            let internal = AppError::Internal(anyhow::anyhow!("unencodable response"));
+            let errors = [server_error(&internal)];
+            ServerMessage::Error {
+                id: &self.id,
+                errors: &errors,
+            }
+            .encode(self.protocol)
+        });
+        match text {
+            Ok(text) => self.tx.send(Outgoing::Message(text)).await.is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 /// Sends `messages` in order, flushing once.
-async fn send_all(socket: &mut WebSocket, messages: Vec<Value>) -> Result<(), axum::Error> {
+async fn send_all(socket: &mut WebSocket, messages: Vec<Utf8Bytes>) -> Result<(), axum::Error> {
     if messages.is_empty() {
         return Ok(());
     }
-    for message in messages {
-        socket
-            .feed(Message::Text(message.to_string().into()))
-            .await?;
-    }
+    feed_all(socket, messages).await?;
     socket.flush().await
+}
+
+/// Writes `messages` in order without flushing.
+async fn feed_all(socket: &mut WebSocket, messages: Vec<Utf8Bytes>) -> Result<(), axum::Error> {
+    for message in messages {
+        socket.feed(Message::Text(message)).await?;
+    }
+    Ok(())
 }
