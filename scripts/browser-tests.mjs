@@ -175,11 +175,18 @@ function resultText(page) {
 }
 
 async function waitForResult(page, needle) {
-  await page.waitForFunction(
-    (n) => (document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? '').includes(n),
-    needle,
-    { timeout: STEP_TIMEOUT_MS },
-  );
+  try {
+    await page.waitForFunction(
+      (n) => (document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? '').includes(n),
+      needle,
+      { timeout: STEP_TIMEOUT_MS },
+    );
+  } catch (error) {
+    const shown = await resultText(page).catch(() => '(unreadable)');
+    throw new Error(`no ${JSON.stringify(needle)} in the result pane, which shows: ${shown || '(nothing)'}`, {
+      cause: error,
+    });
+  }
 }
 
 async function graphiql({ context, origin, call, seeded, shot }) {

@@ -338,10 +338,20 @@ fn respond(media: MediaType, response: BatchResponse) -> Response {
             StatusCode::BAD_REQUEST,
             serde_json::json!({ "errors": r.errors }).to_string(),
         ),
-        _ => (
-            StatusCode::OK,
-            serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
-        ),
+        _ => match serde_json::to_string(&response) {
+            Ok(body) => (StatusCode::OK, body),
+            Err(error) => {
+                tracing::error!(%error, "a GraphQL response could not be serialized");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({ "errors": [{
+                        "message": "internal error",
+                        "extensions": { "code": "INTERNAL_SERVER_ERROR" },
+                    }] })
+                    .to_string(),
+                )
+            }
+        },
     };
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
