@@ -170,6 +170,15 @@ function setEditor(page, selector, text) {
   return page.evaluate(([s, t]) => document.querySelector(s).CodeMirror.setValue(t), [selector, text]);
 }
 
+/**
+ * Puts `text` in GraphiQL's query editor. GraphiQL reads the operation names off the editor
+ * after a short debounce; executing sooner would send the previous document's operationName.
+ */
+async function setQuery(page, text) {
+  await setEditor(page, '.graphiql-query-editor .CodeMirror', text);
+  await sleep(750);
+}
+
 function resultText(page) {
   return page.evaluate(() => document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? '');
 }
@@ -200,13 +209,13 @@ async function graphiql({ context, origin, call, seeded, shot }) {
     const editors = document.querySelectorAll('.graphiql-editor-tool .CodeMirror');
     editors[editors.length - 1].CodeMirror.setValue(h);
   }, headers);
-  await setEditor(page, '.graphiql-query-editor .CodeMirror', '{ viewer { email organization { name } } }');
+  await setQuery(page, '{ viewer { email organization { name } } }');
   await page.click('.graphiql-execute-button');
   await waitForResult(page, 'Acme Parcel');
   await shot(page, '1-graphiql-query');
 
   const subscription = `subscription Live { statusChanged { kind status driver { firstName lastName } } }`;
-  await setEditor(page, '.graphiql-query-editor .CodeMirror', subscription);
+  await setQuery(page, subscription);
   await page.click('.graphiql-execute-button');
   await sleep(1000); // the socket connects and subscribes
   await call(`mutation($id: ID!) { setDriverInactive(driverId: $id) { status } }`, { id: seeded.driver.id }, seeded.token);
