@@ -200,7 +200,7 @@ fn app_state(
         hasher: hasher.clone(),
         settings: Arc::new(ServiceSettings::of(&settings)),
     };
-    AppState {
+    AppState::new(crate::state::Shared {
         db,
         settings,
         jwt,
@@ -213,7 +213,7 @@ fn app_state(
         hasher,
         access: outlets.access,
         services,
-    }
+    })
 }
 
 /// The request side: the state, both schemas, the ingest door and the live connections.
@@ -235,7 +235,7 @@ fn edge(
         None => crate::graphql::persisted::Persisted::local(),
     });
     let ingest = Arc::new(crate::graphql::ingest::Ingest::new(limits));
-    Edge {
+    Edge::new(crate::http::EdgeParts {
         live: live::Live {
             state: state.clone(),
             schema: schema.clone(),
@@ -250,7 +250,7 @@ fn edge(
         ingest,
         persisted,
         redis,
-    }
+    })
 }
 
 /// How often each instance reads the access log for changes no message brought.

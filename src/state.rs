@@ -1,4 +1,4 @@
-//! `AppState`: everything a request needs, built once at startup and cloned cheaply.
+//! `AppState`: everything a request needs, built once at startup; a clone is a reference count.
 
 use std::sync::Arc;
 
@@ -11,9 +11,27 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::service::Services;
 
-/// Shared state of one gateway instance.
+/// Shared state of one gateway instance: one allocation, so a clone is a reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state holding `shared`.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// Database pool.
     pub db: Db,
     /// Configuration read at startup.

@@ -42,16 +42,20 @@ pub struct AccessClaims {
     pub sid: Option<Uuid>,
 }
 
-/// Signing and verification keys with the validation rules.
+/// Signing and verification keys with the validation rules; a clone shares them.
 #[derive(Clone)]
 pub struct JwtKeys {
+    keys: std::sync::Arc<Keys>,
+    /// Access token lifetime in seconds.
+    pub ttl: i64,
+}
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
     issuer: String,
     audience: String,
-    /// Access token lifetime in seconds.
-    pub ttl: i64,
 }
 
 impl JwtKeys {
@@ -64,11 +68,13 @@ impl JwtKeys {
         validation.validate_nbf = true;
         validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            keys: std::sync::Arc::new(Keys {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+                validation,
+                issuer: issuer.to_owned(),
+                audience: audience.to_owned(),
+            }),
             ttl: i64::try_from(ttl).unwrap_or(i64::MAX / 2),
         }
     }
@@ -86,8 +92,8 @@ impl JwtKeys {
             iat: now,
             nbf: now,
             exp: now + self.ttl,
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            iss: self.keys.issuer.clone(),
+            aud: self.keys.audience.clone(),
             token_use: ACCESS_USE.into(),
             org: scope.map(|s| s.organization_id),
             uid: scope.map(|s| s.user_id),
@@ -97,13 +103,13 @@ impl JwtKeys {
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &self.encoding,
+            &self.keys.encoding,
         )?)
     }
 
     /// Verifies a token: signature, algorithm, `exp`, `nbf`, `iss`, `aud` and token use.
     pub fn verify(&self, token: &str) -> Result<Principal, String> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.keys.validation)
             .map_err(|e| format!("invalid access token: {e}"))?;
         let claims = data.claims;
         if claims.token_use != ACCESS_USE {

@@ -169,7 +169,7 @@ pub async fn get_or_upgrade(
     let client = client_addr(peer, &parts.headers, &edge.state.settings.trusted_proxies);
     if parts.headers.get(header::UPGRADE).is_some() {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &edge).await {
-            Ok(upgrade) => connection::upgrade(edge.live, upgrade, client),
+            Ok(upgrade) => connection::upgrade(edge.live.clone(), upgrade, client),
             Err(rejection) => rejection.into_response(),
         };
     }

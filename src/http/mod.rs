@@ -27,9 +27,28 @@ pub use auth::{authenticate, client_addr};
 /// Largest request body accepted (413 above).
 const MAX_BODY: usize = 1024 * 1024;
 
-/// What the handlers share.
+/// What the handlers share: one allocation, so the clone each request takes is a reference
+/// count.
 #[derive(Clone)]
-pub struct Edge {
+pub struct Edge(std::sync::Arc<EdgeParts>);
+
+impl Edge {
+    /// The edge holding `parts`.
+    pub fn new(parts: EdgeParts) -> Self {
+        Self(std::sync::Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Edge {
+    type Target = EdgeParts;
+
+    fn deref(&self) -> &EdgeParts {
+        &self.0
+    }
+}
+
+/// What [`Edge`] holds.
+pub struct EdgeParts {
     /// Application state.
     pub state: AppState,
     /// The schema.
