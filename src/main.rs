@@ -9,7 +9,6 @@ use lastmile::{demo, graphql, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lastmile::memory::configure();
     let cli = Cli::parse();
     if let Err(message) = cli.settings.validate() {
         eprintln!("lastmile: configuration error: {message}");
