@@ -53,6 +53,9 @@ impl Db {
         max_connections: u32,
         metrics: Metrics,
     ) -> anyhow::Result<Self> {
+        // Unless the URL or PGSSLMODE chooses, TLS is off towards a server on this host: the
+        // traffic never leaves it, and TLS would cost both sides CPU on every statement.
+        let tls_chosen = url.contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some();
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(max_connections)
@@ -60,6 +63,17 @@ impl Db {
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false)
+            .map_sqlx_postgres_opts(move |opts| {
+                if tls_chosen {
+                    return opts;
+                }
+                let loopback = is_loopback(opts.get_host());
+                if loopback {
+                    opts.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+                } else {
+                    opts
+                }
+            })
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
@@ -138,4 +152,30 @@ pub fn redact(url: &str) -> String {
 /// Whether the connection is PostgreSQL (row locks available).
 pub fn is_postgres(conn: &impl ConnectionTrait) -> bool {
     conn.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// Whether `host` (as a PostgreSQL URL names it) is this machine: a loopback address, the
+/// name `localhost`, or a Unix socket directory.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts_are_told_apart_from_remote_ones() {
+        for host in ["127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "/var/run/postgresql"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["10.0.0.5", "db.example.com", "192.168.1.1", "localhost.example.com"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
 }
