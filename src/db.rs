@@ -171,10 +171,22 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_told_apart_from_remote_ones() {
-        for host in ["127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "/var/run/postgresql"] {
+        for host in [
+            "127.0.0.1",
+            "127.8.0.1",
+            "::1",
+            "[::1]",
+            "localhost",
+            "/var/run/postgresql",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
-        for host in ["10.0.0.5", "db.example.com", "192.168.1.1", "localhost.example.com"] {
+        for host in [
+            "10.0.0.5",
+            "db.example.com",
+            "192.168.1.1",
+            "localhost.example.com",
+        ] {
             assert!(!is_loopback(host), "{host}");
         }
     }

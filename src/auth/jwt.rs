@@ -109,8 +109,9 @@ impl JwtKeys {
 
     /// Verifies a token: signature, algorithm, `exp`, `nbf`, `iss`, `aud` and token use.
     pub fn verify(&self, token: &str) -> Result<Principal, String> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.keys.validation)
-            .map_err(|e| format!("invalid access token: {e}"))?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.keys.validation)
+                .map_err(|e| format!("invalid access token: {e}"))?;
         let claims = data.claims;
         if claims.token_use != ACCESS_USE {
             return Err("not an access token".into());

@@ -86,7 +86,7 @@ impl Viewer {
             .load_one(scope.organization_id)
             .await
             .map_err(loader_error)?;
-        Ok(org.map(Organization))
+        Ok(org.map(Organization::from))
     }
 
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {

@@ -42,7 +42,7 @@ impl Depot {
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
-            .map(Organization)
+            .map(Organization::from)
             .ok_or_else(|| "organization not found".into())
     }
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]

@@ -89,7 +89,7 @@ impl Driver {
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?;
-        Ok(org.map(Organization))
+        Ok(org.map(Organization::from))
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Option<User> {

@@ -47,7 +47,7 @@ impl NodeQuery {
             Kind::Organization => service::organization::get(conn, &actor, uuid)
                 .await
                 .gql()?
-                .map(|o| Node::Organization(Organization(o))),
+                .map(|o| Node::Organization(Organization::from(o))),
             Kind::User => service::user::get(conn, &actor, uuid)
                 .await
                 .gql()?

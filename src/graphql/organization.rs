@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use entity::organization;
 
@@ -14,7 +15,7 @@ use crate::graphql::order::{DepotOrder, RouteOrder, UserOrder};
 use crate::graphql::route::{Route, RouteConnection, RouteFilter};
 use crate::graphql::share::{SharedDriver, SharedDriverConnection};
 use crate::graphql::user::{User, UserConnection, UserFilter};
-use crate::graphql::{Gql, actor, state};
+use crate::graphql::{Gql, actor, loader_error, loaders, state};
 use crate::service;
 
 /// Another organization as anyone may see it: id and name, nothing else.
@@ -33,27 +34,58 @@ impl From<organization::Model> for OrganizationMatch {
     }
 }
 
-/// The viewer's organization.
-pub struct Organization(pub organization::Model);
+/// The viewer's organization. Its lists need only its id; its row is read (through the
+/// request's loader) only when a field of the row is selected, so a query that goes straight
+/// to a list runs no statement for the organization itself.
+pub struct Organization {
+    id: Uuid,
+    row: Option<organization::Model>,
+}
 
 impl From<organization::Model> for Organization {
     fn from(o: organization::Model) -> Self {
-        Self(o)
+        Self {
+            id: o.id,
+            row: Some(o),
+        }
+    }
+}
+
+impl Organization {
+    /// The organization the token is scoped to: it exists while the membership does, which
+    /// the edge has checked.
+    pub fn of(actor: &crate::auth::Actor) -> Self {
+        Self {
+            id: actor.organization_id,
+            row: None,
+        }
+    }
+
+    async fn row(&self, ctx: &Context<'_>) -> Result<organization::Model> {
+        if let Some(row) = &self.row {
+            return Ok(row.clone());
+        }
+        loaders(ctx)
+            .organization
+            .load_one(self.id)
+            .await
+            .map_err(loader_error)?
+            .ok_or_else(|| "organization not found".into())
     }
 }
 
 #[Object]
 impl Organization {
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Organization, self.0.id)
+        ids::encode(Kind::Organization, self.id)
     }
 
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.row(ctx).await?.name)
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.created_at)
     }
 
     // One parameter per GraphQL argument: the connection arguments, filter and order.
@@ -290,12 +322,7 @@ pub struct OrganizationQuery;
 impl OrganizationQuery {
     /// The organization the token is scoped to.
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
-        let actor = actor(ctx)?;
-        Ok(Organization(
-            service::organization::own(&state(ctx).db.conn, &actor)
-                .await
-                .gql()?,
-        ))
+        Ok(Organization::of(&actor(ctx)?))
     }
 
     /// Exact, case-sensitive name match; null when there is none.

@@ -1,15 +1,61 @@
 //! Prefetching for lists: once a page of rows is known, the relations the client selected
 //! are loaded for the whole page at once into the request's loader cache, so resolving the
 //! items afterwards runs no statement, however long it takes.
+//!
+//! A list resolved once per request (no list above it in the query) is the whole batch
+//! already: its prefetch runs the loader's statement directly and feeds the rows to the
+//! cache, without waiting out the loader's batching delay (a timer and a spawned task per
+//! level of the query). A list inside another list (each depot's drivers) goes through the
+//! loader, so the prefetches of all its siblings still share one statement.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
 
-use async_graphql::{Context, Lookahead, Result};
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, Lookahead, QueryPathSegment, Result};
 use uuid::Uuid;
 
 use entity::{route, share, user};
 
+use crate::error::AppError;
+use crate::graphql::loaders::Cached;
 use crate::graphql::{loader_error, loaders};
+
+/// Loads `keys` into `loader`'s cache, and returns what it found.
+async fn fill<K, T>(
+    ctx: &Context<'_>,
+    loader: &Cached<T>,
+    keys: Vec<K>,
+) -> Result<HashMap<K, T::Value>, Arc<AppError>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Loader<K, Error = Arc<AppError>>,
+{
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    if !once_per_request(ctx) {
+        return loader.load_many(keys).await;
+    }
+    let found = loader.loader().load(&keys).await?;
+    loader
+        .feed_many(found.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .await;
+    Ok(found)
+}
+
+/// Whether the field being resolved is outside every list, so it is resolved once.
+fn once_per_request(ctx: &Context<'_>) -> bool {
+    let mut node = ctx.path_node.as_ref();
+    while let Some(here) = node {
+        if matches!(here.segment, QueryPathSegment::Index(_)) {
+            return false;
+        }
+        node = here.parent;
+    }
+    true
+}
 
 /// Whether `field` is selected on the nodes of the connection being resolved.
 fn selects(ctx: &Context<'_>, field: &str) -> bool {
@@ -54,7 +100,7 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let (a, b, c, d) = tokio::join!(
         async {
             if selects(ctx, "depot") || selects(ctx, "depotName") || selects(ctx, "depotAddress") {
-                l.depot.load_many(depots).await.map(drop)
+                fill(ctx, &l.depot, depots).await.map(drop)
             } else {
                 Ok(())
             }
@@ -62,31 +108,34 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
         async {
             if selects(ctx, "currentRoute") || selects(ctx, "available") || selects(ctx, "busyWith")
             {
-                l.active_route.load_many(ids.clone()).await.map(drop)
+                fill(ctx, &l.active_route, ids.clone()).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "organization") || selects(ctx, "owner") {
-                l.organization.load_many(orgs).await.map(drop)
+                fill(ctx, &l.organization, orgs).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
-            if selects(ctx, "sharedWith") {
-                l.shares.load_many(ids.clone()).await.map(drop)
-            } else {
-                Ok(())
+            if !selects(ctx, "sharedWith") {
+                return Ok(());
             }
+            let shares = fill(ctx, &l.shares, ids.clone()).await?;
+            if selects_within(ctx, "sharedWith", "partner") {
+                let partners = distinct(shares.values().flatten().map(|s| s.partner_id));
+                fill(ctx, &l.organization, partners).await?;
+            }
+            Ok(())
         },
     );
     a.and(b).and(c).and(d).map_err(loader_error)?;
     let invited = invited(rows);
     if selects_within(ctx, "user", "invitationExpiresAt") && !invited.is_empty() {
-        l.invitation_expiry
-            .load_many(invited)
+        fill(ctx, &l.invitation_expiry, invited)
             .await
             .map_err(loader_error)?;
     }
@@ -104,14 +153,14 @@ pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let (a, b) = tokio::join!(
         async {
             if selects(ctx, "organization") {
-                l.organization.load_many(orgs).await.map(drop)
+                fill(ctx, &l.organization, orgs).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "invitationExpiresAt") && !invited.is_empty() {
-                l.invitation_expiry.load_many(invited).await.map(drop)
+                fill(ctx, &l.invitation_expiry, invited).await.map(drop)
             } else {
                 Ok(())
             }
@@ -132,22 +181,22 @@ pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
     let (a, b, c) = tokio::join!(
         async {
             if selects(ctx, "depot") || selects(ctx, "depotName") || selects(ctx, "depotAddress") {
-                l.depot.load_many(depots).await.map(drop)
+                fill(ctx, &l.depot, depots).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "driver") || selects(ctx, "driverName") {
-                l.user.load_many(drivers.clone()).await.map(drop)?;
-                l.shares.load_many(drivers).await.map(drop)
+                fill(ctx, &l.user, drivers.clone()).await.map(drop)?;
+                fill(ctx, &l.shares, drivers).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "organization") || selects(ctx, "owner") {
-                l.organization.load_many(orgs).await.map(drop)
+                fill(ctx, &l.organization, orgs).await.map(drop)
             } else {
                 Ok(())
             }
@@ -167,14 +216,14 @@ pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
     let (a, b) = tokio::join!(
         async {
             if selects(ctx, "driver") {
-                l.user.load_many(drivers).await.map(drop)
+                fill(ctx, &l.user, drivers).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "owner") || selects(ctx, "partner") {
-                l.organization.load_many(orgs).await.map(drop)
+                fill(ctx, &l.organization, orgs).await.map(drop)
             } else {
                 Ok(())
             }
@@ -201,28 +250,28 @@ pub async fn events(ctx: &Context<'_>, rows: &[entity::status_event::Model]) -> 
     let (a, b, c, d) = tokio::join!(
         async {
             if selects(ctx, "driver") || selects(ctx, "user") {
-                l.user.load_many(subjects).await.map(drop)
+                fill(ctx, &l.user, subjects).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "driver") {
-                l.shares.load_many(drivers).await.map(drop)
+                fill(ctx, &l.shares, drivers).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "driver") || selects(ctx, "partner") {
-                l.organization.load_many(orgs).await.map(drop)
+                fill(ctx, &l.organization, orgs).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "route") {
-                l.route.load_many(routes).await.map(drop)
+                fill(ctx, &l.route, routes).await.map(drop)
             } else {
                 Ok(())
             }

@@ -106,7 +106,7 @@ impl Route {
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
-            .map(Organization))
+            .map(Organization::from))
     }
     /// Null for a shared driver on a partner's route (it reads depotName and depotAddress).
     async fn depot(&self, ctx: &Context<'_>) -> Result<Option<Depot>> {

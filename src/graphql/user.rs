@@ -113,7 +113,7 @@ impl User {
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
-            .map(Organization)
+            .map(Organization::from)
             .ok_or_else(|| "organization not found".into())
     }
     /// Present when roles contains DRIVER.
