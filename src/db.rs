@@ -46,6 +46,9 @@ impl WriteTxn {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged on its next checkout.
+const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 impl Db {
     /// Connects to `url` and records every statement in `metrics`.
     pub async fn connect(
@@ -62,6 +65,10 @@ impl Db {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // A connection in steady use goes out untested (a ping on every checkout would be
+            // a round trip more per statement); one idle for a while is pinged first, since
+            // the server, a proxy or a firewall may have dropped it meanwhile.
+            .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE)
             .sqlx_logging(false)
             .map_sqlx_postgres_opts(move |opts| {
                 if tls_chosen {
