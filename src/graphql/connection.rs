@@ -2,8 +2,13 @@
 
 use async_graphql::{Context, SimpleObject};
 
+use crate::domain::Input;
+use crate::error::{AppError, AppResult};
 use crate::graphql::Gql;
-use crate::service::page::{OrderedPage, Page, PageArgs, cursor};
+use crate::service::page::{
+    DEFAULT_PAGE, MAX_PAGE, OrderKey, OrderedPage, OrderedWindow, Page, Size, Window, cursor,
+};
+use crate::service::status_event::EventWindow;
 
 /// Relay page information.
 #[derive(SimpleObject, Debug, Clone)]
@@ -18,7 +23,16 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-/// The arguments as the service takes them.
+/// A connection's `first/after/last/before` as the client sent them.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+}
+
+/// The connection arguments of a list field.
 pub fn args(
     first: Option<i32>,
     after: Option<String>,
@@ -30,6 +44,61 @@ pub fn args(
         after,
         last,
         before,
+    }
+}
+
+impl PageArgs {
+    /// The page size asked for: `first` or `last` (not both), 0 to [`MAX_PAGE`] rows, else
+    /// [`DEFAULT_PAGE`] from the start. Checked before any statement runs.
+    pub fn size(&self) -> AppResult<Size> {
+        let first = count(self.first, Input::First)?;
+        let last = count(self.last, Input::Last)?;
+        match (first, last) {
+            (Some(_), Some(_)) => Err(AppError::refused(
+                Input::Last,
+                "pass either first or last, not both",
+            )),
+            (Some(n), None) => Ok(Size::First(n)),
+            (None, Some(n)) => Ok(Size::Last(n)),
+            (None, None) => Ok(Size::First(DEFAULT_PAGE)),
+        }
+    }
+
+    /// The window of a list in creation order.
+    pub fn window(&self) -> AppResult<Window> {
+        Window::new(self.size()?, self.after.as_deref(), self.before.as_deref())
+    }
+
+    /// The size alone, for a list whose cursors its ordered window carries.
+    pub fn size_only(&self) -> AppResult<Window> {
+        Window::new(self.size()?, None, None)
+    }
+
+    /// The window of a list ordered by `key`, whose cursors must come from that order.
+    pub fn ordered_window<C>(&self, key: &OrderKey<C>) -> AppResult<OrderedWindow> {
+        OrderedWindow::new(
+            self.size()?,
+            self.after.as_deref(),
+            self.before.as_deref(),
+            key,
+        )
+    }
+
+    /// The window of an event list, whose cursors are event ids.
+    pub fn event_window(&self) -> AppResult<EventWindow> {
+        EventWindow::new(self.size()?, self.after.as_deref(), self.before.as_deref())
+    }
+}
+
+/// A `first` or `last` count, checked against the largest page.
+fn count(value: Option<i32>, field: Input) -> AppResult<Option<u64>> {
+    match value {
+        None => Ok(None),
+        Some(n) if !(0..=MAX_PAGE).contains(&n) => Err(AppError::refused(
+            field,
+            format!("must be between 0 and {MAX_PAGE}"),
+        )),
+        Some(n) => Ok(Some(n as u64)),
     }
 }
 

@@ -201,13 +201,7 @@ impl Driver {
         };
         // An ordered list pages by its keyset window; the plain one only carries the size.
         let window = match order {
-            Some(_) => crate::service::page::PageArgs {
-                after: None,
-                before: None,
-                ..args
-            }
-            .window()
-            .gql()?,
+            Some(_) => args.size_only().gql()?,
             None => args.window().gql()?,
         };
         let filter = filter

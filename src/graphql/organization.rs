@@ -269,8 +269,7 @@ impl Organization {
         filter: Option<StatusEventFilter>,
     ) -> Result<StatusEventConnection> {
         let actor = actor(ctx)?;
-        let window =
-            service::status_event::EventWindow::new(&args(first, after, last, before)).gql()?;
+        let window = args(first, after, last, before).event_window().gql()?;
         let filter = filter
             .map(StatusEventFilter::into_service)
             .transpose()

@@ -14,11 +14,11 @@ use crate::auth::Actor;
 use crate::db::Db;
 use crate::domain::Input;
 use crate::error::{AppError, AppResult};
-use crate::service::page::{self, Direction, PageArgs};
+use crate::service::page::{self, Direction, OrderedWindow, Size, Window};
 use crate::service::{driver, route as routes};
 
 /// Rows read per statement.
-const BATCH: i32 = 500;
+const BATCH: u64 = 500;
 
 /// How the viewer wants its files: delimiter and time zone, from its settings.
 #[derive(Debug, Clone, Copy)]
@@ -153,8 +153,8 @@ pub fn drivers(db: Db, actor: Actor, format: Format) -> impl Stream<Item = AppRe
         let filter = driver::DriverFilter::default();
         let mut after: Option<String> = None;
         loop {
-            let args = PageArgs { first: Some(BATCH), after: after.clone(), ..Default::default() };
-            let batch = driver::list(&db.conn, &actor, &filter, args.window()?).await?;
+            let window = Window::new(Size::First(BATCH), after.as_deref(), None)?;
+            let batch = driver::list(&db.conn, &actor, &filter, window).await?;
             let context = driver_context(&db.conn, &batch.items).await?;
             let mut chunk = String::new();
             for d in &batch.items {
@@ -272,8 +272,7 @@ pub fn routes(
         let filter = routes::RouteFilter::default();
         let mut after: Option<String> = None;
         loop {
-            let args = PageArgs { first: Some(BATCH), after: after.clone(), ..Default::default() };
-            let window = args.ordered_window(&key)?;
+            let window = OrderedWindow::new(Size::First(BATCH), after.as_deref(), None, &key)?;
             let batch = routes::list_planned_in(&db.conn, &actor, &filter, range.from, range.to, &key, &window).await?;
             let depots = depots_of(&db.conn, batch.page.items.iter().filter_map(|r| r.depot_id)).await?;
             let drivers = visible_drivers(&db.conn, &actor, &batch.page.items).await?;

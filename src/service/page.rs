@@ -22,19 +22,6 @@ pub const DEFAULT_PAGE: u64 = 50;
 /// Largest page.
 pub const MAX_PAGE: i32 = 500;
 
-/// `first/after/last/before` as the client sent them.
-#[derive(Debug, Clone, Default)]
-pub struct PageArgs {
-    /// Items after `after`.
-    pub first: Option<i32>,
-    /// Cursor to start after.
-    pub after: Option<String>,
-    /// Items before `before`.
-    pub last: Option<i32>,
-    /// Cursor to end before.
-    pub before: Option<String>,
-}
-
 /// One page of rows.
 #[derive(Debug, Clone)]
 pub struct Page<M> {
@@ -59,14 +46,24 @@ fn decode_cursor(raw: &str, field: Input) -> AppResult<Uuid> {
         .ok_or_else(|| AppError::refused(field, "is not a valid cursor"))
 }
 
-fn size(value: Option<i32>, field: Input) -> AppResult<Option<u64>> {
-    match value {
-        None => Ok(None),
-        Some(n) if !(0..=MAX_PAGE).contains(&n) => Err(AppError::refused(
-            field,
-            format!("must be between 0 and {MAX_PAGE}"),
-        )),
-        Some(n) => Ok(Some(n as u64)),
+/// How many rows a window holds, and from which end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// The first rows (after the `after` cursor, when given).
+    First(u64),
+    /// The last rows (before the `before` cursor, when given).
+    Last(u64),
+}
+
+impl Size {
+    fn limit(self) -> u64 {
+        match self {
+            Self::First(n) | Self::Last(n) => Ord::min(n, MAX_PAGE as u64),
+        }
+    }
+
+    fn backward(self) -> bool {
+        matches!(self, Self::Last(_))
     }
 }
 
@@ -80,30 +77,17 @@ pub struct Window {
     limit: u64,
 }
 
-impl PageArgs {
-    /// Validates the arguments (before any query runs).
-    pub fn window(&self) -> AppResult<Window> {
-        let first = size(self.first, Input::First)?;
-        let last = size(self.last, Input::Last)?;
-        if first.is_some() && last.is_some() {
-            return Err(AppError::refused(
-                Input::Last,
-                "pass either first or last, not both",
-            ));
-        }
-        Ok(Window {
-            after: self
-                .after
-                .as_deref()
-                .map(|c| decode_cursor(c, Input::After))
-                .transpose()?,
-            before: self
-                .before
-                .as_deref()
+impl Window {
+    /// The window of `size` rows between the cursors `after` and `before` (as [`cursor`]
+    /// writes them; BAD_USER_INPUT naming the argument otherwise).
+    pub fn new(size: Size, after: Option<&str>, before: Option<&str>) -> AppResult<Self> {
+        Ok(Self {
+            after: after.map(|c| decode_cursor(c, Input::After)).transpose()?,
+            before: before
                 .map(|c| decode_cursor(c, Input::Before))
                 .transpose()?,
-            backward: last.is_some(),
-            limit: first.or(last).unwrap_or(DEFAULT_PAGE),
+            backward: size.backward(),
+            limit: size.limit(),
         })
     }
 }
@@ -333,26 +317,23 @@ impl OrderedWindow {
     }
 }
 
-impl PageArgs {
-    /// Validates the arguments of a list ordered by `key`: its cursors must come from that
-    /// same order (BAD_USER_INPUT otherwise).
-    pub fn ordered_window<C>(&self, key: &OrderKey<C>) -> AppResult<OrderedWindow> {
-        let plain = Self {
-            after: None,
-            before: None,
-            ..self.clone()
-        }
-        .window()?;
-        let decode = |raw: &Option<String>, field: Input| {
-            raw.as_deref()
-                .map(|c| decode_position(c, key, field))
-                .transpose()
+impl OrderedWindow {
+    /// The window of `size` rows between the cursors `after` and `before` of the list ordered
+    /// by `key`: they must come from that same order (BAD_USER_INPUT otherwise).
+    pub fn new<C>(
+        size: Size,
+        after: Option<&str>,
+        before: Option<&str>,
+        key: &OrderKey<C>,
+    ) -> AppResult<Self> {
+        let decode = |raw: Option<&str>, field: Input| {
+            raw.map(|c| decode_position(c, key, field)).transpose()
         };
-        Ok(OrderedWindow {
-            after: decode(&self.after, Input::After)?,
-            before: decode(&self.before, Input::Before)?,
-            backward: plain.backward,
-            limit: plain.limit,
+        Ok(Self {
+            after: decode(after, Input::After)?,
+            before: decode(before, Input::Before)?,
+            backward: size.backward(),
+            limit: size.limit(),
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::auth::Actor;
 use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 use crate::events::visibility;
-use crate::service::page::{OrderedPage, Page, PageArgs};
+use crate::service::page::{OrderedPage, Page, Size, Window};
 
 /// Filters of `organization.statusEvents`.
 #[derive(Debug, Clone, Default)]
@@ -50,20 +50,15 @@ fn parse_cursor(raw: &str, field: Input) -> AppResult<i64> {
 }
 
 impl EventWindow {
-    /// Validates the arguments (before any query runs).
-    pub fn new(args: &PageArgs) -> AppResult<Self> {
-        let plain = PageArgs {
-            after: None,
-            before: None,
-            ..args.clone()
-        }
-        .window()?;
-        let decode = |raw: &Option<String>, field: Input| {
-            raw.as_deref().map(|c| parse_cursor(c, field)).transpose()
-        };
+    /// The window of `size` events between the cursors `after` and `before` (event ids, as
+    /// this gateway writes them; BAD_USER_INPUT naming the argument otherwise).
+    pub fn new(size: Size, after: Option<&str>, before: Option<&str>) -> AppResult<Self> {
+        let plain = Window::new(size, None, None)?;
+        let decode =
+            |raw: Option<&str>, field: Input| raw.map(|c| parse_cursor(c, field)).transpose();
         Ok(Self {
-            after: decode(&args.after, Input::After)?,
-            before: decode(&args.before, Input::Before)?,
+            after: decode(after, Input::After)?,
+            before: decode(before, Input::Before)?,
             backward: plain.is_backward(),
             limit: plain.limit(),
         })
