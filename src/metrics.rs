@@ -94,7 +94,7 @@ struct Inner {
     /// Replays from the event log (resume or catch-up).
     replays: Counter,
     /// Subscribers disconnected for falling too far behind.
-    lag_disconnects: Counter,
+    lag_catchups: Counter,
     /// Mail delivered.
     mail_sent: Counter,
     /// Mail delivery attempts that failed.
@@ -170,7 +170,7 @@ impl Inner {
             events_published: Counter::default(),
             events_delivered: Counter::default(),
             replays: Counter::default(),
-            lag_disconnects: Counter::default(),
+            lag_catchups: Counter::default(),
             mail_sent: Counter::default(),
             mail_failures: Counter::default(),
             connections_refused: Counter::default(),
@@ -264,9 +264,9 @@ impl Inner {
                 &self.replays,
             ),
             (
-                "lastmile_subscriber_lag_disconnects",
-                "Subscribers disconnected for falling too far behind",
-                &self.lag_disconnects,
+                "lastmile_subscriber_lag_catchups",
+                "Times a subscriber or shared group fell behind the live stream and caught up from the event log",
+                &self.lag_catchups,
             ),
             ("lastmile_mail_sent", "Mail delivered", &self.mail_sent),
             (
@@ -365,9 +365,9 @@ impl Metrics {
         self.0.replays.inc();
     }
 
-    /// One subscriber dropped for lagging.
-    pub fn lag_disconnect(&self) {
-        self.0.lag_disconnects.inc();
+    /// A subscriber (or a shared group's member) fell behind and catches up from the log.
+    pub fn lag_catchup(&self) {
+        self.0.lag_catchups.inc();
     }
 
     /// One mail delivered (`ok`) or failed.

@@ -182,6 +182,7 @@ pub fn open(
                 }
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "subscriber fell behind; catching up from the log");
+                    metrics.lag_catchup();
                     replay = true;
                 }
                 Err(RecvError::Closed) => return,

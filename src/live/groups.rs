@@ -176,6 +176,8 @@ struct Replayer {
     variables: Variables,
     /// The member's authorization.
     auth: Auth,
+    /// Where catch-ups are counted.
+    metrics: crate::metrics::Metrics,
 }
 
 impl Replayer {
@@ -256,6 +258,7 @@ impl Membership {
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Listen again first, so what the group sends meanwhile waits here.
+                        replayer.metrics.lag_catchup();
                         rx = group.tx.subscribe();
                         replay_from = Some(Some(last));
                     }
@@ -311,6 +314,7 @@ impl Groups {
             operation_name: request.operation_name.clone(),
             variables: request.variables.clone(),
             auth: auth.clone(),
+            metrics: live.state.metrics.clone(),
         };
         let start = live.state.events.last_cursor();
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
