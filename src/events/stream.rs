@@ -110,17 +110,11 @@ pub fn open(
     let mut live = hub.subscribe();
     let metrics = hub.metrics().clone();
     let deadline = tokio::time::Instant::now() + expires_in;
+    let replay_only = tap.as_ref().is_some_and(|t| t.replay_only);
     // With no cursor, start at what this instance has broadcast when the live feed opened.
-    let start = after.unwrap_or_else(|| hub.last_cursor());
-    let (progress, replay_only) = match &tap {
-        Some(tap) => (tap.progress.clone(), tap.replay_only),
-        None => (Progress::default(), false),
-    };
-    let counted = tap.is_none();
+    let mut position = Position::new(after.unwrap_or_else(|| hub.last_cursor()), tap, &metrics);
     async_stream::stream! {
-        let _guard = counted.then(|| SubscriberGuard::new(metrics.clone()));
-        let mut last = start;
-        progress.set(last);
+        let _guard = position.counted.then(|| SubscriberGuard::new(metrics.clone()));
         // One timer for the whole stream: re-arming one per event would cost a timer-wheel
         // insertion per event per subscriber.
         let expiry = tokio::time::sleep_until(deadline);
@@ -130,23 +124,15 @@ pub fn open(
             if replay {
                 metrics.replay();
                 loop {
-                    let batch = match read_after(&db, last).await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "event replay failed");
-                            yield Err(StreamEnd::Failed);
-                            return;
-                        }
+                    let Ok(batch) = read_after(&db, position.last).await.inspect_err(|e| {
+                        tracing::warn!(error = %e, "event replay failed");
+                    }) else {
+                        yield Err(StreamEnd::Failed);
+                        return;
                     };
                     let full = batch.len() as u64 == REPLAY_BATCH;
-                    for event in batch {
-                        let event = LiveEvent::from(event);
-                        last = event.id();
-                        progress.set(last);
-                        if subscriber.receives(&event) {
-                            if counted {
-                                metrics.event_delivered();
-                            }
+                    for event in batch.into_iter().map(LiveEvent::from) {
+                        if position.pass(&event, &subscriber) {
                             yield Ok(Arc::new(event));
                         }
                     }
@@ -167,16 +153,9 @@ pub fn open(
                 r = live.recv() => r,
             };
             match received {
+                Ok(event) if event.id() <= position.last => continue,
                 Ok(event) => {
-                    if event.id() <= last {
-                        continue;
-                    }
-                    last = event.id();
-                    progress.set(last);
-                    if subscriber.receives(&event) {
-                        if counted {
-                            metrics.event_delivered();
-                        }
+                    if position.pass(&event, &subscriber) {
                         yield Ok(event);
                     }
                 }
@@ -188,6 +167,40 @@ pub fn open(
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+}
+
+/// Where a stream stands: the last cursor it has passed, shown to its tap, and whether its
+/// deliveries count as a subscriber's (a group's execution counts none: its members do).
+struct Position {
+    last: i64,
+    progress: Progress,
+    counted: bool,
+    metrics: crate::metrics::Metrics,
+}
+
+impl Position {
+    fn new(start: i64, tap: Option<Tap>, metrics: &crate::metrics::Metrics) -> Self {
+        let counted = tap.is_none();
+        let progress = tap.map(|t| t.progress).unwrap_or_default();
+        progress.set(start);
+        Self {
+            last: start,
+            progress,
+            counted,
+            metrics: metrics.clone(),
+        }
+    }
+
+    /// Moves past `event`; whether `subscriber` receives it.
+    fn pass(&mut self, event: &LiveEvent, subscriber: &Subscriber) -> bool {
+        self.last = event.id();
+        self.progress.set(self.last);
+        let receives = subscriber.receives(event);
+        if receives && self.counted {
+            self.metrics.event_delivered();
+        }
+        receives
     }
 }
 
