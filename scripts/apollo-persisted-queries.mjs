@@ -10,97 +10,13 @@
 //                     CARGO_TARGET_DIR defaulting to ~/.cache/lastmile-target)
 //   LASTMILE_TOOLS    where @apollo/client is installed (default: ~/.cache/lastmile-tools);
 //                     installed there with npm when missing or at another version
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+
+import { ensurePackages, startGateway } from './lib/gateway.mjs';
 
 const PACKAGES = { '@apollo/client': '4.3.8', graphql: '16.11.0', rxjs: '7.8.2' };
 const START_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
-
-const home = homedir();
-const toolsDir = process.env.LASTMILE_TOOLS || join(home, '.cache', 'lastmile-tools');
-const nodeDir = join(toolsDir, 'node-apollo');
-const targetDir = process.env.CARGO_TARGET_DIR || join(home, '.cache', 'lastmile-target');
-const binary = process.env.LASTMILE_BIN || join(targetDir, 'release', 'lastmile');
-
-function installedVersion(name) {
-  const manifest = join(nodeDir, 'node_modules', name, 'package.json');
-  if (!existsSync(manifest)) return null;
-  return JSON.parse(readFileSync(manifest, 'utf8')).version;
-}
-
-function ensurePackages() {
-  if (Object.entries(PACKAGES).every(([name, version]) => installedVersion(name) === version)) return;
-  const specs = Object.entries(PACKAGES).map(([name, version]) => `${name}@${version}`);
-  console.log(`installing ${specs.join(' ')} into ${nodeDir}`);
-  const npm = spawnSync(
-    'npm',
-    ['install', '--prefix', nodeDir, '--save-exact', '--no-audit', '--no-fund', '--loglevel=error', ...specs],
-    { stdio: 'inherit', timeout: 300_000 },
-  );
-  if (npm.status !== 0) {
-    throw new Error(`npm install failed (status ${npm.status}${npm.error ? `, ${npm.error.message}` : ''})`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function startServer() {
-  if (!existsSync(binary)) {
-    throw new Error(`no binary at ${binary}: run \`cargo build --release\` (or set LASTMILE_BIN)`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'lastmile-apq-'));
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, ['serve'], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      LISTEN_ADDR: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${join(dir, 'lastmile.db')}?mode=rwc`,
-      MAIL_DIR: join(dir, 'mail'),
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  let exited = null;
-  child.on('exit', (code, signal) => {
-    exited = signal ? `signal ${signal}` : `status ${code}`;
-  });
-  process.on('exit', () => {
-    if (exited === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exited !== null) throw new Error(`the server exited (${exited}) before it answered /healthz`);
-    try {
-      if ((await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`the server did not answer /healthz within ${START_TIMEOUT_MS / 1000} s`);
-    await sleep(100);
-  }
-  return `${origin}/graphql`;
-}
 
 /// A fetch that records what each request sent and what came back.
 function recordingFetch(log) {
@@ -140,10 +56,12 @@ function check(name, outcome, failures) {
 }
 
 async function main() {
-  ensurePackages();
-  const load = (path) => import(pathToFileURL(join(nodeDir, 'node_modules', '@apollo', 'client', path)).href);
-  const apollo = { core: await load('core/index.js'), pq: await load('link/persisted-queries/index.js') };
-  const url = await startServer();
+  const load = ensurePackages('node-apollo', PACKAGES);
+  const apollo = {
+    core: await load('@apollo', 'client', 'core/index.js'),
+    pq: await load('@apollo', 'client', 'link/persisted-queries/index.js'),
+  };
+  const url = `${(await startGateway({ name: 'apq', timeoutMs: START_TIMEOUT_MS })).origin}/graphql`;
   console.log(`@apollo/client ${PACKAGES['@apollo/client']} createPersistedQueryLink against ${url}`);
   const failures = [];
   const post = 'query ApqPost { __typename }';

@@ -20,12 +20,11 @@
 //   LASTMILE_TOOLS    where playwright-core is installed (default: ~/.cache/lastmile-tools);
 //                     installed there with npm when missing or at another version
 //   CHROMIUM          the browser (default: /usr/bin/chromium, Debian's `chromium`)
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+
+import { ensurePackages, sleep, startGateway, targetDir } from './lib/gateway.mjs';
 
 const PLAYWRIGHT_VERSION = '1.65.1';
 const START_TIMEOUT_MS = 60_000;
@@ -38,83 +37,13 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-const home = homedir();
-const toolsDir = process.env.LASTMILE_TOOLS || join(home, '.cache', 'lastmile-tools');
-const nodeDir = join(toolsDir, 'node');
-const targetDir = process.env.CARGO_TARGET_DIR || join(home, '.cache', 'lastmile-target');
-const binary = process.env.LASTMILE_BIN || join(targetDir, 'release', 'lastmile');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const shotsDir = process.env.BROWSER_SCREENSHOTS || join(targetDir, 'browser-screenshots');
-
-function ensurePlaywright() {
-  const manifest = join(nodeDir, 'node_modules', 'playwright-core', 'package.json');
-  if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).version === PLAYWRIGHT_VERSION) return;
-  console.log(`installing playwright-core@${PLAYWRIGHT_VERSION} into ${nodeDir}`);
-  const npm = spawnSync(
-    'npm',
-    ['install', '--prefix', nodeDir, '--save-exact', '--no-audit', '--no-fund', '--loglevel=error',
-      `playwright-core@${PLAYWRIGHT_VERSION}`],
-    { stdio: 'inherit', timeout: 300_000 },
-  );
-  if (npm.status !== 0) throw new Error(`npm install failed (status ${npm.status})`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isLoopback(address) {
   const { protocol, hostname } = new URL(address);
   if (['data:', 'blob:', 'about:'].includes(protocol)) return true;
   return ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
-}
-
-async function startServer() {
-  if (!existsSync(binary)) throw new Error(`no binary at ${binary}: run \`cargo build --release\``);
-  const dir = mkdtempSync(join(tmpdir(), 'lastmile-browser-'));
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const mailDir = join(dir, 'mail');
-  const child = spawn(binary, ['serve', '--demo'], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      LISTEN_ADDR: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${join(dir, 'lastmile.db')}?mode=rwc`,
-      MAIL_DIR: mailDir,
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  let exited = null;
-  child.on('exit', (code, signal) => {
-    exited = signal ? `signal ${signal}` : `status ${code}`;
-  });
-  const cleanUp = () => {
-    if (exited === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', cleanUp);
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exited !== null) throw new Error(`the server exited (${exited}) before it answered /healthz`);
-    const ok = await fetch(`${origin}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error('the server did not answer /healthz in time');
-    await sleep(100);
-  }
-  return { origin, mailDir, alive: () => exited === null };
 }
 
 /** The API as the script uses it: one operation, errors thrown. */
@@ -384,10 +313,10 @@ async function invitation({ context, origin, server, call, seeded, shot }) {
 }
 
 async function main() {
-  ensurePlaywright();
+  const load = ensurePackages('node', { 'playwright-core': PLAYWRIGHT_VERSION });
   if (!existsSync(chromiumPath)) throw new Error(`no browser at ${chromiumPath}: apt-get install -y chromium`);
-  const { chromium } = await import(pathToFileURL(join(nodeDir, 'node_modules', 'playwright-core', 'index.mjs')).href);
-  const server = await startServer();
+  const { chromium } = await load('playwright-core', 'index.mjs');
+  const server = await startGateway({ args: ['--demo'], name: 'browser', timeoutMs: START_TIMEOUT_MS, stdout: 'ignore' });
   const call = api(server.origin);
   const seeded = await seed(call);
   rmSync(shotsDir, { recursive: true, force: true });
