@@ -186,14 +186,8 @@ impl Dispatcher {
     }
 
     async fn start_at_head(&self) -> Result<(), sea_orm::DbErr> {
-        let head: Option<i64> = status_event::Entity::find()
-            .select_only()
-            .column_as(status_event::Column::Id.max(), "max")
-            .into_tuple::<Option<i64>>()
-            .one(&self.db.conn)
-            .await?
-            .flatten();
-        self.hub.0.last.store(head.unwrap_or(0), Ordering::Release);
+        let head = super::log::head(&self.db.conn).await?;
+        self.hub.0.last.store(head, Ordering::Release);
         Ok(())
     }
 

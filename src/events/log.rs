@@ -1,5 +1,5 @@
 //! Writing the event log: one row per status change, in the transaction of the change,
-//! with the partner organizations that may see it fixed at write time.
+//! with the partner organizations that may see it fixed at write time; and its head.
 
 use chrono::Utc;
 use sea_orm::{
@@ -133,4 +133,16 @@ pub async fn partners_of(
         .into_tuple::<Uuid>()
         .all(conn)
         .await
+}
+
+/// The cursor of the newest event in the log (0 when it is empty).
+pub async fn head(conn: &impl ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
+    let head: Option<i64> = status_event::Entity::find()
+        .select_only()
+        .column_as(status_event::Column::Id.max(), "max")
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(head.unwrap_or(0))
 }

@@ -149,17 +149,9 @@ impl Ws {
     /// subscription opened next gets only events of changes made after it (through Redis, an
     /// earlier change's event may otherwise still be on its way).
     async fn caught_up(&self) {
-        use entity::status_event;
-        use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
-        let head: Option<i64> = status_event::Entity::find()
-            .select_only()
-            .column_as(status_event::Column::Id.max(), "max")
-            .into_tuple::<Option<i64>>()
-            .one(&self.db.conn)
+        let head = lastmile::events::log::head(&self.db.conn)
             .await
-            .expect("the event log's head")
-            .flatten();
-        let head = head.unwrap_or(0);
+            .expect("the event log's head");
         for _ in 0..200 {
             if self.hub.last_cursor() >= head {
                 return;
