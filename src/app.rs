@@ -316,7 +316,7 @@ impl Application {
             secret.as_bytes(),
             &settings.jwt_issuer,
             &settings.jwt_audience,
-            settings.access_token_ttl,
+            i64::try_from(settings.access_token_ttl).context("ACCESS_TOKEN_TTL is too large")?,
         );
         let mut background = Background {
             stop: CancellationToken::new(),

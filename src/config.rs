@@ -46,6 +46,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// The longest token lifetime, in seconds: a century. Longer expiries overflow the time
+/// arithmetic of tokens, so they are refused at startup rather than failing at sign-in.
+pub const MAX_TOKEN_TTL: u64 = 100 * 366 * 24 * 3600;
+
 /// Gateway configuration; defaults give a working single-machine gateway.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -93,10 +97,10 @@ pub struct Settings {
     /// `aud` of issued tokens, required on every token.
     #[arg(long, global = true, env = "JWT_AUDIENCE", default_value = "lastmile")]
     pub jwt_audience: String,
-    /// Access token lifetime in seconds.
+    /// Access token lifetime in seconds (at most a century).
     #[arg(long, global = true, env = "ACCESS_TOKEN_TTL", default_value_t = 900)]
     pub access_token_ttl: u64,
-    /// Refresh token lifetime in seconds.
+    /// Refresh token lifetime in seconds (at most a century).
     #[arg(long, global = true, env = "REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl: u64,
     /// `smtp://host:port` for real delivery; unset: `.eml` files in `MAIL_DIR`.
@@ -317,6 +321,11 @@ impl Settings {
         if self.access_token_ttl == 0 || self.refresh_token_ttl == 0 {
             return Err("ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL must be positive".into());
         }
+        if self.access_token_ttl.max(self.refresh_token_ttl) > MAX_TOKEN_TTL {
+            return Err(format!(
+                "ACCESS_TOKEN_TTL and REFRESH_TOKEN_TTL must be at most {MAX_TOKEN_TTL} seconds (a century)"
+            ));
+        }
         if self.session_check_interval == 0 {
             return Err("SESSION_CHECK_INTERVAL must be positive".into());
         }
@@ -463,6 +472,10 @@ mod tests {
             ),
             (&["--persisted-query-ttl", "0"][..], "PERSISTED_QUERY_TTL"),
             (&["--access-token-ttl", "0"][..], "ACCESS_TOKEN_TTL"),
+            (
+                &["--refresh-token-ttl", "18446744073709551615"][..],
+                "REFRESH_TOKEN_TTL",
+            ),
             (
                 &["--cors-allowed-origins", "*,https://a.example"][..],
                 "CORS_ALLOWED_ORIGINS",

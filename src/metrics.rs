@@ -402,6 +402,7 @@ impl Metrics {
     pub fn sessions_remembered(&self, n: usize) {
         self.0
             .sessions_remembered
+            // A count held in memory never exceeds i64.
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 

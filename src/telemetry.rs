@@ -10,6 +10,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -38,7 +39,11 @@ impl Telemetry {
 /// Installs the global subscriber (once; later calls are ignored); must run inside the tokio
 /// runtime when traces are exported (the export is one of its tasks).
 pub fn init(settings: &Settings) -> anyhow::Result<Telemetry> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Unset or empty: `info`; set but unreadable: refused, rather than silently `info`.
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .from_env()
+        .context("RUST_LOG is not a valid log filter")?;
     let provider = match &settings.otel_exporter_otlp_endpoint {
         Some(endpoint) => Some(tracer_provider(endpoint, &settings.otel_service_name)?),
         None => None,

@@ -59,8 +59,9 @@ struct Keys {
 }
 
 impl JwtKeys {
-    /// Keys from the raw bytes of the secret (32 bytes at least, checked by the caller).
-    pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: u64) -> Self {
+    /// Keys from the raw bytes of the secret (32 bytes at least) and the lifetime of access
+    /// tokens in seconds (positive and at most a century); the caller checks both.
+    pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: i64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
@@ -75,7 +76,7 @@ impl JwtKeys {
                 issuer: issuer.to_owned(),
                 audience: audience.to_owned(),
             }),
-            ttl: i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+            ttl,
         }
     }
 
@@ -97,6 +98,7 @@ impl JwtKeys {
             token_use: ACCESS_USE.into(),
             org: scope.map(|s| s.organization_id),
             uid: scope.map(|s| s.user_id),
+            // An unscoped token (no organization) carries no roles.
             roles: scope.map(|s| s.roles.names()).unwrap_or_default(),
             sid: Some(session_id),
         };

@@ -287,6 +287,7 @@ impl Shared {
     /// Counts an attempt: the window starts with the first attempt and the key expires with it.
     async fn count(&self, key: &str, window: Duration) -> anyhow::Result<(u64, Duration)> {
         let key = self.key(key);
+        // The window is minutes long; u64 milliseconds would last 584 million years.
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         let mut pipe = redis::pipe();
         pipe.atomic()

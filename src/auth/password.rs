@@ -95,7 +95,9 @@ impl Hasher {
     }
 }
 
+// The pool is a plain `Vec` of spare buffers: a poisoned lock still holds a usable one.
 fn take(buffers: &Mutex<Vec<Vec<Block>>>) -> Vec<Block> {
+    // An empty pool: an empty buffer, which `blocks` sizes.
     buffers
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -170,6 +172,7 @@ fn verify_with(password: &str, stored: &str, memory: &mut Vec<Block>) -> anyhow:
         .map(Version::try_from)
         .transpose()
         .map_err(|e| anyhow::anyhow!("Stored hash version unknown: {e}"))?
+        // No `v=`: the current version 0x13, as the argon2 crate reads such a hash.
         .unwrap_or_default();
     let params = Params::try_from(&parsed)
         .map_err(|e| anyhow::anyhow!("Stored hash parameters unreadable: {e}"))?;

@@ -19,6 +19,7 @@ impl Currency {
 
     /// Digits after the decimal point in amounts (2 for EUR, 0 for JPY, 3 for KWD).
     pub fn minor_units(self) -> u16 {
+        // Only special codes (gold, SDR, …) have no minor unit, and `parse` refuses them.
         self.0.exponent().unwrap_or(0)
     }
 

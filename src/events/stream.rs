@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use futures_util::Stream;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::broadcast::error::RecvError;
@@ -74,11 +75,19 @@ pub fn parse_cursor(raw: &str) -> AppResult<i64> {
 
 /// Refuses a cursor whose successors were already removed by retention.
 pub async fn check_retained(db: &Db, after: i64) -> AppResult<()> {
-    let pruned = kv::Entity::find_by_id(PRUNED_THROUGH.to_owned())
+    let pruned = match kv::Entity::find_by_id(PRUNED_THROUGH.to_owned())
         .one(&db.conn)
         .await?
-        .and_then(|row| row.value.parse::<i64>().ok())
-        .unwrap_or(0);
+    {
+        Some(row) => row.value.parse::<i64>().with_context(|| {
+            format!(
+                "the stored {PRUNED_THROUGH} `{}` is not a cursor",
+                row.value
+            )
+        })?,
+        // Retention has not removed anything yet.
+        None => 0,
+    };
     if after < pruned {
         return Err(AppError::bad_input(
             "after",
@@ -182,6 +191,7 @@ struct Position {
 impl Position {
     fn new(start: i64, tap: Option<Tap>, metrics: &crate::metrics::Metrics) -> Self {
         let counted = tap.is_none();
+        // Without a tap no one reads the progress: a fresh one of its own.
         let progress = tap.map(|t| t.progress).unwrap_or_default();
         progress.set(start);
         Self {

@@ -228,6 +228,7 @@ macro_rules! connection_type {
                         .map(|(cursor, node)| $edge { cursor, node })
                         .collect(),
                     page_info,
+                    // None: `totalCount` was not selected, so the 0 is never read.
                     total_count: total_count.unwrap_or(0),
                 }
             }
@@ -245,6 +246,7 @@ macro_rules! connection_type {
                         .map(|(cursor, node)| $edge { cursor, node })
                         .collect(),
                     page_info,
+                    // None: `totalCount` was not selected, so the 0 is never read.
                     total_count: total_count.unwrap_or(0),
                 }
             }

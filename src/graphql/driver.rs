@@ -119,6 +119,7 @@ impl Driver {
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?;
+        // The loader answers every driver, an unshared one with an empty list.
         Ok(Some(
             shares
                 .unwrap_or_default()
@@ -278,6 +279,7 @@ pub async fn visible(ctx: &Context<'_>, driver_id: uuid::Uuid) -> Result<Option<
         .load_one(driver_id)
         .await
         .map_err(loader_error)?;
+    // The loader answers every driver, an unshared one with an empty list.
     let shared = shares
         .unwrap_or_default()
         .iter()

@@ -190,6 +190,7 @@ impl Subscription {
             stream::check_retained(&state.db, after).await.gql()?;
         }
         let expires_at = auth(ctx).principal().gql()?.expires_at;
+        // A token already past its expiry has no time left.
         let remaining =
             Duration::from_secs(u64::try_from(expires_at - Utc::now().timestamp()).unwrap_or(0));
         let events = stream::open(
@@ -299,6 +300,7 @@ impl StatusEventConnection {
                 .map(|(cursor, node)| StatusEventEdge { cursor, node })
                 .collect(),
             page_info,
+            // None: `totalCount` was not selected, so the 0 is never read.
             total_count: total_count.unwrap_or(0),
         }
     }

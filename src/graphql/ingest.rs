@@ -222,6 +222,7 @@ impl Ingest {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        // A cache: after a panic mid-update its worst is an entry too many or a count off.
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -323,6 +324,7 @@ fn select<'a>(
     found.ok_or_else(|| {
         refuse(
             code::OPERATION_RESOLUTION_FAILURE,
+            // Only a named operation can be missing here; the default is never shown.
             format!(r#"unknown operation named "{}""#, name.unwrap_or_default()),
             None,
         )

@@ -134,6 +134,7 @@ pub async fn client_attempt(ctx: &Context<'_>) -> async_graphql::Result<()> {
 /// What the edge found about the caller.
 pub fn auth<'a>(ctx: &Context<'a>) -> &'a Auth {
     static ANONYMOUS: Auth = Auth::Anonymous;
+    // Every edge attaches an `Auth`; a request without one (run in-process) is granted nothing.
     ctx.data_opt::<Auth>().unwrap_or(&ANONYMOUS)
 }
 

@@ -13,6 +13,7 @@ use crate::service::{
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
 pub enum OrderDirection {
     /// Smallest first.
+    // Also what an explicit `direction: null` reads as.
     #[default]
     Asc,
     /// Greatest first.

@@ -128,6 +128,7 @@ impl Persisted {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
+        // A cache: after a panic mid-update its worst is an entry too many or a byte count off.
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -63,6 +63,7 @@ pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) ->
         .filter_map(|hop| hop.parse::<IpAddr>().ok())
         .map(|ip| ip.to_canonical())
         .find(|ip| !trusted.contains(ip));
+    // No hop outside the trusted proxies: the proxy itself is the client.
     ClientAddr(client.unwrap_or(peer))
 }
 

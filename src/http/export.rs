@@ -70,8 +70,16 @@ fn csv(name: String, lines: impl Stream<Item = AppResult<String>> + Send + 'stat
             std::io::Error::other("export failed")
         })
     });
+    // The name is a slug and a date, always a valid header value; were it not, say so.
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+        .unwrap_or_else(|error| {
+            tracing::warn!(
+                %error,
+                name,
+                "CSV export name is not a header value; sent without it"
+            );
+            HeaderValue::from_static("attachment")
+        });
     (
         [
             (

@@ -51,6 +51,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
+    // Only GraphQL responses carry operations; any other path logs none.
     let operations = response
         .extensions()
         .get::<Operations>()

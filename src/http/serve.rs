@@ -131,6 +131,7 @@ impl Activity {
     }
 
     fn touch(&self) {
+        // u64 milliseconds last 584 million years.
         let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(now, Ordering::Relaxed);
     }

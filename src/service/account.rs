@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use anyhow::Context as _;
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -622,19 +623,24 @@ pub async fn issue_session(
     scope: Option<Scope>,
     family: Option<Uuid>,
 ) -> AppResult<Session> {
+    // No family given: this sign-in opens a new session.
     let family = family.unwrap_or_else(Uuid::now_v7);
     let access_token = svc.jwt.issue(account_id, scope.as_ref(), family)?;
     let refresh = token::generate();
     let now = Utc::now();
-    // A real default: a TTL beyond i64 seconds is "for good", capped so the sum cannot overflow.
-    let ttl = i64::try_from(svc.settings.refresh_token_ttl).unwrap_or(i64::MAX / 4);
+    // Settings::validate bounds the TTL; should an expiry still be out of range, say so.
+    let expires_at = i64::try_from(svc.settings.refresh_token_ttl)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .context("REFRESH_TOKEN_TTL puts the refresh token's expiry out of range")?;
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account_id),
         family_id: Set(family),
         organization_id: Set(scope.as_ref().map(|s| s.organization_id)),
         token_hash: Set(token::digest(&refresh)),
-        expires_at: Set(now + Duration::seconds(ttl)),
+        expires_at: Set(expires_at),
         used_at: Set(None),
         revoked_at: Set(None),
         created_at: Set(now),

@@ -30,13 +30,26 @@ pub struct Format {
 }
 
 impl Format {
-    /// The format of the account's settings (a stored value that no longer parses falls back
-    /// to `,` and UTC).
+    /// The format of the account's settings (a stored value that no longer parses is logged
+    /// and falls back to `,` or UTC: times carry their offset, so the file stays correct).
     pub fn of(account: &account::Model) -> Self {
         Self {
-            // Both were validated when saved; the defaults are those of a new account.
-            delimiter: account.csv_delimiter.chars().next().unwrap_or(','),
-            timezone: account.timezone.parse().unwrap_or(chrono_tz::UTC),
+            delimiter: account.csv_delimiter.chars().next().unwrap_or_else(|| {
+                tracing::warn!(
+                    account_id = %account.id,
+                    "stored CSV delimiter is empty; exporting with `,`"
+                );
+                ','
+            }),
+            timezone: account.timezone.parse().unwrap_or_else(|error| {
+                tracing::warn!(
+                    account_id = %account.id,
+                    timezone = %account.timezone,
+                    %error,
+                    "stored time zone does not parse; exporting in UTC"
+                );
+                chrono_tz::UTC
+            }),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Cursor pagination over UUID v7 keys: a stable order (creation order) whose opaque cursors
 //! survive inserts and deletes between pages.
 
+use anyhow::Context as _;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
@@ -363,7 +364,7 @@ fn decode_position<C>(
 }
 
 /// The cursor of `row` in the list ordered by `key`.
-pub fn ordered_cursor<M, C>(row: &M, key: &OrderKey<C>, id: Uuid) -> String
+pub fn ordered_cursor<M, C>(row: &M, key: &OrderKey<C>, id: Uuid) -> AppResult<String>
 where
     M: sea_orm::ModelTrait,
     C: ColumnTrait + Into<<M::Entity as EntityTrait>::Column>,
@@ -380,8 +381,8 @@ where
         v: value,
         i: id,
     };
-    // Serializing plain fields cannot fail; were it to, the empty cursor is refused when used.
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).unwrap_or_default())
+    let json = serde_json::to_vec(&position).context("Failed to encode a cursor")?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
 }
 
 /// One page of an ordered list, with each row's cursor.
@@ -435,7 +436,7 @@ where
         .items
         .iter()
         .map(|row| ordered_cursor(row, key, id_of(row)))
-        .collect();
+        .collect::<AppResult<_>>()?;
     Ok(OrderedPage { page, cursors })
 }
 
@@ -478,7 +479,7 @@ where
     ];
     let grouped =
         first_per_parent(conn, rows, parent, &order, window.limit, parent_of, parents).await?;
-    Ok(grouped
+    grouped
         .into_iter()
         .map(|(parent, items)| {
             let page = cut(items, window.plain());
@@ -486,10 +487,10 @@ where
                 .items
                 .iter()
                 .map(|row| ordered_cursor(row, key, id_of(row)))
-                .collect();
-            (parent, OrderedPage { page, cursors })
+                .collect::<AppResult<_>>()?;
+            Ok((parent, OrderedPage { page, cursors }))
         })
-        .collect())
+        .collect()
 }
 
 /// Rows strictly past `(value, at)` in the order `(column, id)`, ascending unless `descending`.
@@ -629,6 +630,6 @@ where
         .items
         .iter()
         .map(|row| ordered_cursor(row, key, id_of(row)))
-        .collect();
+        .collect::<AppResult<_>>()?;
     Ok(OrderedPage { page, cursors })
 }

@@ -453,6 +453,7 @@ pub async fn edit(
     check_edit(&input)?;
     let mut work = Work::begin(&svc.db).await?;
     let user = editable_user(&work, actor, user_id, &input).await?;
+    // Roles not given: unchanged.
     let roles = input.roles.unwrap_or(roles_of(&user));
     apply_role_change(&mut work, actor, &user, roles, input.depot_id).await?;
     let changes_membership = input.changes_membership();
