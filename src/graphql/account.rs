@@ -69,8 +69,8 @@ impl Viewer {
         let Some(scope) = &self.0.scope else {
             return Ok(None);
         };
-        let user = loaders(ctx)
-            .user
+        let user = loaders(ctx)?
+            .user()
             .load_one(scope.user_id)
             .await
             .map_err(loader_error)?;
@@ -81,8 +81,8 @@ impl Viewer {
         let Some(scope) = &self.0.scope else {
             return Ok(None);
         };
-        let org = loaders(ctx)
-            .organization
+        let org = loaders(ctx)?
+            .organization()
             .load_one(scope.organization_id)
             .await
             .map_err(loader_error)?;

@@ -37,8 +37,8 @@ impl Depot {
         &self.0.timezone
     }
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
-        loaders(ctx)
-            .organization
+        loaders(ctx)?
+            .organization()
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
@@ -72,8 +72,8 @@ impl Depot {
                 wants_total(ctx),
             )),
         };
-        let found = loaders(ctx)
-            .depot_drivers
+        let found = loaders(ctx)?
+            .depot_drivers()
             .load_one(key)
             .await
             .map_err(loader_error)?

@@ -59,8 +59,8 @@ impl Driver {
         if self.0.status != users::UserStatus::Active {
             return Ok(false);
         }
-        let busy = loaders(ctx)
-            .active_route
+        let busy = loaders(ctx)?
+            .active_route()
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?
@@ -70,8 +70,8 @@ impl Driver {
 
     /// The owning organization: id and name, for every viewer.
     async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
-        loaders(ctx)
-            .organization
+        loaders(ctx)?
+            .organization()
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
@@ -84,8 +84,8 @@ impl Driver {
         if self.owner_view(ctx).is_none() {
             return Ok(None);
         }
-        let org = loaders(ctx)
-            .organization
+        let org = loaders(ctx)?
+            .organization()
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?;
@@ -100,8 +100,8 @@ impl Driver {
         let Some(depot_id) = self.0.depot_id.filter(|_| self.owner_view(ctx).is_some()) else {
             return Ok(None);
         };
-        Ok(loaders(ctx)
-            .depot
+        Ok(loaders(ctx)?
+            .depot()
             .load_one(depot_id)
             .await
             .map_err(loader_error)?
@@ -114,8 +114,8 @@ impl Driver {
             Some(actor) if actor.roles.is_manager() => {}
             _ => return Ok(None),
         }
-        let shares = loaders(ctx)
-            .shares
+        let shares = loaders(ctx)?
+            .shares()
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?;
@@ -134,8 +134,8 @@ impl Driver {
         let Some(actor) = actor_opt(ctx) else {
             return Ok(None);
         };
-        let route = loaders(ctx)
-            .active_route
+        let route = loaders(ctx)?
+            .active_route()
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?
@@ -151,8 +151,8 @@ impl Driver {
         let Some(actor) = actor_opt(ctx) else {
             return Ok(None);
         };
-        let route = loaders(ctx)
-            .active_route
+        let route = loaders(ctx)?
+            .active_route()
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?
@@ -163,8 +163,8 @@ impl Driver {
         let Some(route) = route else {
             return Ok(None);
         };
-        let organization = loaders(ctx)
-            .organization
+        let organization = loaders(ctx)?
+            .organization()
             .load_one(route.organization_id)
             .await
             .map_err(loader_error)?
@@ -221,8 +221,8 @@ impl Driver {
                 wants_total(ctx),
             )),
         };
-        let found = loaders(ctx)
-            .driver_routes
+        let found = loaders(ctx)?
+            .driver_routes()
             .load_one(key)
             .await
             .map_err(loader_error)?
@@ -260,8 +260,8 @@ pub async fn visible(ctx: &Context<'_>, driver_id: uuid::Uuid) -> Result<Option<
     let Some(actor) = actor_opt(ctx) else {
         return Ok(None);
     };
-    let Some(driver) = loaders(ctx)
-        .user
+    let Some(driver) = loaders(ctx)?
+        .user()
         .load_one(driver_id)
         .await
         .map_err(loader_error)?
@@ -274,8 +274,8 @@ pub async fn visible(ctx: &Context<'_>, driver_id: uuid::Uuid) -> Result<Option<
     if !service::partner_view(&actor, &driver) {
         return Ok(None);
     }
-    let shares = loaders(ctx)
-        .shares
+    let shares = loaders(ctx)?
+        .shares()
         .load_one(driver_id)
         .await
         .map_err(loader_error)?;

@@ -114,8 +114,8 @@ impl StatusEvent {
         if !self.owner_view(ctx) {
             return Ok(None);
         }
-        Ok(loaders(ctx)
-            .user
+        Ok(loaders(ctx)?
+            .user()
             .load_one(self.0.user_id)
             .await
             .map_err(loader_error)?
@@ -137,8 +137,8 @@ impl StatusEvent {
             // The route's organization reads the route itself.
             return Ok(None);
         }
-        Ok(loaders(ctx)
-            .organization
+        Ok(loaders(ctx)?
+            .organization()
             .load_one(partner)
             .await
             .map_err(loader_error)?
@@ -149,8 +149,8 @@ impl StatusEvent {
         let (Some(route_id), Some(actor)) = (self.0.route_id, actor_opt(ctx)) else {
             return Ok(None);
         };
-        let route = loaders(ctx)
-            .route
+        let route = loaders(ctx)?
+            .route()
             .load_one(route_id)
             .await
             .map_err(loader_error)?;
@@ -201,8 +201,15 @@ impl Subscription {
             remaining,
             tap,
         );
-        Ok(events.map(|item| match item {
-            Ok(event) => Ok(StatusEvent(event.model.clone())),
+        let loaders = ctx
+            .data::<std::sync::Arc<crate::graphql::loaders::Loaders>>()?
+            .clone();
+        Ok(events.map(move |item| match item {
+            Ok(event) => {
+                // Each event reads afresh: what the last one loaded may have changed since.
+                loaders.forget();
+                Ok(StatusEvent(event.model.clone()))
+            }
             Err(StreamEnd::TokenExpired) => Err(AppError::Unauthenticated(
                 "the access token expired; subscribe again with a fresh token".into(),
             ))

@@ -1,21 +1,19 @@
 //! DataLoaders: every relation a list can reach is fetched in one statement per level,
 //! whatever the list's length.
 //!
-//! Each HTTP request gets its own loaders with a cache that lives as long as the request, and
-//! list resolvers prefetch the relations the client selected ([`crate::graphql::prefetch`]):
-//! so the batch is one statement however long resolving the list takes, and misses are cached
-//! too (a driver with no current route is not asked about twice). Subscriptions use the
-//! schema's loaders, which keep no cache (an event stream lives for hours) but still batch the
-//! loads of all subscribers resolving the same event.
+//! Every execution gets its own loaders (see [`Loaders`]) with a cache that lives as long as
+//! it does, and list resolvers prefetch the relations the client selected into them
+//! ([`crate::graphql::prefetch`]): so the batch is one statement however long resolving the
+//! list takes, and misses are cached too (a driver with no current route is not asked about
+//! twice). A subscription, which lives for hours, forgets its loaders' caches before each
+//! event: one event's fields still share their statements, the next event reads afresh.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use std::hash::Hash;
 
-use async_graphql::dataloader::{
-    CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache,
-};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -408,88 +406,62 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
     }
 }
 
-/// A cache for the life of one request, or none at all.
-#[derive(Clone, Copy)]
-pub struct RequestCache {
-    enabled: bool,
-}
+/// A loader of this module, caching what it loaded for one execution.
+pub type Cached<T> = DataLoader<T, HashMapCache>;
 
-impl CacheFactory for RequestCache {
-    fn create<K, V>(&self) -> Box<dyn CacheStorage<Key = K, Value = V>>
-    where
-        K: Send + Sync + Clone + Eq + Hash + 'static,
-        V: Send + Sync + Clone + 'static,
-    {
-        if self.enabled {
-            HashMapCache::default().create()
-        } else {
-            NoCache.create()
+/// Declares [`Loaders`]: one loader per relation, each made on first use.
+macro_rules! loaders {
+    ($($(#[$doc:meta])* $field:ident: $loader:ident<$key:ty>,)*) => {
+        /// The loaders of one execution (an HTTP operation, a WebSocket operation, a shared
+        /// live group), made on first use. Their caches last for that execution, and a
+        /// subscription forgets them before each event ([`Loaders::forget`]), so nothing
+        /// stale is read across events.
+        pub struct Loaders {
+            /// Where the loaders read.
+            db: Db,
+            $($(#[$doc])* $field: OnceLock<Cached<$loader>>,)*
         }
-    }
+
+        impl Loaders {
+            /// Loaders over `db`, none made yet.
+            pub fn new(db: Db) -> Self {
+                Self { db, $($field: OnceLock::new(),)* }
+            }
+
+            $($(#[$doc])*
+            pub fn $field(&self) -> &Cached<$loader> {
+                self.$field.get_or_init(|| {
+                    DataLoader::with_cache($loader(self.db.clone()), tokio::spawn, HashMapCache::default())
+                })
+            })*
+
+            /// Forgets everything loaded so far: what follows reads afresh.
+            pub fn forget(&self) {
+                $(if let Some(loader) = self.$field.get() {
+                    loader.clear::<$key>();
+                })*
+            }
+        }
+    };
 }
 
-/// A loader of this module with its cache policy.
-pub type Cached<T> = DataLoader<T, RequestCache>;
-
-/// All loaders: in the schema data (no cache) and in each HTTP request's data (cached).
-pub struct Loaders {
-    /// Whether results are cached for the request.
-    pub cached: bool,
+loaders! {
     /// Organizations by id.
-    pub organization: Cached<OrganizationLoader>,
+    organization: OrganizationLoader<Uuid>,
     /// Users (and driver cards) by id.
-    pub user: Cached<UserLoader>,
+    user: UserLoader<Uuid>,
     /// Depots by id.
-    pub depot: Cached<DepotLoader>,
+    depot: DepotLoader<Uuid>,
     /// Routes by id.
-    pub route: Cached<RouteLoader>,
+    route: RouteLoader<Uuid>,
     /// Active route (or none) by driver id.
-    pub active_route: Cached<ActiveRouteLoader>,
+    active_route: ActiveRouteLoader<Uuid>,
     /// Shares by driver id.
-    pub shares: Cached<SharesByDriverLoader>,
+    shares: SharesByDriverLoader<Uuid>,
     /// Pages of drivers by depot.
-    pub depot_drivers: Cached<DepotDriversLoader>,
+    depot_drivers: DepotDriversLoader<DepotDriversKey>,
     /// Pages of routes by driver.
-    pub driver_routes: Cached<DriverRoutesLoader>,
+    driver_routes: DriverRoutesLoader<DriverRoutesKey>,
     /// Pending invitation expiry by user id.
-    pub invitation_expiry: Cached<InvitationExpiryLoader>,
-}
-
-impl Loaders {
-    /// Loaders over `db`; `cached` for one request's lifetime.
-    pub fn new(db: Db, cached: bool) -> Self {
-        let cache = RequestCache { enabled: cached };
-        Self {
-            cached,
-            organization: DataLoader::with_cache(
-                OrganizationLoader(db.clone()),
-                tokio::spawn,
-                cache,
-            ),
-            user: DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, cache),
-            depot: DataLoader::with_cache(DepotLoader(db.clone()), tokio::spawn, cache),
-            route: DataLoader::with_cache(RouteLoader(db.clone()), tokio::spawn, cache),
-            active_route: DataLoader::with_cache(
-                ActiveRouteLoader(db.clone()),
-                tokio::spawn,
-                cache,
-            ),
-            shares: DataLoader::with_cache(SharesByDriverLoader(db.clone()), tokio::spawn, cache),
-            depot_drivers: DataLoader::with_cache(
-                DepotDriversLoader(db.clone()),
-                tokio::spawn,
-                cache,
-            ),
-            driver_routes: DataLoader::with_cache(
-                DriverRoutesLoader(db.clone()),
-                tokio::spawn,
-                cache,
-            ),
-            invitation_expiry: DataLoader::with_cache(
-                InvitationExpiryLoader(db),
-                tokio::spawn,
-                cache,
-            ),
-        }
-    }
+    invitation_expiry: InvitationExpiryLoader<Uuid>,
 }

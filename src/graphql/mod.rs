@@ -78,9 +78,7 @@ pub fn build(state: Option<AppState>) -> AppSchema {
         if state.settings.production {
             builder = builder.disable_introspection().disable_suggestions();
         }
-        builder = builder
-            .data(loaders::Loaders::new(state.db.clone(), false))
-            .data(state);
+        builder = builder.data(state);
     }
     builder.finish()
 }
@@ -111,12 +109,19 @@ pub fn services<'a>(ctx: &Context<'a>) -> &'a crate::service::Services {
     &state(ctx).services
 }
 
-/// The loaders: the request's own (cached) when it has them, else the schema's.
-pub fn loaders<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
+/// The loaders of this execution (every execution is given its own: [`with_loaders`]).
+pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a loaders::Loaders> {
     match ctx.data_opt::<std::sync::Arc<loaders::Loaders>>() {
-        Some(request) => request,
-        None => ctx.data_unchecked::<loaders::Loaders>(),
+        Some(loaders) => Ok(loaders),
+        None => Err(async_graphql::ErrorExtensions::extend(&AppError::Internal(
+            anyhow::anyhow!("an execution without its loaders"),
+        ))),
     }
+}
+
+/// `request` with loaders of its own over `db`, to be executed once.
+pub fn with_loaders(request: async_graphql::Request, db: &crate::db::Db) -> async_graphql::Request {
+    request.data(std::sync::Arc::new(loaders::Loaders::new(db.clone())))
 }
 
 /// Counts one credential operation against the client's budget (RATE_LIMITED beyond it).

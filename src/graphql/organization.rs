@@ -65,8 +65,8 @@ impl Organization {
         if let Some(row) = &self.row {
             return Ok(row.clone());
         }
-        loaders(ctx)
-            .organization
+        loaders(ctx)?
+            .organization()
             .load_one(self.id)
             .await
             .map_err(loader_error)?

@@ -90,8 +90,8 @@ fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
 
 /// Relations of a page of driver cards.
 pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
-    let l = loaders(ctx);
-    if !l.cached || rows.is_empty() {
+    let l = loaders(ctx)?;
+    if rows.is_empty() {
         return Ok(());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -100,7 +100,7 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let (a, b, c, d) = tokio::join!(
         async {
             if selects(ctx, "depot") || selects(ctx, "depotName") || selects(ctx, "depotAddress") {
-                fill(ctx, &l.depot, depots).await.map(drop)
+                fill(ctx, l.depot(), depots).await.map(drop)
             } else {
                 Ok(())
             }
@@ -108,14 +108,14 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
         async {
             if selects(ctx, "currentRoute") || selects(ctx, "available") || selects(ctx, "busyWith")
             {
-                fill(ctx, &l.active_route, ids.clone()).await.map(drop)
+                fill(ctx, l.active_route(), ids.clone()).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "organization") || selects(ctx, "owner") {
-                fill(ctx, &l.organization, orgs).await.map(drop)
+                fill(ctx, l.organization(), orgs).await.map(drop)
             } else {
                 Ok(())
             }
@@ -124,10 +124,10 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
             if !selects(ctx, "sharedWith") {
                 return Ok(());
             }
-            let shares = fill(ctx, &l.shares, ids.clone()).await?;
+            let shares = fill(ctx, l.shares(), ids.clone()).await?;
             if selects_within(ctx, "sharedWith", "partner") {
                 let partners = distinct(shares.values().flatten().map(|s| s.partner_id));
-                fill(ctx, &l.organization, partners).await?;
+                fill(ctx, l.organization(), partners).await?;
             }
             Ok(())
         },
@@ -135,7 +135,7 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     a.and(b).and(c).and(d).map_err(loader_error)?;
     let invited = invited(rows);
     if selects_within(ctx, "user", "invitationExpiresAt") && !invited.is_empty() {
-        fill(ctx, &l.invitation_expiry, invited)
+        fill(ctx, l.invitation_expiry(), invited)
             .await
             .map_err(loader_error)?;
     }
@@ -144,8 +144,8 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
 
 /// Relations of a page of users.
 pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
-    let l = loaders(ctx);
-    if !l.cached || rows.is_empty() {
+    let l = loaders(ctx)?;
+    if rows.is_empty() {
         return Ok(());
     }
     let orgs = distinct(rows.iter().map(|r| r.organization_id));
@@ -153,14 +153,14 @@ pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
     let (a, b) = tokio::join!(
         async {
             if selects(ctx, "organization") {
-                fill(ctx, &l.organization, orgs).await.map(drop)
+                fill(ctx, l.organization(), orgs).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "invitationExpiresAt") && !invited.is_empty() {
-                fill(ctx, &l.invitation_expiry, invited).await.map(drop)
+                fill(ctx, l.invitation_expiry(), invited).await.map(drop)
             } else {
                 Ok(())
             }
@@ -171,8 +171,8 @@ pub async fn users(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
 
 /// Relations of a page of routes.
 pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
-    let l = loaders(ctx);
-    if !l.cached || rows.is_empty() {
+    let l = loaders(ctx)?;
+    if rows.is_empty() {
         return Ok(());
     }
     let depots = distinct(rows.iter().filter_map(|r| r.depot_id));
@@ -181,22 +181,22 @@ pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
     let (a, b, c) = tokio::join!(
         async {
             if selects(ctx, "depot") || selects(ctx, "depotName") || selects(ctx, "depotAddress") {
-                fill(ctx, &l.depot, depots).await.map(drop)
+                fill(ctx, l.depot(), depots).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "driver") || selects(ctx, "driverName") {
-                fill(ctx, &l.user, drivers.clone()).await.map(drop)?;
-                fill(ctx, &l.shares, drivers).await.map(drop)
+                fill(ctx, l.user(), drivers.clone()).await.map(drop)?;
+                fill(ctx, l.shares(), drivers).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "organization") || selects(ctx, "owner") {
-                fill(ctx, &l.organization, orgs).await.map(drop)
+                fill(ctx, l.organization(), orgs).await.map(drop)
             } else {
                 Ok(())
             }
@@ -207,8 +207,8 @@ pub async fn routes(ctx: &Context<'_>, rows: &[route::Model]) -> Result<()> {
 
 /// Relations of a page of shares.
 pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
-    let l = loaders(ctx);
-    if !l.cached || rows.is_empty() {
+    let l = loaders(ctx)?;
+    if rows.is_empty() {
         return Ok(());
     }
     let drivers = distinct(rows.iter().map(|r| r.driver_id));
@@ -216,14 +216,14 @@ pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
     let (a, b) = tokio::join!(
         async {
             if selects(ctx, "driver") {
-                fill(ctx, &l.user, drivers).await.map(drop)
+                fill(ctx, l.user(), drivers).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "owner") || selects(ctx, "partner") {
-                fill(ctx, &l.organization, orgs).await.map(drop)
+                fill(ctx, l.organization(), orgs).await.map(drop)
             } else {
                 Ok(())
             }
@@ -235,8 +235,8 @@ pub async fn shares(ctx: &Context<'_>, rows: &[share::Model]) -> Result<()> {
 /// Relations of a page of status events: subjects (and their shares, which decide a partner's
 /// view), organizations, routes.
 pub async fn events(ctx: &Context<'_>, rows: &[entity::status_event::Model]) -> Result<()> {
-    let l = loaders(ctx);
-    if !l.cached || rows.is_empty() {
+    let l = loaders(ctx)?;
+    if rows.is_empty() {
         return Ok(());
     }
     let subjects = distinct(rows.iter().map(|r| r.user_id));
@@ -250,28 +250,28 @@ pub async fn events(ctx: &Context<'_>, rows: &[entity::status_event::Model]) -> 
     let (a, b, c, d) = tokio::join!(
         async {
             if selects(ctx, "driver") || selects(ctx, "user") {
-                fill(ctx, &l.user, subjects).await.map(drop)
+                fill(ctx, l.user(), subjects).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "driver") {
-                fill(ctx, &l.shares, drivers).await.map(drop)
+                fill(ctx, l.shares(), drivers).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "driver") || selects(ctx, "partner") {
-                fill(ctx, &l.organization, orgs).await.map(drop)
+                fill(ctx, l.organization(), orgs).await.map(drop)
             } else {
                 Ok(())
             }
         },
         async {
             if selects(ctx, "route") {
-                fill(ctx, &l.route, routes).await.map(drop)
+                fill(ctx, l.route(), routes).await.map(drop)
             } else {
                 Ok(())
             }

@@ -64,8 +64,8 @@ impl Route {
         let Some(depot_id) = self.0.depot_id else {
             return Ok(None);
         };
-        loaders(ctx)
-            .depot
+        loaders(ctx)?
+            .depot()
             .load_one(depot_id)
             .await
             .map_err(loader_error)
@@ -88,8 +88,8 @@ impl Route {
     }
     /// The route's organization: id and name, for every viewer.
     async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
-        loaders(ctx)
-            .organization
+        loaders(ctx)?
+            .organization()
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
@@ -101,8 +101,8 @@ impl Route {
         if self.partner_view(ctx) {
             return Ok(None);
         }
-        Ok(loaders(ctx)
-            .organization
+        Ok(loaders(ctx)?
+            .organization()
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
@@ -131,8 +131,8 @@ impl Route {
         let Some(driver_id) = self.0.driver_id else {
             return Ok(None);
         };
-        Ok(loaders(ctx)
-            .user
+        Ok(loaders(ctx)?
+            .user()
             .load_one(driver_id)
             .await
             .map_err(loader_error)?

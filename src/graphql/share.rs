@@ -17,8 +17,8 @@ use crate::service;
 pub struct SharedDriver(pub shares::Model);
 
 async fn org_match(ctx: &Context<'_>, id: uuid::Uuid) -> Result<OrganizationMatch> {
-    loaders(ctx)
-        .organization
+    loaders(ctx)?
+        .organization()
         .load_one(id)
         .await
         .map_err(loader_error)?
@@ -32,8 +32,8 @@ impl SharedDriver {
         ids::encode(Kind::SharedDriver, self.0.id)
     }
     async fn driver(&self, ctx: &Context<'_>) -> Result<Driver> {
-        loaders(ctx)
-            .user
+        loaders(ctx)?
+            .user()
             .load_one(self.0.driver_id)
             .await
             .map_err(loader_error)?
@@ -61,8 +61,8 @@ impl SharedDriver {
         let Some(user_id) = self.0.shared_by.filter(|_| owner) else {
             return Ok(None);
         };
-        Ok(loaders(ctx)
-            .user
+        Ok(loaders(ctx)?
+            .user()
             .load_one(user_id)
             .await
             .map_err(loader_error)?

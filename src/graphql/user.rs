@@ -108,8 +108,8 @@ impl User {
         self.0.status.into()
     }
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
-        loaders(ctx)
-            .organization
+        loaders(ctx)?
+            .organization()
             .load_one(self.0.organization_id)
             .await
             .map_err(loader_error)?
@@ -128,8 +128,8 @@ impl User {
         if self.0.status != users::UserStatus::Invited {
             return Ok(None);
         }
-        Ok(loaders(ctx)
-            .invitation_expiry
+        Ok(loaders(ctx)?
+            .invitation_expiry()
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?

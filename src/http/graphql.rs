@@ -256,11 +256,6 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let auth = authenticate(&edge.state, header).await;
-    // Loaders cached for this request only: the page's relations are prefetched into them.
-    let loaders = std::sync::Arc::new(crate::graphql::loaders::Loaders::new(
-        edge.state.db.clone(),
-        true,
-    ));
     let mut responses = Vec::with_capacity(batch.items.len());
     let mut operations = Operations::default();
     let metrics = &edge.state.metrics;
@@ -283,11 +278,10 @@ async fn execute(edge: &Edge, headers: &HeaderMap, client: ClientAddr, batch: Ba
                 let span = operation_span(kind, name.as_deref());
                 operations.names.push(name.unwrap_or_else(|| "-".into()));
                 operations.types.push(kind);
-                let request = admitted
-                    .take_request()
+                // Loaders of its own: an operation of a batch reads what those before it wrote.
+                let request = crate::graphql::with_loaders(admitted.take_request(), &edge.state.db)
                     .data(auth.clone())
-                    .data(client)
-                    .data(loaders.clone());
+                    .data(client);
                 let response = admitted
                     .findings
                     .finish

@@ -551,7 +551,8 @@ impl Connection {
                     finish,
                     tx: self.tx.clone(),
                 };
-                let task = tokio::spawn(own.forward((*request).data(auth)));
+                let request = crate::graphql::with_loaders(*request, &self.live.state.db);
+                let task = tokio::spawn(own.forward(request.data(auth)));
                 self.subscriptions.insert(id, task);
             }
         }

@@ -176,6 +176,8 @@ struct Replayer {
     variables: Variables,
     /// The member's authorization.
     auth: Auth,
+    /// Where the replay reads.
+    db: crate::db::Db,
     /// Where catch-ups are counted.
     metrics: crate::metrics::Metrics,
 }
@@ -199,7 +201,9 @@ impl Replayer {
         if let Some(name) = &self.operation_name {
             request = request.operation_name(name.clone());
         }
-        let request = request.data(self.auth.clone()).data(tap);
+        let request = crate::graphql::with_loaders(request, &self.db)
+            .data(self.auth.clone())
+            .data(tap);
         (self.schema.execute_stream(request), progress)
     }
 }
@@ -314,6 +318,7 @@ impl Groups {
             operation_name: request.operation_name.clone(),
             variables: request.variables.clone(),
             auth: auth.clone(),
+            db: live.state.db.clone(),
             metrics: live.state.metrics.clone(),
         };
         let start = live.state.events.last_cursor();
@@ -453,7 +458,8 @@ impl Execution {
             replay_only: false,
             from: None,
         };
-        let mut responses = self.live.schema.execute_stream(request.data(tap));
+        let request = crate::graphql::with_loaders(request, &self.live.state.db).data(tap);
+        let mut responses = self.live.schema.execute_stream(request);
         let mut first = true;
         loop {
             let response = tokio::select! {

@@ -45,7 +45,11 @@ pub async fn stream(
     let shutdown = live.shutdown.clone().cancelled_owned();
     let results = live
         .schema
-        .execute_stream(request.data(auth).data(client))
+        .execute_stream(
+            crate::graphql::with_loaders(request, &live.state.db)
+                .data(auth)
+                .data(client),
+        )
         .take_until(futures_util::future::select(
             Box::pin(shutdown),
             Box::pin(membership_ended),
