@@ -81,6 +81,54 @@ async fn the_driver_list_costs_the_same_statements_for_5_and_for_500_drivers() {
     assert!(five_hundred <= 6, "{five_hundred} statements");
 }
 
+const SHARED_QUERY: &str = "{ organization { name drivers(first: 100) { nodes { firstName depot { name } sharedWith { sharedAt partner { id name } } } } } }";
+
+#[tokio::test]
+async fn the_driver_list_with_its_shares_and_their_partners_costs_one_statement_per_level() {
+    let app = spawn_app().await;
+    let org = app.create_org("Owner").await;
+    fleet(&app, &org.admin.token, 6).await;
+    let mut partners = Vec::new();
+    for name in ["Partner A", "Partner B"] {
+        partners.push(app.create_org(name).await.id);
+    }
+    // Two drivers shared with both partners, one with the first only.
+    let mut shared = 0;
+    for i in 0..3 {
+        let driver = app.member(&org.admin.token, &["DRIVER"]).await;
+        let with = if i < 2 { &partners[..] } else { &partners[..1] };
+        for partner in with {
+            app.ok(
+                Some(&org.admin.token),
+                "mutation($p: ID!, $d: [ID!]!) { shareDrivers(partnerId: $p, driverIds: $d) { id } }",
+                json!({ "p": partner, "d": [driver.driver_id] }),
+            )
+            .await;
+            shared += 1;
+        }
+    }
+    let (least, data) = least_statements(&app, &org.admin.token, SHARED_QUERY, json!({})).await;
+    let nodes = data["organization"]["drivers"]["nodes"]
+        .as_array()
+        .expect("drivers");
+    let shares: usize = nodes
+        .iter()
+        .map(|n| n["sharedWith"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(shares, shared, "{data}");
+    assert!(
+        nodes
+            .iter()
+            .flat_map(|n| n["sharedWith"].as_array().into_iter().flatten())
+            .all(|s| s["partner"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Partner "))),
+        "{data}"
+    );
+    // The organization, the page, its depots, and its shares joined with their partners.
+    assert_eq!(least, 4, "{least} statements");
+}
+
 const DEPOTS_QUERY: &str = "query($last: Int) { organization { depots(first: 50) { nodes { name drivers(last: $last) { totalCount pageInfo { hasPreviousPage hasNextPage } nodes { lastName depot { name } currentRoute { name } } } } } } }";
 
 /// `depots` depots named "Depot i", the i-th with `i % 4` drivers named "i.j" in order.
