@@ -3,7 +3,7 @@
 use super::text;
 
 /// What a user or driver list is searched for; never blank.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Search(String);
 
 impl Search {

@@ -9,9 +9,8 @@
 //! event: one event's fields still share their statements, the next event reads afresh.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
-
-use std::hash::Hash;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -117,15 +116,49 @@ impl Loader<Uuid> for InvitationExpiryLoader {
     }
 }
 
+/// What of the reader changes a list of drivers or routes: its organization, itself, and
+/// whether it manages (a non-manager sees only what is its own).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Reader {
+    /// The organization read in.
+    organization_id: Uuid,
+    /// The reader's own membership.
+    user_id: Uuid,
+    /// ADMIN or DISPATCHER.
+    manager: bool,
+}
+
+impl Reader {
+    /// What of `actor` matters.
+    fn of(actor: &Actor) -> Self {
+        Self {
+            organization_id: actor.organization_id,
+            user_id: actor.user_id,
+            manager: actor.roles.is_manager(),
+        }
+    }
+}
+
 /// Which drivers of a depot to load: the reader, filter and window (the same for every depot
 /// of one list, so their pages are loaded together).
 pub struct DepotDriversQuery {
+    /// The reader, as the service takes it.
     actor: Actor,
+    /// Everything that changes the result: what keys are compared by.
+    inputs: DepotDriversInputs,
+}
+
+/// Everything that changes the result of a [`DepotDriversQuery`].
+#[derive(PartialEq, Eq, Hash)]
+struct DepotDriversInputs {
+    /// What of the reader matters.
+    reader: Reader,
+    /// The filter, without a depot (the key's).
     filter: DriverFilter,
+    /// The window of each depot's page.
     window: Window,
+    /// Whether the counts are asked for.
     total: bool,
-    /// Everything above that changes the result, as text: what keys are compared by.
-    signature: String,
 }
 
 impl DepotDriversQuery {
@@ -133,19 +166,13 @@ impl DepotDriversQuery {
     pub fn new(actor: Actor, mut filter: DriverFilter, window: Window, total: bool) -> Self {
         // The depot is the key's; a depot filter from the client is replaced by it.
         filter.depot_id = None;
-        let signature = format!(
-            "{}|{}|{}|{filter:?}|{window:?}|{total}",
-            actor.organization_id,
-            actor.user_id,
-            actor.roles.is_manager()
-        );
-        Self {
-            actor,
+        let inputs = DepotDriversInputs {
+            reader: Reader::of(&actor),
             filter,
             window,
             total,
-            signature,
-        }
+        };
+        Self { actor, inputs }
     }
 }
 
@@ -160,16 +187,16 @@ pub struct DepotDriversKey {
 
 impl PartialEq for DepotDriversKey {
     fn eq(&self, other: &Self) -> bool {
-        self.depot_id == other.depot_id && self.query.signature == other.query.signature
+        self.depot_id == other.depot_id && self.query.inputs == other.query.inputs
     }
 }
 
 impl Eq for DepotDriversKey {}
 
 impl Hash for DepotDriversKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+    fn hash<H: Hasher>(&self, state: &mut H) {
         self.depot_id.hash(state);
-        self.query.signature.hash(state);
+        self.query.inputs.hash(state);
     }
 }
 
@@ -193,10 +220,11 @@ impl Loader<DepotDriversKey> for DepotDriversLoader {
         &self,
         keys: &[DepotDriversKey],
     ) -> Result<HashMap<DepotDriversKey, Self::Value>, Self::Error> {
-        let mut queries: HashMap<&str, (&Arc<DepotDriversQuery>, Vec<Uuid>)> = HashMap::new();
+        let mut queries: HashMap<&DepotDriversInputs, (&Arc<DepotDriversQuery>, Vec<Uuid>)> =
+            HashMap::new();
         for key in keys {
             queries
-                .entry(key.query.signature.as_str())
+                .entry(&key.query.inputs)
                 .or_insert_with(|| (&key.query, Vec::new()))
                 .1
                 .push(key.depot_id);
@@ -204,14 +232,14 @@ impl Loader<DepotDriversKey> for DepotDriversLoader {
         let conn = &self.0.conn;
         let mut found = HashMap::with_capacity(keys.len());
         for (query, depots) in queries.into_values() {
-            let (q, depots) = (query.as_ref(), depots.as_slice());
+            let (actor, q, depots) = (&query.actor, &query.inputs, depots.as_slice());
             let mut pages =
-                service::driver::list_per_depot(conn, &q.actor, &q.filter, q.window, depots)
+                service::driver::list_per_depot(conn, actor, &q.filter, q.window, depots)
                     .await
                     .map_err(Arc::new)?;
             let mut totals = if q.total {
                 Some(
-                    service::driver::count_per_depot(conn, &q.actor, &q.filter, depots)
+                    service::driver::count_per_depot(conn, actor, &q.filter, depots)
                         .await
                         .map_err(Arc::new)?,
                 )
@@ -243,14 +271,27 @@ impl Loader<DepotDriversKey> for DepotDriversLoader {
 /// Which routes of a driver to load: the reader, filter and window (the same for every driver
 /// of one list, so their pages are loaded together).
 pub struct DriverRoutesQuery {
+    /// The reader, as the service takes it.
     actor: Actor,
+    /// Everything that changes the result: what keys are compared by.
+    inputs: DriverRoutesInputs,
+}
+
+/// Everything that changes the result of a [`DriverRoutesQuery`].
+#[derive(PartialEq, Eq, Hash)]
+struct DriverRoutesInputs {
+    /// What of the reader matters.
+    reader: Reader,
+    /// Whether the reader is a DRIVER.
+    driver: bool,
+    /// The filter.
     filter: RouteFilter,
+    /// The window of each driver's page.
     window: Window,
     /// An order and its keyset window, when the list is ordered (then `window` is unused).
     order: Option<(OrderKey<route::Column>, OrderedWindow)>,
+    /// Whether the counts are asked for.
     total: bool,
-    /// Everything above that changes the result, as text: what keys are compared by.
-    signature: String,
 }
 
 impl DriverRoutesQuery {
@@ -267,21 +308,15 @@ impl DriverRoutesQuery {
         order: Option<(OrderKey<route::Column>, OrderedWindow)>,
         total: bool,
     ) -> Self {
-        let signature = format!(
-            "{}|{}|{}|{}|{filter:?}|{window:?}|{order:?}|{total}",
-            actor.organization_id,
-            actor.user_id,
-            actor.roles.is_manager(),
-            actor.roles.driver
-        );
-        Self {
-            actor,
+        let inputs = DriverRoutesInputs {
+            reader: Reader::of(&actor),
+            driver: actor.roles.driver,
             filter,
             window,
             order,
             total,
-            signature,
-        }
+        };
+        Self { actor, inputs }
     }
 }
 
@@ -296,16 +331,16 @@ pub struct DriverRoutesKey {
 
 impl PartialEq for DriverRoutesKey {
     fn eq(&self, other: &Self) -> bool {
-        self.driver_id == other.driver_id && self.query.signature == other.query.signature
+        self.driver_id == other.driver_id && self.query.inputs == other.query.inputs
     }
 }
 
 impl Eq for DriverRoutesKey {}
 
 impl Hash for DriverRoutesKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+    fn hash<H: Hasher>(&self, state: &mut H) {
         self.driver_id.hash(state);
-        self.query.signature.hash(state);
+        self.query.inputs.hash(state);
     }
 }
 
@@ -331,10 +366,11 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
         &self,
         keys: &[DriverRoutesKey],
     ) -> Result<HashMap<DriverRoutesKey, Self::Value>, Self::Error> {
-        let mut queries: HashMap<&str, (&Arc<DriverRoutesQuery>, Vec<Uuid>)> = HashMap::new();
+        let mut queries: HashMap<&DriverRoutesInputs, (&Arc<DriverRoutesQuery>, Vec<Uuid>)> =
+            HashMap::new();
         for key in keys {
             queries
-                .entry(key.query.signature.as_str())
+                .entry(&key.query.inputs)
                 .or_insert_with(|| (&key.query, Vec::new()))
                 .1
                 .push(key.driver_id);
@@ -342,33 +378,31 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
         let conn = &self.0.conn;
         let mut found = HashMap::with_capacity(keys.len());
         for (query, drivers) in queries.into_values() {
-            let (q, drivers) = (query.as_ref(), drivers.as_slice());
+            let (actor, q, drivers) = (&query.actor, &query.inputs, drivers.as_slice());
             let mut pages: HashMap<Uuid, OrderedPage<route::Model>> = match &q.order {
                 Some((key, window)) => service::route::list_per_driver_ordered(
-                    conn, &q.actor, &q.filter, key, window, drivers,
+                    conn, actor, &q.filter, key, window, drivers,
                 )
                 .await
                 .map_err(Arc::new)?,
-                None => {
-                    service::route::list_per_driver(conn, &q.actor, &q.filter, q.window, drivers)
-                        .await
-                        .map_err(Arc::new)?
-                        .into_iter()
-                        .map(|(driver, page)| {
-                            (
-                                driver,
-                                OrderedPage {
-                                    page,
-                                    cursors: Vec::new(),
-                                },
-                            )
-                        })
-                        .collect()
-                }
+                None => service::route::list_per_driver(conn, actor, &q.filter, q.window, drivers)
+                    .await
+                    .map_err(Arc::new)?
+                    .into_iter()
+                    .map(|(driver, page)| {
+                        (
+                            driver,
+                            OrderedPage {
+                                page,
+                                cursors: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect(),
             };
             let mut totals = if q.total {
                 Some(
-                    service::route::count_per_driver(conn, &q.actor, &q.filter, drivers)
+                    service::route::count_per_driver(conn, actor, &q.filter, drivers)
                         .await
                         .map_err(Arc::new)?,
                 )
@@ -464,4 +498,160 @@ loaders! {
     driver_routes: DriverRoutesLoader<DriverRoutesKey>,
     /// Pending invitation expiry by user id.
     invitation_expiry: InvitationExpiryLoader<Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use super::{DepotDriversKey, DepotDriversQuery, DriverRoutesKey, DriverRoutesQuery};
+    use crate::auth::{Actor, Roles};
+    use crate::service::driver::DriverFilter;
+    use crate::service::page::{Direction, OrderedWindow, Size, Window, cursor};
+    use crate::service::route::{RouteFilter, RouteOrderField, order_key};
+
+    fn actor(account_id: Uuid, roles: Roles) -> Actor {
+        Actor {
+            account_id,
+            organization_id: Uuid::nil(),
+            user_id: Uuid::max(),
+            roles,
+        }
+    }
+
+    fn window(after: Option<Uuid>) -> Window {
+        let after = after.map(cursor);
+        Window::new(Size::First(10), after.as_deref(), None).unwrap()
+    }
+
+    fn routes(
+        actor: Actor,
+        filter: RouteFilter,
+        window: Window,
+        order: Option<RouteOrderField>,
+        total: bool,
+    ) -> DriverRoutesKey {
+        let order = order.map(|field| {
+            let key = order_key("driver.routes", field, Direction::Asc);
+            let ordered = OrderedWindow::new(Size::First(10), None, None, &key).unwrap();
+            (key, ordered)
+        });
+        DriverRoutesKey {
+            driver_id: Uuid::nil(),
+            query: Arc::new(DriverRoutesQuery::with_order(
+                actor, filter, window, order, total,
+            )),
+        }
+    }
+
+    #[test]
+    fn queries_that_differ_only_in_what_does_not_change_the_result_are_one_key() {
+        let manager = Roles {
+            admin: true,
+            ..Roles::default()
+        };
+        let dispatcher = Roles {
+            dispatcher: true,
+            ..Roles::default()
+        };
+        let depot = |actor, depot_id| DepotDriversKey {
+            depot_id: Uuid::nil(),
+            query: Arc::new(DepotDriversQuery::new(
+                actor,
+                DriverFilter {
+                    depot_id,
+                    ..DriverFilter::default()
+                },
+                window(None),
+                true,
+            )),
+        };
+        let keys: HashSet<_> = [
+            depot(actor(Uuid::nil(), manager), None),
+            depot(actor(Uuid::max(), dispatcher), Some(Uuid::max())),
+        ]
+        .into();
+        assert_eq!(keys.len(), 1);
+        let keys: HashSet<_> = [
+            routes(
+                actor(Uuid::nil(), manager),
+                RouteFilter::default(),
+                window(None),
+                None,
+                true,
+            ),
+            routes(
+                actor(Uuid::max(), dispatcher),
+                RouteFilter::default(),
+                window(None),
+                None,
+                true,
+            ),
+        ]
+        .into();
+        assert_eq!(keys.len(), 1);
+    }
+
+    #[test]
+    fn queries_that_differ_in_anything_that_changes_the_result_are_different_keys() {
+        let reader = actor(Uuid::nil(), Roles::default());
+        let driver = actor(
+            Uuid::nil(),
+            Roles {
+                driver: true,
+                ..Roles::default()
+            },
+        );
+        let mut moved = reader.clone();
+        moved.organization_id = Uuid::max();
+        let filtered = RouteFilter {
+            depot_id: Some(Uuid::nil()),
+            ..RouteFilter::default()
+        };
+        let keys: HashSet<_> = [
+            routes(
+                reader.clone(),
+                RouteFilter::default(),
+                window(None),
+                None,
+                false,
+            ),
+            routes(driver, RouteFilter::default(), window(None), None, false),
+            routes(moved, RouteFilter::default(), window(None), None, false),
+            routes(reader.clone(), filtered, window(None), None, false),
+            routes(
+                reader.clone(),
+                RouteFilter::default(),
+                window(Some(Uuid::nil())),
+                None,
+                false,
+            ),
+            routes(
+                reader.clone(),
+                RouteFilter::default(),
+                window(None),
+                None,
+                true,
+            ),
+            routes(
+                reader.clone(),
+                RouteFilter::default(),
+                window(None),
+                Some(RouteOrderField::Name),
+                false,
+            ),
+            routes(
+                reader,
+                RouteFilter::default(),
+                window(None),
+                Some(RouteOrderField::Status),
+                false,
+            ),
+        ]
+        .into();
+        assert_eq!(keys.len(), 8);
+    }
 }

@@ -25,7 +25,7 @@ use crate::service::user::{ensure_other_active_admin, search_condition};
 use crate::service::{Services, Work, ensure_not_busy, lock_organization, lock_user};
 
 /// Filters of driver lists.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct DriverFilter {
     /// Any of these statuses.
     pub status: Option<Vec<UserStatus>>,

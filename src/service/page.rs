@@ -5,13 +5,14 @@ use anyhow::Context as _;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use sea_orm::sea_query::{
     Alias, Asterisk, ColumnRef, Expr, ExprTrait, IntoColumnRef, Order, Query, WindowStatement,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -69,7 +70,7 @@ impl Size {
 }
 
 /// Checked arguments, ready to apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Window {
     after: Option<Uuid>,
     before: Option<Uuid>,
@@ -232,7 +233,7 @@ fn cut<M>(mut items: Vec<M>, window: Window) -> Page<M> {
 }
 
 /// Which way an ordered list runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Direction {
     /// Smallest first.
     #[default]
@@ -242,7 +243,7 @@ pub enum Direction {
 }
 
 /// What a sort column holds, so a cursor's value is read back with its type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyKind {
     /// Text (names, emails, statuses stored as text).
     Text,
@@ -263,6 +264,37 @@ pub struct OrderKey<C> {
     pub list: &'static str,
     /// Names the order in its cursors, so another order's cursor is refused.
     pub name: &'static str,
+}
+
+/// Two keys are equal when they order alike: the same column, kind, direction, list and name.
+/// The column is compared by its name, as sea-orm's generated `Column` enums implement neither
+/// `PartialEq` nor `Hash`; within one table a name is one column.
+impl<C: IdenStatic> OrderKey<C> {
+    fn identity(&self) -> (&'static str, KeyKind, Direction, &'static str, &'static str) {
+        // Destructured, so a field added to the key cannot be left out of its equality.
+        let Self {
+            column,
+            kind,
+            direction,
+            list,
+            name,
+        } = *self;
+        (column.as_str(), kind, direction, list, name)
+    }
+}
+
+impl<C: IdenStatic> PartialEq for OrderKey<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl<C: IdenStatic> Eq for OrderKey<C> {}
+
+impl<C: IdenStatic> Hash for OrderKey<C> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
 }
 
 impl<C> OrderKey<C> {
@@ -287,7 +319,7 @@ struct Position {
 }
 
 /// Checked arguments of an ordered list, with their cursors decoded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrderedWindow {
     after: Option<(sea_orm::Value, Uuid)>,
     before: Option<(sea_orm::Value, Uuid)>,

@@ -25,7 +25,7 @@ use crate::service::page::{self, Page, Window};
 use crate::service::{Services, Work, active_route_of, expiry, lock_user, route_is_active};
 
 /// Filters of `organization.routes`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RouteFilter {
     /// Any of these statuses.
     pub status: Option<Vec<RouteStatus>>,
