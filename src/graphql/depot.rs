@@ -9,6 +9,7 @@ use entity::depot as depots;
 use crate::connection_type;
 use crate::domain::{Address, FieldResult, Name, Timezone};
 use crate::error::AppResult;
+use crate::graphql::boxed;
 use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
 use crate::graphql::ids::{self, Kind};
@@ -37,13 +38,16 @@ impl Depot {
         &self.0.timezone
     }
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
-        loaders(ctx)?
-            .organization()
-            .load_one(self.0.organization_id)
-            .await
-            .map_err(loader_error)?
-            .map(Organization::from)
-            .ok_or_else(|| "organization not found".into())
+        boxed(async move {
+            loaders(ctx)?
+                .organization()
+                .load_one(self.0.organization_id)
+                .await
+                .map_err(loader_error)?
+                .map(Organization::from)
+                .ok_or_else(|| "organization not found".into())
+        })
+        .await
     }
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn drivers(
@@ -55,32 +59,35 @@ impl Depot {
         before: Option<String>,
         filter: Option<DriverFilter>,
     ) -> Result<DriverConnection> {
-        let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
-        let filter = filter
-            .map(DriverFilter::into_service)
-            .transpose()
-            .gql()?
-            .unwrap_or_default();
-        // Every depot of a list asks at once: one statement for all their pages.
-        let key = DepotDriversKey {
-            depot_id: self.0.id,
-            query: Arc::new(DepotDriversQuery::new(
-                actor,
-                filter,
-                window,
-                wants_total(ctx),
-            )),
-        };
-        let found = loaders(ctx)?
-            .depot_drivers()
-            .load_one(key)
-            .await
-            .map_err(loader_error)?
-            .ok_or("drivers of the depot not loaded")?;
-        crate::graphql::prefetch::drivers(ctx, &found.page.items).await?;
-        let (page, total) = (found.page.clone(), found.total);
-        Ok(DriverConnection::new(page, total, Driver))
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let window = args(first, after, last, before).window().gql()?;
+            let filter = filter
+                .map(DriverFilter::into_service)
+                .transpose()
+                .gql()?
+                .unwrap_or_default();
+            // Every depot of a list asks at once: one statement for all their pages.
+            let key = DepotDriversKey {
+                depot_id: self.0.id,
+                query: Arc::new(DepotDriversQuery::new(
+                    actor,
+                    filter,
+                    window,
+                    wants_total(ctx),
+                )),
+            };
+            let found = loaders(ctx)?
+                .depot_drivers()
+                .load_one(key)
+                .await
+                .map_err(loader_error)?
+                .ok_or("drivers of the depot not loaded")?;
+            crate::graphql::prefetch::drivers(ctx, &found.page.items).await?;
+            let (page, total) = (found.page.clone(), found.total);
+            Ok(DriverConnection::new(page, total, Driver))
+        })
+        .await
     }
 }
 

@@ -10,6 +10,7 @@ use entity::user as users;
 use crate::auth::Actor;
 use crate::connection_type;
 use crate::error::AppResult;
+use crate::graphql::boxed;
 use crate::graphql::connection::{args, page_cost, wants_total};
 use crate::graphql::depot::Depot;
 use crate::graphql::ids::{self, Kind};
@@ -56,40 +57,49 @@ impl Driver {
 
     /// ACTIVE and not on a PLANNED or IN_PROGRESS route (of any organization).
     async fn available(&self, ctx: &Context<'_>) -> Result<bool> {
-        if self.0.status != users::UserStatus::Active {
-            return Ok(false);
-        }
-        let busy = loaders(ctx)?
-            .active_route()
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
-            .flatten();
-        Ok(busy.is_none())
+        boxed(async move {
+            if self.0.status != users::UserStatus::Active {
+                return Ok(false);
+            }
+            let busy = loaders(ctx)?
+                .active_route()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?
+                .flatten();
+            Ok(busy.is_none())
+        })
+        .await
     }
 
     /// The owning organization: id and name, for every viewer.
     async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
-        loaders(ctx)?
-            .organization()
-            .load_one(self.0.organization_id)
-            .await
-            .map_err(loader_error)?
-            .map(OrganizationMatch::from)
-            .ok_or_else(|| "organization not found".into())
+        boxed(async move {
+            loaders(ctx)?
+                .organization()
+                .load_one(self.0.organization_id)
+                .await
+                .map_err(loader_error)?
+                .map(OrganizationMatch::from)
+                .ok_or_else(|| "organization not found".into())
+        })
+        .await
     }
 
     /// The owning organization in full; null for partners.
     async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        if self.owner_view(ctx).is_none() {
-            return Ok(None);
-        }
-        let org = loaders(ctx)?
-            .organization()
-            .load_one(self.0.organization_id)
-            .await
-            .map_err(loader_error)?;
-        Ok(org.map(Organization::from))
+        boxed(async move {
+            if self.owner_view(ctx).is_none() {
+                return Ok(None);
+            }
+            let org = loaders(ctx)?
+                .organization()
+                .load_one(self.0.organization_id)
+                .await
+                .map_err(loader_error)?;
+            Ok(org.map(Organization::from))
+        })
+        .await
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Option<User> {
@@ -97,84 +107,97 @@ impl Driver {
     }
 
     async fn depot(&self, ctx: &Context<'_>) -> Result<Option<Depot>> {
-        let Some(depot_id) = self.0.depot_id.filter(|_| self.owner_view(ctx).is_some()) else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?
-            .depot()
-            .load_one(depot_id)
-            .await
-            .map_err(loader_error)?
-            .map(Depot))
+        boxed(async move {
+            let Some(depot_id) = self.0.depot_id.filter(|_| self.owner_view(ctx).is_some()) else {
+                return Ok(None);
+            };
+            Ok(loaders(ctx)?
+                .depot()
+                .load_one(depot_id)
+                .await
+                .map_err(loader_error)?
+                .map(Depot))
+        })
+        .await
     }
 
     /// The accounts this driver is shared with ('Shared with accounts' on the driver card). Owner only.
     async fn shared_with(&self, ctx: &Context<'_>) -> Result<Option<Vec<SharedDriver>>> {
-        match self.owner_view(ctx) {
-            Some(actor) if actor.roles.is_manager() => {}
-            _ => return Ok(None),
-        }
-        let shares = loaders(ctx)?
-            .shares()
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?;
-        // The loader answers every driver, an unshared one with an empty list.
-        Ok(Some(
-            shares
-                .unwrap_or_default()
-                .into_iter()
-                .map(SharedDriver)
-                .collect(),
-        ))
+        boxed(async move {
+            match self.owner_view(ctx) {
+                Some(actor) if actor.roles.is_manager() => {}
+                _ => return Ok(None),
+            }
+            let shares = loaders(ctx)?
+                .shares()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?;
+            // The loader answers every driver, an unshared one with an empty list.
+            Ok(Some(
+                shares
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(SharedDriver)
+                    .collect(),
+            ))
+        })
+        .await
     }
 
     /// The PLANNED or IN_PROGRESS route the driver is on, when the viewer may see that route.
     async fn current_route(&self, ctx: &Context<'_>) -> Result<Option<Route>> {
-        let Some(actor) = actor_opt(ctx) else {
-            return Ok(None);
-        };
-        let route = loaders(ctx)?
-            .active_route()
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
-            .flatten();
-        Ok(route
-            .filter(|r| crate::service::route::visible(&actor, r))
-            .map(Route))
+        boxed(async move {
+            let Some(actor) = actor_opt(ctx) else {
+                return Ok(None);
+            };
+            let route = loaders(ctx)?
+                .active_route()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?
+                .flatten();
+            Ok(route
+                .filter(|r| crate::service::route::visible(&actor, r))
+                .map(Route))
+        })
+        .await
     }
 
     /// Who holds the driver now: the organization whose PLANNED or IN_PROGRESS route it is on.
     /// For the owner, the driver itself and the route's organization; null otherwise.
     async fn busy_with(&self, ctx: &Context<'_>) -> Result<Option<DriverEngagement>> {
-        let Some(actor) = actor_opt(ctx) else {
-            return Ok(None);
-        };
-        let route = loaders(ctx)?
-            .active_route()
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
-            .flatten()
-            .filter(|r| {
-                service::owner_view(&actor, &self.0) || r.organization_id == actor.organization_id
-            });
-        let Some(route) = route else {
-            return Ok(None);
-        };
-        let organization = loaders(ctx)?
-            .organization()
-            .load_one(route.organization_id)
-            .await
-            .map_err(loader_error)?
-            .map(OrganizationMatch::from)
-            .ok_or("organization not found")?;
-        Ok(Some(DriverEngagement {
-            organization,
-            route_status: route.status.into(),
-            planned_start: route.planned_start,
-        }))
+        boxed(async move {
+            let Some(actor) = actor_opt(ctx) else {
+                return Ok(None);
+            };
+            let route = loaders(ctx)?
+                .active_route()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?
+                .flatten()
+                .filter(|r| {
+                    service::owner_view(&actor, &self.0)
+                        || r.organization_id == actor.organization_id
+                });
+            let Some(route) = route else {
+                return Ok(None);
+            };
+            let organization = loaders(ctx)?
+                .organization()
+                .load_one(route.organization_id)
+                .await
+                .map_err(loader_error)?
+                .map(OrganizationMatch::from)
+                .ok_or("organization not found")?;
+            Ok(Some(DriverEngagement {
+                organization,
+                route_status: route.status.into(),
+                planned_start: route.planned_start,
+            }))
+        })
+        .await
     }
 
     /// Routes this driver is assigned to that the viewer may see; the driver itself sees its own organization's and its partners'.
@@ -190,56 +213,59 @@ impl Driver {
         filter: Option<RouteFilter>,
         order_by: Option<RouteOrder>,
     ) -> Result<Option<RouteConnection>> {
-        let actor = actor(ctx)?;
-        let args = args(first, after, last, before);
-        let order = match order_by {
-            Some(order) => {
-                let key = order.key("driverRoutes");
-                let window = args.ordered_window(&key).gql()?;
-                Some((key, window))
-            }
-            None => None,
-        };
-        // An ordered list pages by its keyset window; the plain one only carries the size.
-        let window = match order {
-            Some(_) => args.size_only().gql()?,
-            None => args.window().gql()?,
-        };
-        let filter = filter
-            .map(RouteFilter::into_service)
-            .transpose()
-            .gql()?
-            .unwrap_or_default();
-        // Every driver of a list asks at once: one statement for all their pages.
-        let key = DriverRoutesKey {
-            driver_id: self.0.id,
-            query: Arc::new(DriverRoutesQuery::with_order(
-                actor,
-                filter,
-                window,
-                order,
-                wants_total(ctx),
-            )),
-        };
-        let found = loaders(ctx)?
-            .driver_routes()
-            .load_one(key)
-            .await
-            .map_err(loader_error)?
-            .ok_or("routes of the driver not loaded")?;
-        crate::graphql::prefetch::routes(ctx, &found.page.items).await?;
-        let (routes, total) = (found.page.clone(), found.total);
-        Ok(Some(match &found.cursors {
-            Some(cursors) => RouteConnection::ordered(
-                OrderedPage {
-                    page: routes,
-                    cursors: cursors.clone(),
-                },
-                total,
-                Route,
-            ),
-            None => RouteConnection::new(routes, total, Route),
-        }))
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let args = args(first, after, last, before);
+            let order = match order_by {
+                Some(order) => {
+                    let key = order.key("driverRoutes");
+                    let window = args.ordered_window(&key).gql()?;
+                    Some((key, window))
+                }
+                None => None,
+            };
+            // An ordered list pages by its keyset window; the plain one only carries the size.
+            let window = match order {
+                Some(_) => args.size_only().gql()?,
+                None => args.window().gql()?,
+            };
+            let filter = filter
+                .map(RouteFilter::into_service)
+                .transpose()
+                .gql()?
+                .unwrap_or_default();
+            // Every driver of a list asks at once: one statement for all their pages.
+            let key = DriverRoutesKey {
+                driver_id: self.0.id,
+                query: Arc::new(DriverRoutesQuery::with_order(
+                    actor,
+                    filter,
+                    window,
+                    order,
+                    wants_total(ctx),
+                )),
+            };
+            let found = loaders(ctx)?
+                .driver_routes()
+                .load_one(key)
+                .await
+                .map_err(loader_error)?
+                .ok_or("routes of the driver not loaded")?;
+            crate::graphql::prefetch::routes(ctx, &found.page.items).await?;
+            let (routes, total) = (found.page.clone(), found.total);
+            Ok(Some(match &found.cursors {
+                Some(cursors) => RouteConnection::ordered(
+                    OrderedPage {
+                        page: routes,
+                        cursors: cursors.clone(),
+                    },
+                    total,
+                    Route,
+                ),
+                None => RouteConnection::new(routes, total, Route),
+            }))
+        })
+        .await
     }
 }
 

@@ -14,6 +14,7 @@ use entity::status_event::{self, EventKind};
 use crate::error::{AppError, AppResult};
 use crate::events::stream::{self, StreamEnd};
 use crate::events::visibility::Subscriber;
+use crate::graphql::boxed;
 use crate::graphql::connection::{PageInfo, ordered_parts};
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
@@ -105,21 +106,27 @@ impl StatusEvent {
     }
     /// Null when the subject was deleted or is no longer visible to the subscriber.
     async fn driver(&self, ctx: &Context<'_>) -> Result<Option<Driver>> {
-        if !self.0.is_driver {
-            return Ok(None);
-        }
-        crate::graphql::driver::visible(ctx, self.0.user_id).await
+        boxed(async move {
+            if !self.0.is_driver {
+                return Ok(None);
+            }
+            crate::graphql::driver::visible(ctx, self.0.user_id).await
+        })
+        .await
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        if !self.owner_view(ctx) {
-            return Ok(None);
-        }
-        Ok(loaders(ctx)?
-            .user()
-            .load_one(self.0.user_id)
-            .await
-            .map_err(loader_error)?
-            .map(User))
+        boxed(async move {
+            if !self.owner_view(ctx) {
+                return Ok(None);
+            }
+            Ok(loaders(ctx)?
+                .user()
+                .load_one(self.0.user_id)
+                .await
+                .map_err(loader_error)?
+                .map(User))
+        })
+        .await
     }
     async fn previous_status(&self) -> Option<UserStatus> {
         self.0.previous_status.map(Into::into)
@@ -129,34 +136,40 @@ impl StatusEvent {
     }
     /// For SHARED/UNSHARED: the partner; for route kinds seen by the owner of a driver on a partner's route: that partner.
     async fn partner(&self, ctx: &Context<'_>) -> Result<Option<OrganizationMatch>> {
-        let Some(partner) = self.0.partner_id else {
-            return Ok(None);
-        };
-        let about_a_route = self.0.route_id.is_some();
-        if about_a_route && !self.owner_view(ctx) {
-            // The route's organization reads the route itself.
-            return Ok(None);
-        }
-        Ok(loaders(ctx)?
-            .organization()
-            .load_one(partner)
-            .await
-            .map_err(loader_error)?
-            .map(OrganizationMatch::from))
+        boxed(async move {
+            let Some(partner) = self.0.partner_id else {
+                return Ok(None);
+            };
+            let about_a_route = self.0.route_id.is_some();
+            if about_a_route && !self.owner_view(ctx) {
+                // The route's organization reads the route itself.
+                return Ok(None);
+            }
+            Ok(loaders(ctx)?
+                .organization()
+                .load_one(partner)
+                .await
+                .map_err(loader_error)?
+                .map(OrganizationMatch::from))
+        })
+        .await
     }
     /// For ASSIGNED, UNASSIGNED and ROUTE_*: the route, when the subscriber may see it.
     async fn route(&self, ctx: &Context<'_>) -> Result<Option<Route>> {
-        let (Some(route_id), Some(actor)) = (self.0.route_id, actor_opt(ctx)) else {
-            return Ok(None);
-        };
-        let route = loaders(ctx)?
-            .route()
-            .load_one(route_id)
-            .await
-            .map_err(loader_error)?;
-        Ok(route
-            .filter(|r| service::route::visible(&actor, r))
-            .map(Route))
+        boxed(async move {
+            let (Some(route_id), Some(actor)) = (self.0.route_id, actor_opt(ctx)) else {
+                return Ok(None);
+            };
+            let route = loaders(ctx)?
+                .route()
+                .load_one(route_id)
+                .await
+                .map_err(loader_error)?;
+            Ok(route
+                .filter(|r| service::route::visible(&actor, r))
+                .map(Route))
+        })
+        .await
     }
 }
 

@@ -119,6 +119,16 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a loaders::Load
     }
 }
 
+/// Runs a resolver's `work` on the heap. async-graphql moves every field's future once per
+/// field value, and a type's field future is as large as its largest resolver's: resolvers
+/// that await loaders or services box their work, so a page of 100 drivers does not copy
+/// kilobytes for each of its ~1,000 scalar fields.
+pub fn boxed<'a, T>(
+    work: impl std::future::Future<Output = T> + Send + 'a,
+) -> futures_util::future::BoxFuture<'a, T> {
+    Box::pin(work)
+}
+
 /// `request` with loaders of its own over `db`, to be executed once.
 pub fn with_loaders(request: async_graphql::Request, db: &crate::db::Db) -> async_graphql::Request {
     request.data(std::sync::Arc::new(loaders::Loaders::new(db.clone())))

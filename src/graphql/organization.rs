@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use entity::organization;
 
+use crate::graphql::boxed;
 use crate::graphql::connection::{args, page_cost, total};
 use crate::graphql::depot::{Depot, DepotConnection};
 use crate::graphql::driver::{Driver, DriverConnection, DriverFilter};
@@ -62,15 +63,18 @@ impl Organization {
     }
 
     async fn row(&self, ctx: &Context<'_>) -> Result<organization::Model> {
-        if let Some(row) = &self.row {
-            return Ok(row.clone());
-        }
-        loaders(ctx)?
-            .organization()
-            .load_one(self.id)
-            .await
-            .map_err(loader_error)?
-            .ok_or_else(|| "organization not found".into())
+        boxed(async move {
+            if let Some(row) = &self.row {
+                return Ok(row.clone());
+            }
+            loaders(ctx)?
+                .organization()
+                .load_one(self.id)
+                .await
+                .map_err(loader_error)?
+                .ok_or_else(|| "organization not found".into())
+        })
+        .await
     }
 }
 
@@ -81,11 +85,11 @@ impl Organization {
     }
 
     async fn name(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self.row(ctx).await?.name)
+        boxed(async move { Ok(self.row(ctx).await?.name) }).await
     }
 
     async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
-        Ok(self.row(ctx).await?.created_at)
+        boxed(async move { Ok(self.row(ctx).await?.created_at) }).await
     }
 
     // One parameter per GraphQL argument: the connection arguments, filter and order.
@@ -101,30 +105,33 @@ impl Organization {
         filter: Option<UserFilter>,
         order_by: Option<UserOrder>,
     ) -> Result<UserConnection> {
-        let actor = actor(ctx)?;
-        let args = args(first, after, last, before);
-        let filter = filter
-            .map(UserFilter::into_service)
-            .transpose()
-            .gql()?
-            .unwrap_or_default();
-        let conn = &state(ctx).db.conn;
-        let total = || total(ctx, service::user::count(conn, &actor, &filter));
-        if let Some(order) = order_by {
-            let key = order.key("users");
-            let window = args.ordered_window(&key).gql()?;
-            let page = service::user::list_ordered(conn, &actor, &filter, &key, &window)
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let args = args(first, after, last, before);
+            let filter = filter
+                .map(UserFilter::into_service)
+                .transpose()
+                .gql()?
+                .unwrap_or_default();
+            let conn = &state(ctx).db.conn;
+            let total = || total(ctx, service::user::count(conn, &actor, &filter));
+            if let Some(order) = order_by {
+                let key = order.key("users");
+                let window = args.ordered_window(&key).gql()?;
+                let page = service::user::list_ordered(conn, &actor, &filter, &key, &window)
+                    .await
+                    .gql()?;
+                crate::graphql::prefetch::users(ctx, &page.page.items).await?;
+                return Ok(UserConnection::ordered(page, total().await?, User));
+            }
+            let window = args.window().gql()?;
+            let page = service::user::list(conn, &actor, &filter, window)
                 .await
                 .gql()?;
-            crate::graphql::prefetch::users(ctx, &page.page.items).await?;
-            return Ok(UserConnection::ordered(page, total().await?, User));
-        }
-        let window = args.window().gql()?;
-        let page = service::user::list(conn, &actor, &filter, window)
-            .await
-            .gql()?;
-        crate::graphql::prefetch::users(ctx, &page.items).await?;
-        Ok(UserConnection::new(page, total().await?, User))
+            crate::graphql::prefetch::users(ctx, &page.items).await?;
+            Ok(UserConnection::new(page, total().await?, User))
+        })
+        .await
     }
 
     /// The organization's drivers; with filter.includeShared also the drivers shared with it (route planning).
@@ -141,30 +148,33 @@ impl Organization {
         filter: Option<DriverFilter>,
         order_by: Option<UserOrder>,
     ) -> Result<DriverConnection> {
-        let actor = actor(ctx)?;
-        let args = args(first, after, last, before);
-        let filter = filter
-            .map(DriverFilter::into_service)
-            .transpose()
-            .gql()?
-            .unwrap_or_default();
-        let conn = &state(ctx).db.conn;
-        let total = || total(ctx, service::driver::count(conn, &actor, &filter));
-        if let Some(order) = order_by {
-            let key = order.key("drivers");
-            let window = args.ordered_window(&key).gql()?;
-            let page = service::driver::list_ordered(conn, &actor, &filter, &key, &window)
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let args = args(first, after, last, before);
+            let filter = filter
+                .map(DriverFilter::into_service)
+                .transpose()
+                .gql()?
+                .unwrap_or_default();
+            let conn = &state(ctx).db.conn;
+            let total = || total(ctx, service::driver::count(conn, &actor, &filter));
+            if let Some(order) = order_by {
+                let key = order.key("drivers");
+                let window = args.ordered_window(&key).gql()?;
+                let page = service::driver::list_ordered(conn, &actor, &filter, &key, &window)
+                    .await
+                    .gql()?;
+                crate::graphql::prefetch::drivers(ctx, &page.page.items).await?;
+                return Ok(DriverConnection::ordered(page, total().await?, Driver));
+            }
+            let window = args.window().gql()?;
+            let page = service::driver::list(conn, &actor, &filter, window)
                 .await
                 .gql()?;
-            crate::graphql::prefetch::drivers(ctx, &page.page.items).await?;
-            return Ok(DriverConnection::ordered(page, total().await?, Driver));
-        }
-        let window = args.window().gql()?;
-        let page = service::driver::list(conn, &actor, &filter, window)
-            .await
-            .gql()?;
-        crate::graphql::prefetch::drivers(ctx, &page.items).await?;
-        Ok(DriverConnection::new(page, total().await?, Driver))
+            crate::graphql::prefetch::drivers(ctx, &page.items).await?;
+            Ok(DriverConnection::new(page, total().await?, Driver))
+        })
+        .await
     }
 
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
@@ -177,22 +187,25 @@ impl Organization {
         before: Option<String>,
         order_by: Option<DepotOrder>,
     ) -> Result<DepotConnection> {
-        let actor = actor(ctx)?;
-        let args = args(first, after, last, before);
-        let conn = &state(ctx).db.conn;
-        if let Some(order) = order_by {
-            let key = order.key();
-            let window = args.ordered_window(&key).gql()?;
-            let page = service::depot::list_ordered(conn, &actor, &key, &window)
-                .await
-                .gql()?;
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let args = args(first, after, last, before);
+            let conn = &state(ctx).db.conn;
+            if let Some(order) = order_by {
+                let key = order.key();
+                let window = args.ordered_window(&key).gql()?;
+                let page = service::depot::list_ordered(conn, &actor, &key, &window)
+                    .await
+                    .gql()?;
+                let total = total(ctx, service::depot::count(conn, &actor)).await?;
+                return Ok(DepotConnection::ordered(page, total, Depot));
+            }
+            let window = args.window().gql()?;
+            let page = service::depot::list(conn, &actor, window).await.gql()?;
             let total = total(ctx, service::depot::count(conn, &actor)).await?;
-            return Ok(DepotConnection::ordered(page, total, Depot));
-        }
-        let window = args.window().gql()?;
-        let page = service::depot::list(conn, &actor, window).await.gql()?;
-        let total = total(ctx, service::depot::count(conn, &actor)).await?;
-        Ok(DepotConnection::new(page, total, Depot))
+            Ok(DepotConnection::new(page, total, Depot))
+        })
+        .await
     }
 
     // One parameter per GraphQL argument: the connection arguments, filter and order.
@@ -208,30 +221,33 @@ impl Organization {
         filter: Option<RouteFilter>,
         order_by: Option<RouteOrder>,
     ) -> Result<RouteConnection> {
-        let actor = actor(ctx)?;
-        let args = args(first, after, last, before);
-        let filter = filter
-            .map(RouteFilter::into_service)
-            .transpose()
-            .gql()?
-            .unwrap_or_default();
-        let conn = &state(ctx).db.conn;
-        let total = || total(ctx, service::route::count(conn, &actor, &filter));
-        if let Some(order) = order_by {
-            let key = order.key("routes");
-            let window = args.ordered_window(&key).gql()?;
-            let page = service::route::list_ordered(conn, &actor, &filter, &key, &window)
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let args = args(first, after, last, before);
+            let filter = filter
+                .map(RouteFilter::into_service)
+                .transpose()
+                .gql()?
+                .unwrap_or_default();
+            let conn = &state(ctx).db.conn;
+            let total = || total(ctx, service::route::count(conn, &actor, &filter));
+            if let Some(order) = order_by {
+                let key = order.key("routes");
+                let window = args.ordered_window(&key).gql()?;
+                let page = service::route::list_ordered(conn, &actor, &filter, &key, &window)
+                    .await
+                    .gql()?;
+                crate::graphql::prefetch::routes(ctx, &page.page.items).await?;
+                return Ok(RouteConnection::ordered(page, total().await?, Route));
+            }
+            let window = args.window().gql()?;
+            let page = service::route::list(conn, &actor, &filter, window)
                 .await
                 .gql()?;
-            crate::graphql::prefetch::routes(ctx, &page.page.items).await?;
-            return Ok(RouteConnection::ordered(page, total().await?, Route));
-        }
-        let window = args.window().gql()?;
-        let page = service::route::list(conn, &actor, &filter, window)
-            .await
-            .gql()?;
-        crate::graphql::prefetch::routes(ctx, &page.items).await?;
-        Ok(RouteConnection::new(page, total().await?, Route))
+            crate::graphql::prefetch::routes(ctx, &page.items).await?;
+            Ok(RouteConnection::new(page, total().await?, Route))
+        })
+        .await
     }
 
     /// Drivers of other organizations shared with this one (the partner view).
@@ -245,16 +261,19 @@ impl Organization {
         before: Option<String>,
         filter: Option<DriverFilter>,
     ) -> Result<SharedDriverConnection> {
-        let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
-        let select = match filter {
-            None => service::share::with_us(&actor).gql()?,
-            Some(filter) => {
-                let filter = filter.into_service().gql()?;
-                service::share::with_us_filtered(&actor, &filter).gql()?
-            }
-        };
-        shares(ctx, select, window).await
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let window = args(first, after, last, before).window().gql()?;
+            let select = match filter {
+                None => service::share::with_us(&actor).gql()?,
+                Some(filter) => {
+                    let filter = filter.into_service().gql()?;
+                    service::share::with_us_filtered(&actor, &filter).gql()?
+                }
+            };
+            shares(ctx, select, window).await
+        })
+        .await
     }
 
     /// The audit trail: the status events this organization may see (the same audience as its live stream), newest first.
@@ -268,20 +287,23 @@ impl Organization {
         before: Option<String>,
         filter: Option<StatusEventFilter>,
     ) -> Result<StatusEventConnection> {
-        let actor = actor(ctx)?;
-        let window = args(first, after, last, before).event_window().gql()?;
-        let filter = filter
-            .map(StatusEventFilter::into_service)
-            .transpose()
-            .gql()?
-            .unwrap_or_default();
-        let conn = &state(ctx).db.conn;
-        let page = service::status_event::list(conn, &actor, &filter, window)
-            .await
-            .gql()?;
-        crate::graphql::prefetch::events(ctx, &page.page.items).await?;
-        let total = total(ctx, service::status_event::count(conn, &actor, &filter)).await?;
-        Ok(StatusEventConnection::new(page, total))
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let window = args(first, after, last, before).event_window().gql()?;
+            let filter = filter
+                .map(StatusEventFilter::into_service)
+                .transpose()
+                .gql()?
+                .unwrap_or_default();
+            let conn = &state(ctx).db.conn;
+            let page = service::status_event::list(conn, &actor, &filter, window)
+                .await
+                .gql()?;
+            crate::graphql::prefetch::events(ctx, &page.page.items).await?;
+            let total = total(ctx, service::status_event::count(conn, &actor, &filter)).await?;
+            Ok(StatusEventConnection::new(page, total))
+        })
+        .await
     }
 
     /// Shares this organization has granted to partners.
@@ -294,10 +316,13 @@ impl Organization {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<SharedDriverConnection> {
-        let actor = actor(ctx)?;
-        let window = args(first, after, last, before).window().gql()?;
-        let select = service::share::by_us(&actor).gql()?;
-        shares(ctx, select, window).await
+        boxed(async move {
+            let actor = actor(ctx)?;
+            let window = args(first, after, last, before).window().gql()?;
+            let select = service::share::by_us(&actor).gql()?;
+            shares(ctx, select, window).await
+        })
+        .await
     }
 }
 

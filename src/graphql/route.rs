@@ -8,6 +8,7 @@ use entity::route as routes;
 use crate::connection_type;
 use crate::domain::{FieldResult, Name};
 use crate::error::AppResult;
+use crate::graphql::boxed;
 use crate::graphql::depot::Depot;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
@@ -61,14 +62,17 @@ impl Route {
 
     /// The depot as it is now, while it exists.
     async fn live_depot(&self, ctx: &Context<'_>) -> Result<Option<entity::depot::Model>> {
-        let Some(depot_id) = self.0.depot_id else {
-            return Ok(None);
-        };
-        loaders(ctx)?
-            .depot()
-            .load_one(depot_id)
-            .await
-            .map_err(loader_error)
+        boxed(async move {
+            let Some(depot_id) = self.0.depot_id else {
+                return Ok(None);
+            };
+            loaders(ctx)?
+                .depot()
+                .load_one(depot_id)
+                .await
+                .map_err(loader_error)
+        })
+        .await
     }
 }
 
@@ -88,69 +92,90 @@ impl Route {
     }
     /// The route's organization: id and name, for every viewer.
     async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
-        loaders(ctx)?
-            .organization()
-            .load_one(self.0.organization_id)
-            .await
-            .map_err(loader_error)?
-            .map(OrganizationMatch::from)
-            .ok_or_else(|| "organization not found".into())
+        boxed(async move {
+            loaders(ctx)?
+                .organization()
+                .load_one(self.0.organization_id)
+                .await
+                .map_err(loader_error)?
+                .map(OrganizationMatch::from)
+                .ok_or_else(|| "organization not found".into())
+        })
+        .await
     }
     /// The route's organization in full; null for a shared driver on a partner's route.
     async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        if self.partner_view(ctx) {
-            return Ok(None);
-        }
-        Ok(loaders(ctx)?
-            .organization()
-            .load_one(self.0.organization_id)
-            .await
-            .map_err(loader_error)?
-            .map(Organization::from))
+        boxed(async move {
+            if self.partner_view(ctx) {
+                return Ok(None);
+            }
+            Ok(loaders(ctx)?
+                .organization()
+                .load_one(self.0.organization_id)
+                .await
+                .map_err(loader_error)?
+                .map(Organization::from))
+        })
+        .await
     }
     /// Null for a shared driver on a partner's route (it reads depotName and depotAddress).
     async fn depot(&self, ctx: &Context<'_>) -> Result<Option<Depot>> {
-        if self.partner_view(ctx) {
-            return Ok(None);
-        }
-        Ok(self.live_depot(ctx).await?.map(Depot))
+        boxed(async move {
+            if self.partner_view(ctx) {
+                return Ok(None);
+            }
+            Ok(self.live_depot(ctx).await?.map(Depot))
+        })
+        .await
     }
     /// The assigned driver (own, or shared with the route's organization).
     async fn driver(&self, ctx: &Context<'_>) -> Result<Option<Driver>> {
-        match self.0.driver_id {
-            Some(id) => crate::graphql::driver::visible(ctx, id).await,
-            None => Ok(None),
-        }
+        boxed(async move {
+            match self.0.driver_id {
+                Some(id) => crate::graphql::driver::visible(ctx, id).await,
+                None => Ok(None),
+            }
+        })
+        .await
     }
     /// The assigned driver's name, set at assignment and kept after the driver is deleted.
     async fn driver_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        if let Some(name) = &self.0.driver_name {
-            return Ok(Some(name.clone()));
-        }
-        // Rows written without the name (imported data): the driver's current one.
-        let Some(driver_id) = self.0.driver_id else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?
-            .user()
-            .load_one(driver_id)
-            .await
-            .map_err(loader_error)?
-            .map(|d| format!("{} {}", d.first_name, d.last_name)))
+        boxed(async move {
+            if let Some(name) = &self.0.driver_name {
+                return Ok(Some(name.clone()));
+            }
+            // Rows written without the name (imported data): the driver's current one.
+            let Some(driver_id) = self.0.driver_id else {
+                return Ok(None);
+            };
+            Ok(loaders(ctx)?
+                .user()
+                .load_one(driver_id)
+                .await
+                .map_err(loader_error)?
+                .map(|d| format!("{} {}", d.first_name, d.last_name)))
+        })
+        .await
     }
     /// The depot's name, kept after the depot is deleted.
     async fn depot_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(match self.live_depot(ctx).await? {
-            Some(depot) => Some(depot.name),
-            None => self.0.depot_name.clone(),
+        boxed(async move {
+            Ok(match self.live_depot(ctx).await? {
+                Some(depot) => Some(depot.name),
+                None => self.0.depot_name.clone(),
+            })
         })
+        .await
     }
     /// The depot's address, kept after the depot is deleted.
     async fn depot_address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(match self.live_depot(ctx).await? {
-            Some(depot) => depot.address,
-            None => self.0.depot_address.clone(),
+        boxed(async move {
+            Ok(match self.live_depot(ctx).await? {
+                Some(depot) => depot.address,
+                None => self.0.depot_address.clone(),
+            })
         })
+        .await
     }
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::share as shares;
 
 use crate::connection_type;
+use crate::graphql::boxed;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::OrganizationMatch;
@@ -32,21 +33,24 @@ impl SharedDriver {
         ids::encode(Kind::SharedDriver, self.0.id)
     }
     async fn driver(&self, ctx: &Context<'_>) -> Result<Driver> {
-        loaders(ctx)?
-            .user()
-            .load_one(self.0.driver_id)
-            .await
-            .map_err(loader_error)?
-            .map(Driver)
-            .ok_or_else(|| "driver not found".into())
+        boxed(async move {
+            loaders(ctx)?
+                .user()
+                .load_one(self.0.driver_id)
+                .await
+                .map_err(loader_error)?
+                .map(Driver)
+                .ok_or_else(|| "driver not found".into())
+        })
+        .await
     }
     /// The owner of the driver.
     async fn owner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
-        org_match(ctx, self.0.owner_id).await
+        boxed(async move { org_match(ctx, self.0.owner_id).await }).await
     }
     /// The account the driver is shared with.
     async fn partner(&self, ctx: &Context<'_>) -> Result<OrganizationMatch> {
-        org_match(ctx, self.0.partner_id).await
+        boxed(async move { org_match(ctx, self.0.partner_id).await }).await
     }
     async fn shared_at(&self) -> DateTime<Utc> {
         self.0.shared_at
@@ -57,16 +61,19 @@ impl SharedDriver {
     }
     /// Who shared it; visible to the owner organization only.
     async fn shared_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let owner = actor_opt(ctx).is_some_and(|a| a.organization_id == self.0.owner_id);
-        let Some(user_id) = self.0.shared_by.filter(|_| owner) else {
-            return Ok(None);
-        };
-        Ok(loaders(ctx)?
-            .user()
-            .load_one(user_id)
-            .await
-            .map_err(loader_error)?
-            .map(User))
+        boxed(async move {
+            let owner = actor_opt(ctx).is_some_and(|a| a.organization_id == self.0.owner_id);
+            let Some(user_id) = self.0.shared_by.filter(|_| owner) else {
+                return Ok(None);
+            };
+            Ok(loaders(ctx)?
+                .user()
+                .load_one(user_id)
+                .await
+                .map_err(loader_error)?
+                .map(User))
+        })
+        .await
     }
 }
 

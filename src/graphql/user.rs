@@ -10,6 +10,7 @@ use crate::connection_type;
 use crate::domain::{Email, FieldResult, Name, Phone, Search};
 use crate::error::AppResult;
 use crate::graphql::account::AuthPayload;
+use crate::graphql::boxed;
 use crate::graphql::driver::Driver;
 use crate::graphql::ids::{self, Kind};
 use crate::graphql::organization::{Organization, OrganizationMatch};
@@ -108,13 +109,16 @@ impl User {
         self.0.status.into()
     }
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
-        loaders(ctx)?
-            .organization()
-            .load_one(self.0.organization_id)
-            .await
-            .map_err(loader_error)?
-            .map(Organization::from)
-            .ok_or_else(|| "organization not found".into())
+        boxed(async move {
+            loaders(ctx)?
+                .organization()
+                .load_one(self.0.organization_id)
+                .await
+                .map_err(loader_error)?
+                .map(Organization::from)
+                .ok_or_else(|| "organization not found".into())
+        })
+        .await
     }
     /// Present when roles contains DRIVER.
     async fn driver(&self) -> Option<Driver> {
@@ -125,15 +129,18 @@ impl User {
     }
     /// When the pending invitation expires; null unless INVITED.
     async fn invitation_expires_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        if self.0.status != users::UserStatus::Invited {
-            return Ok(None);
-        }
-        Ok(loaders(ctx)?
-            .invitation_expiry()
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
-            .flatten())
+        boxed(async move {
+            if self.0.status != users::UserStatus::Invited {
+                return Ok(None);
+            }
+            Ok(loaders(ctx)?
+                .invitation_expiry()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?
+                .flatten())
+        })
+        .await
     }
     async fn activated_at(&self) -> Option<DateTime<Utc>> {
         self.0.activated_at
