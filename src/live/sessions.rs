@@ -104,6 +104,19 @@ impl LiveSessions {
         }
     }
 
+    /// Forgets live session `id` of `user_id`, and the membership once none is left: one
+    /// lookup, however many sessions the membership holds (a wall of dashboards on one account
+    /// closing at once would otherwise cost the square of their number).
+    fn forget(&self, user_id: Uuid, id: u64) {
+        let mut sessions = self.lock();
+        if let Some(of_user) = sessions.get_mut(&user_id) {
+            of_user.remove(&id);
+            if of_user.is_empty() {
+                sessions.remove(&user_id);
+            }
+        }
+    }
+
     /// The memberships with a live session.
     pub fn members(&self) -> Vec<Uuid> {
         self.lock().keys().copied().collect()
@@ -167,8 +180,7 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let id = self.id;
-        self.sessions.retain(self.user_id, |other, _| *other != id);
+        self.sessions.forget(self.user_id, self.id);
     }
 }
 
@@ -238,6 +250,22 @@ mod tests {
         assert!(first.ended.is_cancelled() && second.ended.is_cancelled());
         assert!(!other.ended.is_cancelled());
         drop(other);
+        assert!(sessions.lock().is_empty());
+    }
+
+    #[test]
+    fn a_closed_session_is_forgotten_alone_and_the_membership_with_its_last() {
+        let sessions = Arc::new(LiveSessions::default());
+        let user = Uuid::now_v7();
+        let mut open: Vec<Watch> = (0..3).map(|_| sessions.watch(scope(user, true))).collect();
+        drop(open.remove(1));
+        assert_eq!(sessions.lock()[&user].len(), 2);
+        sessions.end(user);
+        assert!(open.iter().all(|w| w.ended.is_cancelled()));
+        let again = sessions.watch(scope(user, true));
+        drop(open);
+        assert_eq!(sessions.members(), vec![user]);
+        drop(again);
         assert!(sessions.lock().is_empty());
     }
 
