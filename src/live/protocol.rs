@@ -297,8 +297,8 @@ mod tests {
     use super::*;
 
     fn text(message: ServerMessage<'_>, protocol: Protocol) -> serde_json::Value {
-        let encoded = message.encode(protocol).map(|t| t.as_str().to_owned());
-        serde_json::from_str(&encoded.unwrap_or_default()).unwrap_or_default()
+        let encoded = message.encode(protocol).expect("the message encodes");
+        serde_json::from_str(encoded.as_str()).expect("the message is JSON")
     }
 
     #[test]
