@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use entity::route;
@@ -92,13 +92,17 @@ impl Loader<Uuid> for SharesByDriverLoader {
             .all(&self.0.conn)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
-        let mut map: HashMap<Uuid, Vec<share::Model>> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            map.entry(row.driver_id).or_default().push(row);
-        }
-        Ok(map)
+        Ok(by_driver(keys, rows))
     }
+}
+
+/// `rows` under their drivers, every one of `keys` present (an unshared driver with none).
+fn by_driver(keys: &[Uuid], rows: Vec<share::Model>) -> HashMap<Uuid, Vec<share::Model>> {
+    let mut map: HashMap<Uuid, Vec<share::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for row in rows {
+        map.entry(row.driver_id).or_default().push(row);
+    }
+    map
 }
 
 /// When each user's pending invitation expires (`None` without one, so misses cache).
@@ -498,6 +502,39 @@ loaders! {
     driver_routes: DriverRoutesLoader<DriverRoutesKey>,
     /// Pending invitation expiry by user id.
     invitation_expiry: InvitationExpiryLoader<Uuid>,
+}
+
+impl Loaders {
+    /// Loads the shares of `drivers` with their partners in one statement (a share's partner is
+    /// one row: joined, not loaded apart) into the shares and organization loaders.
+    pub async fn feed_shares_with_partners(&self, drivers: Vec<Uuid>) -> Result<(), Arc<AppError>> {
+        let rows = share::Entity::find()
+            .filter(share::Column::DriverId.is_in(drivers.iter().copied()))
+            .select_also(organization::Entity)
+            .join(
+                JoinType::InnerJoin,
+                share::Entity::belongs_to(organization::Entity)
+                    .from(share::Column::PartnerId)
+                    .to(organization::Column::Id)
+                    .into(),
+            )
+            .all(&self.db.conn)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut shares = Vec::with_capacity(rows.len());
+        let mut partners = HashMap::new();
+        for (share, partner) in rows {
+            if let Some(partner) = partner {
+                partners.insert(partner.id, partner);
+            }
+            shares.push(share);
+        }
+        tokio::join!(
+            self.shares().feed_many(by_driver(&drivers, shares)),
+            self.organization().feed_many(partners)
+        );
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,7 @@ use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Lookahead, QueryPathSegment, Result};
 use uuid::Uuid;
 
-use entity::{organization, route, share, user};
-use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
+use entity::{route, share, user};
 
 use crate::error::AppError;
 use crate::graphql::loaders::Cached;
@@ -44,42 +43,6 @@ where
         .feed_many(found.iter().map(|(k, v)| (k.clone(), v.clone())))
         .await;
     Ok(found)
-}
-
-/// The shares of `drivers` with their partners, in one statement (a share's partner is one
-/// row: joined, not loaded apart), fed to the shares and organization loaders.
-async fn shares_with_partners(
-    l: &loaders::Loaders,
-    db: &crate::db::Db,
-    drivers: Vec<Uuid>,
-) -> Result<(), Arc<AppError>> {
-    let rows = share::Entity::find()
-        .filter(share::Column::DriverId.is_in(drivers.iter().copied()))
-        .select_also(organization::Entity)
-        .join(
-            JoinType::InnerJoin,
-            share::Entity::belongs_to(organization::Entity)
-                .from(share::Column::PartnerId)
-                .to(organization::Column::Id)
-                .into(),
-        )
-        .all(&db.conn)
-        .await
-        .map_err(|e| Arc::new(AppError::from(e)))?;
-    let mut shares: HashMap<Uuid, Vec<share::Model>> =
-        drivers.iter().map(|d| (*d, Vec::new())).collect();
-    let mut partners = HashMap::new();
-    for (row, partner) in rows {
-        if let Some(partner) = partner {
-            partners.insert(partner.id, partner);
-        }
-        shares.entry(row.driver_id).or_default().push(row);
-    }
-    tokio::join!(
-        l.shares().feed_many(shares),
-        l.organization().feed_many(partners)
-    );
-    Ok(())
 }
 
 /// Whether the field being resolved is outside every list, so it is resolved once.
@@ -163,7 +126,7 @@ pub async fn drivers(ctx: &Context<'_>, rows: &[user::Model]) -> Result<()> {
             }
             let partner = selects_within(ctx, "sharedWith", "partner");
             if partner && once_per_request(ctx) {
-                return shares_with_partners(l, &crate::graphql::state(ctx).db, ids.clone()).await;
+                return l.feed_shares_with_partners(ids.clone()).await;
             }
             let shares = fill(ctx, l.shares(), ids.clone()).await?;
             if partner {
