@@ -7,7 +7,6 @@
 //! the replay is thus in the log, in the live buffer, or both, and is sent exactly once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -34,35 +33,34 @@ pub enum StreamEnd {
     TokenExpired,
     /// The log could not be read.
     Failed,
+    /// A catch-up was asked to start where retention has already removed events.
+    Pruned,
 }
 
-/// How the edge runs a stream on behalf of several subscribers: a shared execution, or the
-/// replay of one member of it. Such streams report how far they have read and are not counted
-/// as subscribers (their members are).
-#[derive(Clone, Default)]
-pub struct Tap {
-    /// How far the stream has read.
-    pub progress: Progress,
-    /// End once the replay has caught up instead of going on live.
-    pub replay_only: bool,
-    /// Replay from this cursor rather than the operation's `after` (a member catching up).
-    pub from: Option<i64>,
+/// Who a stream reads for. The live wing's own executions are not counted as subscribers:
+/// their members are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// A subscriber's own stream: counted, and on until it ends.
+    Own,
+    /// A shared group's execution: on until it ends.
+    Shared,
+    /// A group member catching up from the log: ends once the replay has reached its end.
+    CatchUp,
 }
 
-/// The cursor of the last event a stream read, seen or not by its subscriber: after an event
-/// was yielded, its own cursor.
-#[derive(Clone, Default)]
-pub struct Progress(Arc<AtomicI64>);
-
-impl Progress {
-    /// The cursor read last.
-    pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn set(&self, cursor: i64) {
-        self.0.store(cursor, Ordering::Release);
-    }
+/// Where a stream starts and for whom: what `statusChanged` decides before events flow.
+pub struct Opening {
+    /// The live broadcast.
+    pub hub: EventHub,
+    /// The log replays read.
+    pub db: Db,
+    /// Whose events pass.
+    pub subscriber: Subscriber,
+    /// Replay from this cursor first; live from what this instance has broadcast otherwise.
+    pub after: Option<i64>,
+    /// Time left before the access token expires.
+    pub expires_in: Duration,
 }
 
 /// Parses a cursor given by a client.
@@ -106,22 +104,28 @@ async fn read_after(db: &Db, after: i64) -> Result<Vec<status_event::Model>, sea
         .await
 }
 
-/// The event stream of `subscriber`, ending when the token expires
-/// (or, with a replay-only tap, once the replay has caught up).
+/// The event stream `opening` describes, ending when the token expires (or, catching up,
+/// once the replay has reached the log's end).
 pub fn open(
-    hub: EventHub,
-    db: Db,
-    subscriber: Subscriber,
-    after: Option<i64>,
-    expires_in: Duration,
-    tap: Option<Tap>,
-) -> impl Stream<Item = Result<Event, StreamEnd>> {
+    opening: Opening,
+    reading: Reading,
+) -> impl Stream<Item = Result<Event, StreamEnd>> + use<> {
+    let Opening {
+        hub,
+        db,
+        subscriber,
+        after,
+        expires_in,
+    } = opening;
     let mut live = hub.subscribe();
     let metrics = hub.metrics().clone();
     let deadline = tokio::time::Instant::now() + expires_in;
-    let replay_only = tap.as_ref().is_some_and(|t| t.replay_only);
     // With no cursor, start at what this instance has broadcast when the live feed opened.
-    let mut position = Position::new(after.unwrap_or_else(|| hub.last_cursor()), tap, &metrics);
+    let mut position = Position::new(
+        after.unwrap_or_else(|| hub.last_cursor()),
+        reading == Reading::Own,
+        &metrics,
+    );
     async_stream::stream! {
         let _guard = position.counted.then(|| SubscriberGuard::new(metrics.clone()));
         // One timer for the whole stream: re-arming one per event would cost a timer-wheel
@@ -150,7 +154,7 @@ pub fn open(
                     }
                 }
                 replay = false;
-                if replay_only {
+                if reading == Reading::CatchUp {
                     return;
                 }
             }
@@ -179,24 +183,18 @@ pub fn open(
     }
 }
 
-/// Where a stream stands: the last cursor it has passed, shown to its tap, and whether its
-/// deliveries count as a subscriber's (a group's execution counts none: its members do).
+/// Where a stream stands: the last cursor it has passed, and whether its deliveries count as
+/// a subscriber's.
 struct Position {
     last: i64,
-    progress: Progress,
     counted: bool,
     metrics: crate::metrics::Metrics,
 }
 
 impl Position {
-    fn new(start: i64, tap: Option<Tap>, metrics: &crate::metrics::Metrics) -> Self {
-        let counted = tap.is_none();
-        // Without a tap no one reads the progress: a fresh one of its own.
-        let progress = tap.map(|t| t.progress).unwrap_or_default();
-        progress.set(start);
+    fn new(start: i64, counted: bool, metrics: &crate::metrics::Metrics) -> Self {
         Self {
             last: start,
-            progress,
             counted,
             metrics: metrics.clone(),
         }
@@ -205,7 +203,6 @@ impl Position {
     /// Moves past `event`; whether `subscriber` receives it.
     fn pass(&mut self, event: &LiveEvent, subscriber: &Subscriber) -> bool {
         self.last = event.id();
-        self.progress.set(self.last);
         let receives = subscriber.receives(event);
         if receives && self.counted {
             self.metrics.event_delivered();

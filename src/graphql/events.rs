@@ -7,11 +7,13 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Object, Result, Subscription as SubscriptionObject,
 };
 use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use entity::status_event::{self, EventKind};
 
 use crate::error::{AppError, AppResult};
+use crate::events::hub::Event;
 use crate::events::stream::{self, StreamEnd};
 use crate::events::visibility::Subscriber;
 use crate::graphql::boxed;
@@ -173,6 +175,39 @@ impl StatusEvent {
     }
 }
 
+/// The events of a `statusChanged` execution the live wing runs itself: a shared group's, or a
+/// member's catch-up. The resolver still authorizes the subscriber and decides where the stream
+/// starts and for whom ([`stream::Opening`]); the feed opens it, so the live wing reads its
+/// cursors on its own stream. Without a feed the resolver opens the subscriber's own stream.
+pub struct Feed(std::sync::Mutex<Option<Opener>>);
+
+/// Opens the events of a [`Feed`].
+type Opener =
+    Box<dyn FnOnce(stream::Opening) -> BoxStream<'static, Result<Event, StreamEnd>> + Send>;
+
+impl Feed {
+    /// A feed opened by `opener`.
+    pub fn new(
+        opener: impl FnOnce(stream::Opening) -> BoxStream<'static, Result<Event, StreamEnd>>
+        + Send
+        + 'static,
+    ) -> Self {
+        Self(std::sync::Mutex::new(Some(Box::new(opener))))
+    }
+
+    /// The feed's events; once per execution.
+    fn open(
+        &self,
+        opening: stream::Opening,
+    ) -> Result<BoxStream<'static, Result<Event, StreamEnd>>> {
+        let opener = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let opener = opener
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a live feed was opened twice")))
+            .gql()?;
+        Ok(opener(opening))
+    }
+}
+
 /// The root subscription.
 pub struct Subscription;
 
@@ -190,15 +225,11 @@ impl Subscription {
             driver: (!actor.roles.is_manager()).then_some(actor.user_id),
         };
         let state = state(ctx);
-        let tap = ctx.data_opt::<stream::Tap>().cloned();
-        let after = match tap.as_ref().and_then(|t| t.from) {
-            Some(from) => Some(from),
-            None => after
-                .as_deref()
-                .map(stream::parse_cursor)
-                .transpose()
-                .gql()?,
-        };
+        let after = after
+            .as_deref()
+            .map(stream::parse_cursor)
+            .transpose()
+            .gql()?;
         if let Some(after) = after {
             stream::check_retained(&state.db, after).await.gql()?;
         }
@@ -206,14 +237,17 @@ impl Subscription {
         // A token already past its expiry has no time left.
         let remaining =
             Duration::from_secs(u64::try_from(expires_at - Utc::now().timestamp()).unwrap_or(0));
-        let events = stream::open(
-            state.events.clone(),
-            state.db.clone(),
+        let opening = stream::Opening {
+            hub: state.events.clone(),
+            db: state.db.clone(),
             subscriber,
             after,
-            remaining,
-            tap,
-        );
+            expires_in: remaining,
+        };
+        let events = match ctx.data_opt::<Feed>() {
+            Some(feed) => feed.open(opening)?,
+            None => stream::open(opening, stream::Reading::Own).boxed(),
+        };
         let loaders = ctx
             .data::<std::sync::Arc<crate::graphql::loaders::Loaders>>()?
             .clone();
@@ -230,6 +264,11 @@ impl Subscription {
             Err(StreamEnd::Failed) => {
                 Err(AppError::Internal(anyhow::anyhow!("event log unavailable"))).gql()
             }
+            Err(StreamEnd::Pruned) => Err(AppError::bad_input(
+                "after",
+                "events after the last one delivered were removed by retention; resubscribe without `after` and reload the dashboard",
+            ))
+            .gql(),
         }))
     }
 }

@@ -11,6 +11,7 @@
 //! Other documents, or an `after` written into the document itself, run on their own.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -23,8 +24,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use crate::auth::{Auth, Principal};
-use crate::events::stream::{Progress, Tap};
+use crate::error::AppError;
+use crate::events::stream::{self, Reading, StreamEnd};
 use crate::graphql::AppSchema;
+use crate::graphql::events::Feed;
 
 use super::Live;
 use super::protocol::{INTERNAL_RESPONSE, Payload, Protocol, ServerMessage, Unencodable, to_json};
@@ -183,29 +186,74 @@ struct Replayer {
 }
 
 impl Replayer {
-    /// The member's responses after `from` (its own cursor when `None`), up to the log's end.
+    /// The member's responses after `from` (its own cursor when `None`), up to the log's end,
+    /// and the cursor its replay has read through.
     fn replay(
         &self,
         from: Option<i64>,
-    ) -> (
-        impl Stream<Item = async_graphql::Response> + use<>,
-        Progress,
-    ) {
-        let progress = Progress::default();
-        let tap = Tap {
-            progress: progress.clone(),
-            replay_only: true,
-            from,
-        };
+    ) -> (impl Stream<Item = async_graphql::Response> + use<>, Seen) {
+        let seen = Seen::default();
         let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
         if let Some(name) = &self.operation_name {
             request = request.operation_name(name.clone());
         }
         let request = crate::graphql::with_loaders(request, &self.db)
             .data(self.auth.clone())
-            .data(tap);
-        (self.schema.execute_stream(request), progress)
+            .data(feed(Reading::CatchUp, from, seen.clone()));
+        (self.schema.execute_stream(request), seen)
     }
+}
+
+/// The cursor of the last event one of the live wing's executions has read.
+#[derive(Clone, Default)]
+struct Seen(Arc<AtomicI64>);
+
+impl Seen {
+    fn get(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, cursor: i64) {
+        self.0.store(cursor, Ordering::Release);
+    }
+}
+
+/// The events of one of the live wing's own executions, read as `reading` says (from `from`
+/// rather than the operation's cursor, when given), each cursor noted in `seen` as it passes.
+fn feed(reading: Reading, from: Option<i64>, seen: Seen) -> Feed {
+    Feed::new(move |mut opening| {
+        if from.is_some() {
+            opening.after = from;
+        }
+        seen.set(opening.after.unwrap_or_else(|| opening.hub.last_cursor()));
+        let db = opening.db.clone();
+        let events = stream::open(opening, reading);
+        async_stream::stream! {
+            // The operation's own cursor was checked by its resolver; this one was not.
+            if let Some(from) = from {
+                match stream::check_retained(&db, from).await {
+                    Ok(()) => {}
+                    Err(AppError::BadInput { .. }) => {
+                        yield Err(StreamEnd::Pruned);
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(?error, "could not check a catch-up cursor");
+                        yield Err(StreamEnd::Failed);
+                        return;
+                    }
+                }
+            }
+            futures_util::pin_mut!(events);
+            while let Some(event) = events.next().await {
+                if let Ok(event) = &event {
+                    seen.set(event.id());
+                }
+                yield event;
+            }
+        }
+        .boxed()
+    })
 }
 
 /// What a member receives.
@@ -235,11 +283,11 @@ impl Membership {
             let mut replay_from = resumes.then_some(None);
             loop {
                 if let Some(from) = replay_from.take() {
-                    let (mut responses, progress) = replayer.replay(from);
+                    let (mut responses, seen) = replayer.replay(from);
                     let mut first = true;
                     while let Some(response) = responses.next().await {
                         let failed = !response.errors.is_empty();
-                        yield Delivery::Item(Arc::new(Item::new(response, first, progress.get())));
+                        yield Delivery::Item(Arc::new(Item::new(response, first, seen.get())));
                         first = false;
                         if failed {
                             // A refused cursor, an expired token, the log unavailable: over.
@@ -247,7 +295,7 @@ impl Membership {
                             return;
                         }
                     }
-                    seam = progress.get();
+                    seam = seen.get();
                     last = last.max(seam);
                 }
                 match rx.recv().await {
@@ -456,13 +504,12 @@ impl Execution {
     /// Runs until the document's stream ends, the last member leaves or the server stops;
     /// then every member is told the execution is over.
     async fn run(self, request: Request) {
-        let progress = Progress::default();
-        let tap = Tap {
-            progress: progress.clone(),
-            replay_only: false,
-            from: None,
-        };
-        let request = crate::graphql::with_loaders(request, &self.live.state.db).data(tap);
+        let seen = Seen::default();
+        let request = crate::graphql::with_loaders(request, &self.live.state.db).data(feed(
+            Reading::Shared,
+            None,
+            seen.clone(),
+        ));
         let mut responses = self.live.schema.execute_stream(request);
         let mut first = true;
         loop {
@@ -472,8 +519,8 @@ impl Execution {
                 response = responses.next() => response,
             };
             let Some(response) = response else { break };
-            // The stream waits while its response is resolved: progress is this event's cursor.
-            let item = Item::new(response, first, progress.get());
+            // The feed waits while its event is resolved: the cursor seen last is this event's.
+            let item = Item::new(response, first, seen.get());
             first = false;
             if self.tx.send(Arc::new(item)).is_err() {
                 break;
