@@ -43,8 +43,9 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Subscriptions one socket may hold.
 const MAX_SUBSCRIPTIONS: usize = 100;
-/// Read buffer of one socket: clients send little (subscribe, complete, pong).
-const READ_BUFFER: usize = 2 * 1024;
+/// Read buffer of one socket: clients send little (subscribe, complete, pong), and the
+/// buffer is cleared before every read attempt, so every wake-up of the socket pays its size.
+const READ_BUFFER: usize = 512;
 /// Bytes gathered before a write (each message is flushed anyway).
 const WRITE_BUFFER: usize = 8 * 1024;
 /// How long after the token's expiry the socket is closed.
@@ -117,10 +118,11 @@ struct Connection {
     membership: Option<Watch>,
     /// Resolves when that membership ends: made once, not on every turn of the loop.
     membership_ended: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    /// The queue own-task subscriptions write into.
-    tx: mpsc::Sender<Outgoing>,
+    /// The queue own-task subscriptions write into, made with the first of them: most
+    /// dashboards only hold shared members, and an idle queue costs a block of slots.
+    tx: Option<mpsc::Sender<Outgoing>>,
     /// The connection's end of that queue.
-    rx: mpsc::Receiver<Outgoing>,
+    rx: Option<mpsc::Receiver<Outgoing>>,
 }
 
 /// How the server ends the socket: the close, and a message to send before it.
@@ -202,7 +204,6 @@ impl Timers {
 
 impl Connection {
     fn new(live: Live, protocol: Protocol, client: ClientAddr) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
         Self {
             live,
             protocol,
@@ -213,16 +214,17 @@ impl Connection {
             shared: StreamMap::new(),
             membership: None,
             membership_ended: None,
-            tx,
-            rx,
+            tx: None,
+            rx: None,
         }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
         let mut timers = Timers::start().await;
         // Waiting futures made once: one per turn would register and unregister with the
-        // server-wide shutdown token on every event.
-        let shutdown = self.live.shutdown.clone().cancelled_owned();
+        // server-wide shutdown token on every event. A token of the connection's own, so
+        // thousands of connections polling it do not contend for the server-wide one's lock.
+        let shutdown = self.live.shutdown.child_token().cancelled_owned();
         tokio::pin!(shutdown);
         let close = loop {
             let step = tokio::select! {
@@ -231,7 +233,8 @@ impl Connection {
                 _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
                 _ = Timers::until(&mut timers.expiry) => Step::Expiry,
                 _ = timers.keepalive.tick() => Step::Keepalive,
-                out = self.rx.recv() => Step::Own(out),
+                // Only subscriptions running in their own task write to the queue.
+                out = queued(&mut self.rx), if !self.subscriptions.is_empty() => Step::Own(out),
                 Some((id, delivery)) = self.shared.next(), if !self.shared.is_empty() => Step::Shared(id, delivery),
                 incoming = socket.recv() => Step::Incoming(incoming),
             };
@@ -549,7 +552,14 @@ impl Connection {
                     protocol: self.protocol,
                     id: id.clone(),
                     finish,
-                    tx: self.tx.clone(),
+                    tx: self
+                        .tx
+                        .get_or_insert_with(|| {
+                            let (tx, rx) = mpsc::channel(QUEUE);
+                            self.rx = Some(rx);
+                            tx
+                        })
+                        .clone(),
                 };
                 let request = crate::graphql::with_loaders(*request, &self.live.state.db);
                 let task = tokio::spawn(own.forward(request.data(auth)));
@@ -571,6 +581,14 @@ fn server_error(error: &AppError) -> ServerError {
     let mut server_error = ServerError::new(extended.message, None);
     server_error.extensions = extended.extensions;
     server_error
+}
+
+/// The next message of the own-task queue; waits forever while there is no queue.
+async fn queued(rx: &mut Option<mpsc::Receiver<Outgoing>>) -> Option<Outgoing> {
+    match rx.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for `ended`; forever when there is none.
