@@ -87,12 +87,18 @@ pub async fn check_retained(db: &Db, after: i64) -> AppResult<()> {
         None => 0,
     };
     if after < pruned {
-        return Err(AppError::bad_input(
-            "after",
-            "events after this cursor are older than the retention period and were removed; resubscribe without `after` and reload the dashboard",
-        ));
+        return Err(pruned_error());
     }
     Ok(())
+}
+
+/// The refusal of a cursor whose successors retention has removed: at subscription time
+/// ([`check_retained`]) and when a catch-up finds them gone ([`StreamEnd::Pruned`]).
+pub fn pruned_error() -> AppError {
+    AppError::bad_input(
+        "after",
+        "events after this cursor are older than the retention period and were removed; resubscribe without `after` and reload the dashboard",
+    )
 }
 
 async fn read_after(db: &Db, after: i64) -> Result<Vec<status_event::Model>, sea_orm::DbErr> {

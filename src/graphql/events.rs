@@ -264,11 +264,7 @@ impl Subscription {
             Err(StreamEnd::Failed) => {
                 Err(AppError::Internal(anyhow::anyhow!("event log unavailable"))).gql()
             }
-            Err(StreamEnd::Pruned) => Err(AppError::bad_input(
-                "after",
-                "events after the last one delivered were removed by retention; resubscribe without `after` and reload the dashboard",
-            ))
-            .gql(),
+            Err(StreamEnd::Pruned) => Err(stream::pruned_error()).gql(),
         }))
     }
 }
