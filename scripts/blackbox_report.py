@@ -94,8 +94,10 @@ def main() -> int:
             if not scenario:
                 continue
             recorder = scenario["recorder"]
-            for case_id, interaction in recorder["interactions"].items():
-                case = recorder["cases"].get(case_id, {}).get("value", {})
+            # A scenario that sent nothing (a stateful run may end before its first step)
+            # records no interactions; the --min-operations floor still catches an idle run.
+            for case_id, interaction in recorder.get("interactions", {}).items():
+                case = recorder.get("cases", {}).get(case_id, {}).get("value", {})
                 document = case.get("body") if isinstance(case.get("body"), str) else ""
                 field = root_field(document) or recorder["label"]
                 response = interaction.get("response")
