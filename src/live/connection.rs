@@ -120,9 +120,7 @@ struct Connection {
     membership_ended: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// The queue own-task subscriptions write into, made with the first of them: most
     /// dashboards only hold shared members, and an idle queue costs a block of slots.
-    tx: Option<mpsc::Sender<Outgoing>>,
-    /// The connection's end of that queue.
-    rx: Option<mpsc::Receiver<Outgoing>>,
+    own: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
 }
 
 /// How the server ends the socket: the close, and a message to send before it.
@@ -214,8 +212,7 @@ impl Connection {
             shared: StreamMap::new(),
             membership: None,
             membership_ended: None,
-            tx: None,
-            rx: None,
+            own: None,
         }
     }
 
@@ -234,7 +231,7 @@ impl Connection {
                 _ = Timers::until(&mut timers.expiry) => Step::Expiry,
                 _ = timers.keepalive.tick() => Step::Keepalive,
                 // Only subscriptions running in their own task write to the queue.
-                out = queued(&mut self.rx), if !self.subscriptions.is_empty() => Step::Own(out),
+                out = queued(&mut self.own), if !self.subscriptions.is_empty() => Step::Own(out),
                 Some((id, delivery)) = self.shared.next(), if !self.shared.is_empty() => Step::Shared(id, delivery),
                 incoming = socket.recv() => Step::Incoming(incoming),
             };
@@ -553,12 +550,9 @@ impl Connection {
                     id: id.clone(),
                     finish,
                     tx: self
-                        .tx
-                        .get_or_insert_with(|| {
-                            let (tx, rx) = mpsc::channel(QUEUE);
-                            self.rx = Some(rx);
-                            tx
-                        })
+                        .own
+                        .get_or_insert_with(|| mpsc::channel(QUEUE))
+                        .0
                         .clone(),
                 };
                 let request = crate::graphql::with_loaders(*request, &self.live.state.db);
@@ -584,9 +578,11 @@ fn server_error(error: &AppError) -> ServerError {
 }
 
 /// The next message of the own-task queue; waits forever while there is no queue.
-async fn queued(rx: &mut Option<mpsc::Receiver<Outgoing>>) -> Option<Outgoing> {
-    match rx.as_mut() {
-        Some(rx) => rx.recv().await,
+async fn queued(
+    own: &mut Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
+) -> Option<Outgoing> {
+    match own.as_mut() {
+        Some((_, rx)) => rx.recv().await,
         None => std::future::pending().await,
     }
 }
