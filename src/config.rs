@@ -69,8 +69,7 @@ pub struct Settings {
         default_value = "sqlite://lastmile.db?mode=rwc"
     )]
     pub database_url: String,
-    /// Database connections for requests: on PostgreSQL, shared out evenly among the serving
-    /// threads (the instance's own tasks have a pool of two beside them).
+    /// Maximum database connections in the pool.
     #[arg(
         long,
         global = true,
@@ -78,9 +77,6 @@ pub struct Settings {
         default_value_t = 10
     )]
     pub database_max_connections: u32,
-    /// Threads that serve requests, each with a runtime of its own (0: one per core).
-    #[arg(long, global = true, env = "SERVE_THREADS", default_value_t = 0)]
-    pub serve_threads: usize,
     /// `redis://…`: fan events out through Redis pub/sub; unset: in-process fan-out.
     #[arg(long, global = true, env = "REDIS_URL")]
     pub redis_url: Option<String>,
@@ -342,9 +338,6 @@ impl Settings {
         if self.database_max_connections == 0 {
             return Err("DATABASE_MAX_CONNECTIONS must be positive".into());
         }
-        if self.serve_threads > 256 {
-            return Err("SERVE_THREADS must be at most 256".into());
-        }
         if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
             return Err("JWT_ISSUER and JWT_AUDIENCE must not be empty".into());
         }
@@ -383,14 +376,6 @@ impl Settings {
             );
         }
         Ok(())
-    }
-
-    /// The threads that serve requests.
-    pub fn serving_threads(&self) -> usize {
-        match self.serve_threads {
-            0 => std::thread::available_parallelism().map_or(2, usize::from),
-            n => n,
-        }
     }
 
     /// The password hashes computed at once.

@@ -4,15 +4,8 @@
 //! admin) must see a stable state. On PostgreSQL the services lock the rows they read with
 //! `SELECT … FOR UPDATE`; SQLite has no row locks, so writes are serialized here, in-process,
 //! which with a single embedded database file is what SQLite does anyway.
-//!
-//! On PostgreSQL each serving thread (see `app::threads`) has a pool of its own, opened on
-//! its runtime: a statement's socket then wakes the thread whose request awaits it, never
-//! another one. [`Db::conn`] picks the pool of the thread it is called on; the instance's
-//! own tasks (migrations, workers) and every other thread use the main pool. SQLite's
-//! connections answer through their own worker threads, so every thread shares one pool.
 
-use std::cell::Cell;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,13 +17,11 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::metrics::Metrics;
 
-/// The database pools plus the SQLite write lock.
+/// A pooled connection plus the SQLite write lock.
 #[derive(Clone)]
 pub struct Db {
-    /// The pool of the instance's own tasks, and of every thread without a pool of its own.
-    main: DatabaseConnection,
-    /// One pool per serving thread (PostgreSQL), each set by its thread as it starts.
-    per_thread: Arc<[OnceLock<DatabaseConnection>]>,
+    /// The sea-orm pool.
+    pub conn: DatabaseConnection,
     /// Serializes write transactions on SQLite; `None` on PostgreSQL.
     write_lock: Option<Arc<Mutex<()>>>,
 }
@@ -107,41 +98,12 @@ impl Db {
             DatabaseBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
             _ => None,
         };
-        Ok(Self {
-            main: conn,
-            per_thread: Arc::new([]),
-            write_lock,
-        })
-    }
-
-    /// The same handle with a slot for the pool of each of `threads` serving threads.
-    pub fn with_thread_slots(self, threads: usize) -> Self {
-        Self {
-            per_thread: (0..threads).map(|_| OnceLock::new()).collect(),
-            ..self
-        }
-    }
-
-    /// Gives serving thread `index` its own pool, `pool` (opened on that thread's runtime);
-    /// every clone of this handle uses it on that thread from now on.
-    pub fn set_thread_pool(&self, index: usize, pool: Db) {
-        if let Some(slot) = self.per_thread.get(index) {
-            let _ = slot.set(pool.main);
-        }
-    }
-
-    /// The pool for a statement made on the calling thread.
-    pub fn conn(&self) -> &DatabaseConnection {
-        SERVING_THREAD
-            .with(Cell::get)
-            .and_then(|index| self.per_thread.get(index))
-            .and_then(OnceLock::get)
-            .unwrap_or(&self.main)
+        Ok(Self { conn, write_lock })
     }
 
     /// The backend in use.
     pub fn backend(&self) -> DatabaseBackend {
-        self.main.get_database_backend()
+        self.conn.get_database_backend()
     }
 
     /// Begins a transaction for a change; on SQLite, waits for the write lock first.
@@ -152,12 +114,12 @@ impl Db {
     /// timeout cannot retry. Taking the write lock up front makes it wait instead.
     pub async fn begin_write(&self) -> Result<WriteTxn, sea_orm::DbErr> {
         let Some(lock) = &self.write_lock else {
-            let txn = self.conn().begin().await?;
+            let txn = self.conn.begin().await?;
             return Ok(WriteTxn { txn, _guard: None });
         };
         let guard = lock.clone().lock_owned().await;
         let txn = self
-            .conn()
+            .conn
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
@@ -171,18 +133,8 @@ impl Db {
 
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<(), sea_orm::DbErr> {
-        self.conn().ping().await
+        self.conn.ping().await
     }
-}
-
-thread_local! {
-    /// The index of the serving thread this is, on serving threads.
-    static SERVING_THREAD: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-/// Marks the calling thread as serving thread `index`: [`Db::conn`] answers with its pool.
-pub fn enter_serving_thread(index: usize) {
-    SERVING_THREAD.with(|thread| thread.set(Some(index)));
 }
 
 /// Hides the password of a connection URL for messages.

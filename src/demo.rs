@@ -114,7 +114,7 @@ impl Ids {
 
 /// Loads the demo unless the database already has organizations; prints how to sign in.
 pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
-    if organization::Entity::find().count(state.db.conn()).await? > 0 {
+    if organization::Entity::find().count(&state.db.conn).await? > 0 {
         tracing::info!("database is not empty; demo data not loaded");
         return Ok(());
     }

@@ -264,7 +264,7 @@ pub async fn poll(access: Access, db: Db, every: Duration, stop: CancellationTok
 async fn prune(db: &Db) {
     let removed = access_event::Entity::delete_many()
         .filter(access_event::Column::At.lt(Utc::now() - KEEP))
-        .exec(db.conn())
+        .exec(&db.conn)
         .await;
     if let Err(error) = removed {
         tracing::warn!(?error, "could not prune the access log");
@@ -277,7 +277,7 @@ async fn recent(db: &Db) -> Result<Vec<(i64, AccessChange)>, sea_orm::DbErr> {
         .filter(access_event::Column::At.gt(since))
         .order_by_desc(access_event::Column::Id)
         .limit(POLL_ROWS)
-        .all(db.conn())
+        .all(&db.conn)
         .await?;
     Ok(rows
         .into_iter()

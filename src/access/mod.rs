@@ -92,7 +92,7 @@ impl Access {
     }
 
     async fn read(&self, principal: &Principal) -> AppResult<Standing> {
-        let conn = self.0.db.conn();
+        let conn = &self.0.db.conn;
         let live = match &principal.scope {
             None => account::session_is_live(conn, principal.session_id)
                 .await?

@@ -186,7 +186,7 @@ impl Dispatcher {
     }
 
     async fn start_at_head(&self) -> Result<(), sea_orm::DbErr> {
-        let head = super::log::head(self.db.conn()).await?;
+        let head = super::log::head(&self.db.conn).await?;
         self.hub.0.last.store(head, Ordering::Release);
         Ok(())
     }
@@ -217,7 +217,7 @@ impl Dispatcher {
                 .filter(status_event::Column::Id.gt(self.hub.last_cursor()))
                 .order_by_asc(status_event::Column::Id)
                 .limit(READ_BATCH)
-                .all(self.db.conn())
+                .all(&self.db.conn)
                 .await?;
             let full = events.len() as u64 == READ_BATCH;
             self.broadcast(events.into_iter().map(LiveEvent::from));

@@ -34,7 +34,7 @@ pub async fn prune(db: &Db, retention_days: u32) -> Result<u64, sea_orm::DbErr> 
         .column_as(status_event::Column::Id.max(), "max")
         .filter(status_event::Column::At.lt(cutoff))
         .into_tuple::<Option<i64>>()
-        .one(db.conn())
+        .one(&db.conn)
         .await?
         .flatten();
     let Some(through) = newest_old else {

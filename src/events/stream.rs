@@ -74,7 +74,7 @@ pub fn parse_cursor(raw: &str) -> AppResult<i64> {
 /// Refuses a cursor whose successors were already removed by retention.
 pub async fn check_retained(db: &Db, after: i64) -> AppResult<()> {
     let pruned = match kv::Entity::find_by_id(PRUNED_THROUGH.to_owned())
-        .one(db.conn())
+        .one(&db.conn)
         .await?
     {
         Some(row) => row.value.parse::<i64>().with_context(|| {
@@ -106,7 +106,7 @@ async fn read_after(db: &Db, after: i64) -> Result<Vec<status_event::Model>, sea
         .filter(status_event::Column::Id.gt(after))
         .order_by_asc(status_event::Column::Id)
         .limit(REPLAY_BATCH)
-        .all(db.conn())
+        .all(&db.conn)
         .await
 }
 

@@ -46,7 +46,7 @@ impl Viewer {
     async fn account(&self, ctx: &Context<'_>) -> Result<&account::Model> {
         self.1
             .get_or_try_init(|| async {
-                service::get(state(ctx).db.conn(), self.0.account_id)
+                service::get(&state(ctx).db.conn, self.0.account_id)
                     .await
                     .gql()
             })
@@ -90,7 +90,7 @@ impl Viewer {
     }
 
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
-        let rows = service::memberships(state(ctx).db.conn(), self.0.account_id)
+        let rows = service::memberships(&state(ctx).db.conn, self.0.account_id)
             .await
             .gql()?;
         Ok(rows

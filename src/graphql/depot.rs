@@ -128,7 +128,7 @@ impl DepotQuery {
     async fn depot(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Depot>> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Depot, "id").gql()?;
-        Ok(service::depot::get(state(ctx).db.conn(), &actor, uuid)
+        Ok(service::depot::get(&state(ctx).db.conn, &actor, uuid)
             .await
             .gql()?
             .map(Depot))

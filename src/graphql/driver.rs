@@ -355,7 +355,7 @@ impl DriverQuery {
     async fn driver(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Driver>> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Driver, "id").gql()?;
-        Ok(service::get(state(ctx).db.conn(), &actor, uuid)
+        Ok(service::get(&state(ctx).db.conn, &actor, uuid)
             .await
             .gql()?
             .map(Driver))

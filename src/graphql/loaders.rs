@@ -40,7 +40,7 @@ macro_rules! by_id_loader {
             async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
                 let rows = $module::Entity::find()
                     .filter($module::Column::Id.is_in(keys.iter().copied()))
-                    .all(self.0.conn())
+                    .all(&self.0.conn)
                     .await
                     .map_err(|e| Arc::new(AppError::from(e)))?;
                 Ok(rows.into_iter().map(|r| (r.id, r)).collect())
@@ -65,7 +65,7 @@ impl Loader<Uuid> for ActiveRouteLoader {
         let rows = route::Entity::find()
             .filter(route::Column::DriverId.is_in(keys.iter().copied()))
             .filter(crate::service::active_route_condition())
-            .all(self.0.conn())
+            .all(&self.0.conn)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
         let mut map: HashMap<Uuid, Option<route::Model>> =
@@ -89,7 +89,7 @@ impl Loader<Uuid> for SharesByDriverLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = share::Entity::find()
             .filter(share::Column::DriverId.is_in(keys.iter().copied()))
-            .all(self.0.conn())
+            .all(&self.0.conn)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
         Ok(by_driver(keys, rows))
@@ -113,7 +113,7 @@ impl Loader<Uuid> for InvitationExpiryLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut found = service::user::invitation_expiries(self.0.conn(), keys)
+        let mut found = service::user::invitation_expiries(&self.0.conn, keys)
             .await
             .map_err(Arc::new)?;
         Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
@@ -233,7 +233,7 @@ impl Loader<DepotDriversKey> for DepotDriversLoader {
                 .1
                 .push(key.depot_id);
         }
-        let conn = self.0.conn();
+        let conn = &self.0.conn;
         let mut found = HashMap::with_capacity(keys.len());
         for (query, depots) in queries.into_values() {
             let (actor, q, depots) = (&query.actor, &query.inputs, depots.as_slice());
@@ -379,7 +379,7 @@ impl Loader<DriverRoutesKey> for DriverRoutesLoader {
                 .1
                 .push(key.driver_id);
         }
-        let conn = self.0.conn();
+        let conn = &self.0.conn;
         let mut found = HashMap::with_capacity(keys.len());
         for (query, drivers) in queries.into_values() {
             let (actor, q, drivers) = (&query.actor, &query.inputs, drivers.as_slice());
@@ -518,7 +518,7 @@ impl Loaders {
                     .to(organization::Column::Id)
                     .into(),
             )
-            .all(self.db.conn())
+            .all(&self.db.conn)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
         let mut shares = Vec::with_capacity(rows.len());

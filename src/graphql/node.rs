@@ -42,7 +42,7 @@ impl NodeQuery {
         let Some((kind, uuid)) = ids::parse(&id) else {
             return Err(crate::error::AppError::bad_input("id", "is not a valid ID")).gql();
         };
-        let conn = state(ctx).db.conn();
+        let conn = &state(ctx).db.conn;
         let node = match kind {
             Kind::Organization => service::organization::get(conn, &actor, uuid)
                 .await

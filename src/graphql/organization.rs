@@ -113,7 +113,7 @@ impl Organization {
                 .transpose()
                 .gql()?
                 .unwrap_or_default();
-            let conn = state(ctx).db.conn();
+            let conn = &state(ctx).db.conn;
             let total = || total(ctx, service::user::count(conn, &actor, &filter));
             if let Some(order) = order_by {
                 let key = order.key("users");
@@ -156,7 +156,7 @@ impl Organization {
                 .transpose()
                 .gql()?
                 .unwrap_or_default();
-            let conn = state(ctx).db.conn();
+            let conn = &state(ctx).db.conn;
             let total = || total(ctx, service::driver::count(conn, &actor, &filter));
             if let Some(order) = order_by {
                 let key = order.key("drivers");
@@ -190,7 +190,7 @@ impl Organization {
         boxed(async move {
             let actor = actor(ctx)?;
             let args = args(first, after, last, before);
-            let conn = state(ctx).db.conn();
+            let conn = &state(ctx).db.conn;
             if let Some(order) = order_by {
                 let key = order.key();
                 let window = args.ordered_window(&key).gql()?;
@@ -229,7 +229,7 @@ impl Organization {
                 .transpose()
                 .gql()?
                 .unwrap_or_default();
-            let conn = state(ctx).db.conn();
+            let conn = &state(ctx).db.conn;
             let total = || total(ctx, service::route::count(conn, &actor, &filter));
             if let Some(order) = order_by {
                 let key = order.key("routes");
@@ -295,7 +295,7 @@ impl Organization {
                 .transpose()
                 .gql()?
                 .unwrap_or_default();
-            let conn = state(ctx).db.conn();
+            let conn = &state(ctx).db.conn;
             let page = service::status_event::list(conn, &actor, &filter, window)
                 .await
                 .gql()?;
@@ -331,7 +331,7 @@ async fn shares(
     select: sea_orm::Select<entity::share::Entity>,
     window: service::page::Window,
 ) -> Result<SharedDriverConnection> {
-    let conn = state(ctx).db.conn();
+    let conn = &state(ctx).db.conn;
     let total = total(ctx, service::share::count(conn, select.clone())).await?;
     let page = service::share::list(conn, select, window).await.gql()?;
     crate::graphql::prefetch::shares(ctx, &page.items).await?;
@@ -356,7 +356,7 @@ impl OrganizationQuery {
         name: String,
     ) -> Result<Option<OrganizationMatch>> {
         let actor = actor(ctx)?;
-        let found = service::share::find_organization(state(ctx).db.conn(), &actor, &name)
+        let found = service::share::find_organization(&state(ctx).db.conn, &actor, &name)
             .await
             .gql()?;
         Ok(found.map(OrganizationMatch::from))

@@ -229,7 +229,7 @@ impl RouteQuery {
     async fn route(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Route>> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::Route, "id").gql()?;
-        Ok(service::route::get(state(ctx).db.conn(), &actor, uuid)
+        Ok(service::route::get(&state(ctx).db.conn, &actor, uuid)
             .await
             .gql()?
             .map(Route))

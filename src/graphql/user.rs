@@ -331,7 +331,7 @@ impl UserQuery {
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         let actor = actor(ctx)?;
         let uuid = ids::decode(&id, Kind::User, "id").gql()?;
-        Ok(service::get(state(ctx).db.conn(), &actor, uuid)
+        Ok(service::get(&state(ctx).db.conn, &actor, uuid)
             .await
             .gql()?
             .map(User))
@@ -344,7 +344,7 @@ impl UserQuery {
         token: String,
     ) -> Result<Option<InvitationPreview>> {
         crate::graphql::client_attempt(ctx).await?;
-        Ok(service::preview_invitation(state(ctx).db.conn(), &token)
+        Ok(service::preview_invitation(&state(ctx).db.conn, &token)
             .await
             .gql()?
             .map(InvitationPreview::from))

@@ -21,8 +21,8 @@ async fn viewer(state: &AppState, headers: &HeaderMap) -> AppResult<(Actor, Form
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let actor = authenticate(state, header).await.actor()?;
-    let format = export::format_of(state.db.conn(), &actor).await?;
-    let org = crate::service::organization::own(state.db.conn(), &actor).await?;
+    let format = export::format_of(&state.db.conn, &actor).await?;
+    let org = crate::service::organization::own(&state.db.conn, &actor).await?;
     Ok((actor, format, org.name))
 }
 

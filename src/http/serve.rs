@@ -35,7 +35,7 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// The connection bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
-    /// Most open connections (the size of the semaphore [`serve`] is given).
+    /// Most open connections.
     pub max_connections: usize,
     /// Time to send a request's headers.
     pub header_read: Duration,
@@ -44,15 +44,14 @@ pub struct ConnectionLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains the connections.
-/// Each connection holds one of `permits` (shared by every thread that accepts) while open.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
     metrics: Metrics,
-    permits: Arc<Semaphore>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder

@@ -25,7 +25,7 @@ pub async fn run(sessions: Arc<LiveSessions>, db: Db, every: Duration, stop: Can
             _ = tick.tick() => {}
         }
         for members in sessions.members().chunks(CHUNK) {
-            match service::account::current_scopes(db.conn(), members).await {
+            match service::account::current_scopes(&db.conn, members).await {
                 Ok(current) => {
                     for user_id in members {
                         sessions.end_unless(*user_id, current.get(user_id));

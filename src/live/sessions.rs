@@ -208,7 +208,7 @@ pub async fn follow_access(
             }
             Ok(AccessChange::MembershipDeleted { user_id }) => sessions.end(user_id),
             Ok(AccessChange::MembershipChanged { user_id }) => {
-                match crate::service::account::current_scopes(db.conn(), &[user_id]).await {
+                match crate::service::account::current_scopes(&db.conn, &[user_id]).await {
                     Ok(current) => sessions.end_unless(user_id, current.get(&user_id)),
                     Err(error) => {
                         tracing::warn!(?error, "could not re-read a changed membership");

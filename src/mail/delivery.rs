@@ -99,7 +99,7 @@ async fn deliver_due(
         .filter(mail_outbox::Column::Attempts.lt(MAX_ATTEMPTS))
         .order_by_asc(mail_outbox::Column::CreatedAt)
         .limit(20)
-        .all(db.conn())
+        .all(&db.conn)
         .await?;
     let mut handled = 0;
     for row in due {
@@ -122,7 +122,7 @@ async fn lease(db: &Db, row: &mail_outbox::Model) -> anyhow::Result<bool> {
         .filter(mail_outbox::Column::Id.eq(row.id))
         .filter(mail_outbox::Column::NextAttemptAt.lte(now))
         .filter(mail_outbox::Column::SentAt.is_null())
-        .exec(db.conn())
+        .exec(&db.conn)
         .await?;
     Ok(result.rows_affected == 1)
 }
@@ -152,7 +152,7 @@ async fn record(
                 )
         }
     };
-    update.exec(db.conn()).await?;
+    update.exec(&db.conn).await?;
     Ok(())
 }
 

@@ -142,7 +142,7 @@ async fn signup_credentials(
     email: &Email,
     pw: &Password,
 ) -> AppResult<Credentials> {
-    let existing = find_account(svc.db.conn(), email).await?;
+    let existing = find_account(&svc.db.conn, email).await?;
     if existing.is_some() {
         svc.limiter.attempt(&credential_key(email)).await?;
     }
@@ -214,7 +214,7 @@ async fn insert_first_admin(
 /// matters between well-formed emails only).
 pub async fn sign_in(svc: &Services, email: &Email, pw: &str) -> AppResult<SignIn> {
     svc.limiter.attempt(&credential_key(email)).await?;
-    let account = find_account(svc.db.conn(), email).await?;
+    let account = find_account(&svc.db.conn, email).await?;
     let ok = svc
         .hasher
         .verify(
@@ -229,12 +229,12 @@ pub async fn sign_in(svc: &Services, email: &Email, pw: &str) -> AppResult<SignI
         }
         _ => return Err(invalid_credentials()),
     };
-    let memberships = accepted_memberships(svc.db.conn(), account.id).await?;
+    let memberships = accepted_memberships(&svc.db.conn, account.id).await?;
     let scope = match memberships.as_slice() {
         [(only, _)] => Some(scope_of(only)),
         _ => None,
     };
-    let session = issue_session(svc, svc.db.conn(), account.id, scope, None).await?;
+    let session = issue_session(svc, &svc.db.conn, account.id, scope, None).await?;
     Ok(SignIn {
         session,
         organizations: memberships.into_iter().map(|(_, org)| org).collect(),
@@ -252,16 +252,16 @@ pub async fn select_organization(
         .filter(user::Column::AccountId.eq(principal.account_id))
         .filter(user::Column::OrganizationId.eq(organization_id))
         .filter(user::Column::Status.ne(UserStatus::Invited))
-        .one(svc.db.conn())
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))?;
-    if !session_is_live(svc.db.conn(), principal.session_id).await? {
+    if !session_is_live(&svc.db.conn, principal.session_id).await? {
         return Err(session_ended());
     }
     // Issued in the same session: signing out with any of its refresh tokens ends them all.
     issue_session(
         svc,
-        svc.db.conn(),
+        &svc.db.conn,
         principal.account_id,
         Some(scope_of(&membership)),
         Some(principal.session_id),
@@ -298,7 +298,7 @@ pub async fn refresh(svc: &Services, presented: &str) -> AppResult<Session> {
     let presented = OpaqueToken::parse(presented).map_err(|_| dead())?;
     let row = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(svc.db.conn())
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(dead)?;
     if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
@@ -337,7 +337,7 @@ pub async fn sign_out(svc: &Services, presented: &str) -> AppResult<bool> {
     };
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(svc.db.conn())
+        .one(&svc.db.conn)
         .await?
     else {
         return Ok(false);
@@ -357,7 +357,7 @@ pub async fn request_password_reset(svc: &Services, email: &Email) -> AppResult<
     svc.limiter
         .attempt(&format!("reset-mail:{}", email.as_str()))
         .await?;
-    let Some(account) = find_account(svc.db.conn(), email).await? else {
+    let Some(account) = find_account(&svc.db.conn, email).await? else {
         return Ok(true);
     };
     let secret = token::generate();
@@ -396,7 +396,7 @@ pub async fn reset_password(svc: &Services, presented: &str, pw: &Password) -> A
     let presented = OpaqueToken::parse(presented).map_err(|_| bad_token())?;
     let row = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(token::digest(presented.as_str())))
-        .one(svc.db.conn())
+        .one(&svc.db.conn)
         .await?
         .ok_or_else(bad_token)?;
     if row.used_at.is_some() || row.expires_at <= Utc::now() {
@@ -455,7 +455,7 @@ pub async fn update_settings(
         currency,
         csv_delimiter: delimiter,
     } = change;
-    let current = get(svc.db.conn(), account_id).await?;
+    let current = get(&svc.db.conn, account_id).await?;
     let mut active = current.into_active_model();
     if let Some(tz) = timezone {
         active.timezone = Set(tz.into_inner());
@@ -467,7 +467,7 @@ pub async fn update_settings(
         active.csv_delimiter = Set(d.into_inner());
     }
     active.updated_at = Set(Utc::now());
-    Ok(active.update(svc.db.conn()).await?)
+    Ok(active.update(&svc.db.conn).await?)
 }
 
 /// The account, or UNAUTHENTICATED when it no longer exists.

@@ -43,7 +43,7 @@ pub async fn end_expired(db: &Db, outlets: &Outlets) -> AppResult<usize> {
             .filter(share::Column::Id.gt(after))
             .order_by_asc(share::Column::Id)
             .limit(BATCH)
-            .all(db.conn())
+            .all(&db.conn)
             .await?;
         for share in &due {
             if end_one(db, outlets, share).await? {

@@ -167,8 +167,8 @@ pub fn drivers(db: Db, actor: Actor, format: Format) -> impl Stream<Item = AppRe
         let mut after: Option<String> = None;
         loop {
             let window = Window::new(Size::First(BATCH), after.as_deref(), None)?;
-            let batch = driver::list(db.conn(), &actor, &filter, window).await?;
-            let context = driver_context(db.conn(), &batch.items).await?;
+            let batch = driver::list(&db.conn, &actor, &filter, window).await?;
+            let context = driver_context(&db.conn, &batch.items).await?;
             let mut chunk = String::new();
             for d in &batch.items {
                 chunk.push_str(&format.line(&driver_cells(d, &context)));
@@ -286,9 +286,9 @@ pub fn routes(
         let mut after: Option<String> = None;
         loop {
             let window = OrderedWindow::new(Size::First(BATCH), after.as_deref(), None, &key)?;
-            let batch = routes::list_planned_in(db.conn(), &actor, &filter, range.from, range.to, &key, &window).await?;
-            let depots = depots_of(db.conn(), batch.page.items.iter().filter_map(|r| r.depot_id)).await?;
-            let drivers = visible_drivers(db.conn(), &actor, &batch.page.items).await?;
+            let batch = routes::list_planned_in(&db.conn, &actor, &filter, range.from, range.to, &key, &window).await?;
+            let depots = depots_of(&db.conn, batch.page.items.iter().filter_map(|r| r.depot_id)).await?;
+            let drivers = visible_drivers(&db.conn, &actor, &batch.page.items).await?;
             let mut chunk = String::new();
             for r in &batch.page.items {
                 let depot = r.depot_id.and_then(|id| depots.get(&id));

@@ -373,7 +373,7 @@ async fn invitation_credentials(
     email: &Email,
     pw: &str,
 ) -> AppResult<account::Credentials> {
-    let Some(existing) = account::find_account(svc.db.conn(), email).await? else {
+    let Some(existing) = account::find_account(&svc.db.conn, email).await? else {
         let pw = Password::parse(pw)
             .map_err(|reason| AppError::refused(Input::InvitationPassword, reason))?;
         let hash = svc.hasher.hash(pw.expose().to_owned()).await?;
@@ -422,7 +422,7 @@ async fn activate(work: &mut Work, user: user::Model, account_id: Uuid) -> AppRe
 
 /// Accepts an invitation: creates the account or checks the existing one's password; ACTIVE.
 pub async fn accept_invitation(svc: &Services, presented: &str, pw: &str) -> AppResult<Session> {
-    let (invitation, user) = pending_invitation(svc.db.conn(), presented)
+    let (invitation, user) = pending_invitation(&svc.db.conn, presented)
         .await?
         .ok_or_else(bad_invitation)?;
     let email = stored_email(&user)?;

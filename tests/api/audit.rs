@@ -381,7 +381,7 @@ async fn events_are_kept_400_days_by_default_and_a_replay_accepts_any_cursor_sti
             entity::status_event::Column::At,
             Expr::value(Utc::now() - Duration::days(30)),
         )
-        .exec(app.state.db.conn())
+        .exec(&app.state.db.conn)
         .await
         .unwrap();
     let removed = lastmile::events::retention::prune(&app.state.db, 400)
@@ -443,7 +443,7 @@ async fn an_event_row_loaded_straight_into_the_log_reaches_the_partners_audit_tr
         at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(app.state.db.conn())
+    .insert(&app.state.db.conn)
     .await
     .unwrap();
     let page = trail(&app, &partner.admin.token, json!({})).await;
@@ -475,7 +475,7 @@ async fn the_dashboard_migrations_roll_back_and_apply_again_with_events_in_the_l
     .await;
     let before = trail(&app, &partner.admin.token, json!({})).await;
     assert_eq!(before["totalCount"], 2);
-    let conn = app.state.db.conn();
+    let conn = &app.state.db.conn;
     Migrator::down(conn, Some(3)).await.unwrap();
     Migrator::up(conn, None).await.unwrap();
     // The audience index was rebuilt from the log.

@@ -59,7 +59,7 @@ impl World {
             .app
             .ok(Some(&self.org.admin.token), SNAPSHOT, json!({}))
             .await;
-        let conn = self.app.state.db.conn();
+        let conn = &self.app.state.db.conn;
         let mails = mail_outbox::Entity::find().count(conn).await.unwrap();
         let events = status_event::Entity::find().count(conn).await.unwrap();
         json!({ "data": org, "mails": mails, "events": events })

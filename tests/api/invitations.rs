@@ -94,7 +94,7 @@ async fn a_used_an_expired_an_unknown_and_a_replaced_invitation_token_all_previe
             Expr::value(Utc::now() - Duration::minutes(1)),
         )
         .filter(entity::invitation::Column::TokenHash.ne(""))
-        .exec(app.state.db.conn())
+        .exec(&app.state.db.conn)
         .await
         .unwrap();
     assert_eq!(preview(&app, &expired).await, Value::Null);
@@ -169,7 +169,7 @@ async fn an_invited_user_shows_when_its_invitation_expires_and_an_active_one_sho
     entity::invitation::Entity::update_many()
         .col_expr(entity::invitation::Column::ExpiresAt, Expr::value(past))
         .filter(entity::invitation::Column::TokenHash.ne(""))
-        .exec(app.state.db.conn())
+        .exec(&app.state.db.conn)
         .await
         .unwrap();
     let data = app

@@ -946,7 +946,7 @@ async fn the_kept_names_migrations_roll_back_and_apply_again_filling_existing_ro
     .await;
     drive(&app, token, &route).await;
 
-    let conn = app.state.db.conn();
+    let conn = &app.state.db.conn;
     // Back to before the kept-names columns, whatever came after them.
     let migrations: Vec<String> = Migrator::migrations()
         .iter()

@@ -149,7 +149,7 @@ impl Ws {
     /// subscription opened next gets only events of changes made after it (through Redis, an
     /// earlier change's event may otherwise still be on its way).
     async fn caught_up(&self) {
-        let head = lastmile::events::log::head(self.db.conn())
+        let head = lastmile::events::log::head(&self.db.conn)
             .await
             .expect("the event log's head");
         for _ in 0..200 {
@@ -1483,7 +1483,7 @@ async fn an_expired_share_ends_once_with_one_unshared_event_on_every_instance() 
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
         status_event::Entity::find()
             .filter(status_event::Column::Kind.eq(EventKind::Unshared))
-            .count(one.state.db.conn())
+            .count(&one.state.db.conn)
             .await
             .expect("count")
     };
@@ -1500,7 +1500,7 @@ async fn event_log_available(app: &TestApp, available: bool) {
     };
     app.state
         .db
-        .conn()
+        .conn
         .execute_unprepared(&format!("ALTER TABLE {from} RENAME TO {to}"))
         .await
         .expect("the log table is renamed");
@@ -1519,7 +1519,7 @@ async fn commit_events(
     use sea_orm::EntityTrait;
     let user_id = crate::helpers::uuid_in(&member.user_id);
     let subject = entity::user::Entity::find_by_id(user_id)
-        .one(app.state.db.conn())
+        .one(&app.state.db.conn)
         .await
         .expect("the member is read")
         .expect("the member exists");
@@ -1530,7 +1530,7 @@ async fn commit_events(
             Some(UserStatus::Active),
             Some(UserStatus::Inactive),
         );
-        let written = append(app.state.db.conn(), &subject, event)
+        let written = append(&app.state.db.conn, &subject, event)
             .await
             .expect("the event is written");
         events.push(written);

@@ -152,7 +152,7 @@ impl World {
             .app
             .ok(Some(&self.partner.admin.token), SHARED_WITH_US, json!({}))
             .await;
-        let conn = self.app.state.db.conn();
+        let conn = &self.app.state.db.conn;
         let mails = mail_outbox::Entity::find().count(conn).await.unwrap();
         let events = status_event::Entity::find().count(conn).await.unwrap();
         json!({ "org": org, "partner": partner, "mails": mails, "events": events })
@@ -593,7 +593,7 @@ async fn an_unscoped_token_is_forbidden_everything_but_viewer_select_settings_re
     let route = app.route(&first.admin.token, "Route").await;
     let snapshot = || async {
         let org = app.ok(Some(&first.admin.token), SNAPSHOT, json!({})).await;
-        let conn = app.state.db.conn();
+        let conn = &app.state.db.conn;
         let mails = mail_outbox::Entity::find().count(conn).await.unwrap();
         let events = status_event::Entity::find().count(conn).await.unwrap();
         json!({ "org": org, "mails": mails, "events": events })

@@ -120,7 +120,7 @@ async fn events_of(app: &TestApp, driver: &str, kind: EventKind) -> u64 {
     status_event::Entity::find()
         .filter(status_event::Column::UserId.eq(uuid_of(driver)))
         .filter(status_event::Column::Kind.eq(kind))
-        .count(app.state.db.conn())
+        .count(&app.state.db.conn)
         .await
         .expect("count events")
 }

@@ -106,7 +106,7 @@ async fn started_route_for(app: &TestApp, token: &str, driver: &Member) -> Strin
 async fn queued_mails(app: &TestApp, to: &str) -> u64 {
     mail_outbox::Entity::find()
         .filter(mail_outbox::Column::ToAddress.eq(to))
-        .count(app.state.db.conn())
+        .count(&app.state.db.conn)
         .await
         .unwrap()
 }
@@ -272,7 +272,7 @@ async fn an_expired_invitation_is_bad_user_input_and_a_resent_one_works() {
             invitation::Column::ExpiresAt,
             Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
         )
-        .exec(app.state.db.conn())
+        .exec(&app.state.db.conn)
         .await
         .unwrap();
     assert_code(&accept(&app, &token, PASSWORD).await, "BAD_USER_INPUT");

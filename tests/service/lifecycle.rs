@@ -25,7 +25,7 @@ async fn an_invited_user_is_invited_until_accepting_makes_it_active() {
     let invited = world.invite(&org.admin, driver()).await;
     assert_eq!(invited.status, UserStatus::Invited);
     let member = world.member(&org.admin, driver()).await;
-    let row = user::get(world.svc.db.conn(), &org.admin, member.user_id)
+    let row = user::get(&world.svc.db.conn, &org.admin, member.user_id)
         .await
         .expect("read")
         .expect("visible");

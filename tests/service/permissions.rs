@@ -62,7 +62,7 @@ async fn a_driver_sees_only_itself_among_the_users() {
     let world = World::new().await;
     let org = world.org("Acme").await;
     let member = world.member(&org.admin, driver()).await;
-    let conn = world.svc.db.conn();
+    let conn = &world.svc.db.conn;
     let own = user::get(conn, &member, member.user_id)
         .await
         .expect("read");

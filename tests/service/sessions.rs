@@ -13,7 +13,7 @@ async fn signing_out_ends_the_session() {
     let created = account::create_organization(&world.svc, new_org("Acme", &email))
         .await
         .expect("sign up");
-    let conn = world.svc.db.conn();
+    let conn = &world.svc.db.conn;
     let session_id = created.principal.session_id;
     assert!(
         account::session_is_live(conn, session_id)
@@ -63,7 +63,7 @@ async fn a_password_reset_ends_every_session_of_the_account() {
     account::reset_password(&world.svc, &token, &new_password)
         .await
         .expect("reset");
-    let live = account::session_is_live(world.svc.db.conn(), created.principal.session_id)
+    let live = account::session_is_live(&world.svc.db.conn, created.principal.session_id)
         .await
         .expect("read");
     assert!(!live);

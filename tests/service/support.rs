@@ -55,7 +55,7 @@ impl World {
         let db = Db::connect(&url, 5, metrics.clone())
             .await
             .expect("connect");
-        migration::Migrator::up(db.conn(), None)
+        migration::Migrator::up(&db.conn, None)
             .await
             .expect("migrate");
         let (hub, _dispatcher) =
@@ -120,7 +120,7 @@ impl World {
         let mail = entity::mail_outbox::Entity::find()
             .filter(entity::mail_outbox::Column::ToAddress.eq(to))
             .order_by_desc(entity::mail_outbox::Column::CreatedAt)
-            .one(self.svc.db.conn())
+            .one(&self.svc.db.conn)
             .await
             .expect("read outbox")
             .unwrap_or_else(|| panic!("no mail queued for {to}"));

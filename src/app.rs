@@ -1,9 +1,5 @@
 //! `Application`: connects, migrates, starts the background tasks, binds, and serves until
-//! stopped, shutting down gracefully on SIGTERM or ctrl-c. Requests are served on threads of
-//! their own (see [`threads`]); the instance's own tasks run on the runtime `run_until` is
-//! called on.
-
-mod threads;
+//! stopped, shutting down gracefully on SIGTERM or ctrl-c.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::MigratorTrait;
-use sea_orm::{DatabaseBackend, EntityTrait, Set};
+use sea_orm::{EntityTrait, Set};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -44,8 +40,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const CREDENTIAL_ATTEMPTS: u32 = 10;
 /// The window of [`CREDENTIAL_ATTEMPTS`].
 const CREDENTIAL_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Connections of the instance's own tasks on PostgreSQL, beside the serving threads' pools.
-const BACKGROUND_CONNECTIONS: u32 = 2;
 /// The kv key of the generated JWT secret.
 const JWT_SECRET_KEY: &str = "jwt.secret";
 
@@ -61,17 +55,13 @@ pub struct Application {
 
 /// Connects to the database and runs pending migrations.
 pub async fn connect_and_migrate(settings: &Settings, metrics: Metrics) -> anyhow::Result<Db> {
-    open_and_migrate(settings, settings.database_max_connections, metrics).await
-}
-
-/// Opens a pool of `max_connections` and runs pending migrations.
-async fn open_and_migrate(
-    settings: &Settings,
-    max_connections: u32,
-    metrics: Metrics,
-) -> anyhow::Result<Db> {
-    let db = Db::connect(&settings.database_url, max_connections, metrics).await?;
-    Migrator::up(db.conn(), None)
+    let db = Db::connect(
+        &settings.database_url,
+        settings.database_max_connections,
+        metrics,
+    )
+    .await?;
+    Migrator::up(&db.conn, None)
         .await
         .context("Failed to run database migrations")?;
     Ok(db)
@@ -320,15 +310,7 @@ impl Application {
             .context("Failed to read the bound address")?;
         let settings = Arc::new(settings);
         let metrics = Metrics::default();
-        // On PostgreSQL the serving threads open pools of their own; SQLite shares this one.
-        let main_pool = if is_postgres_url(&settings.database_url) {
-            BACKGROUND_CONNECTIONS
-        } else {
-            settings.database_max_connections
-        };
-        let db = open_and_migrate(&settings, main_pool, metrics.clone())
-            .await?
-            .with_thread_slots(settings.serving_threads());
+        let db = connect_and_migrate(&settings, metrics.clone()).await?;
         let secret = jwt_secret(&db, &settings).await?;
         let jwt = JwtKeys::new(
             secret.as_bytes(),
@@ -403,15 +385,14 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes (or a serving thread ends), then stops the background
-    /// tasks. Should this future be dropped instead, the serving threads stop as well.
+    /// Serves until `shutdown` completes, then stops the background tasks.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let _stop_on_drop = self.stop.clone().drop_guard();
-        let state = self.edge.state.clone();
-        let settings = state.settings.clone();
+        let connections = self.edge.live.connections.clone();
+        let settings = self.edge.state.settings.clone();
+        let metrics = self.edge.state.metrics.clone();
         if let Some(listener) = self.metrics_listener {
             let router = http::metrics_router(self.edge.clone());
             let stop = self.stop.clone();
@@ -424,52 +405,28 @@ impl Application {
                 }
             });
         }
-        let threads = settings.serving_threads();
-        let pools = (state.db.backend() == DatabaseBackend::Postgres).then(|| {
-            let threads = u32::try_from(threads).unwrap_or(u32::MAX);
-            Arc::new(threads::ThreadPools {
-                db: state.db.clone(),
-                url: settings.database_url.clone(),
-                per_thread: (settings.database_max_connections / threads).max(1),
-                metrics: state.metrics.clone(),
-            })
-        });
-        let plan = threads::Plan {
-            threads,
-            listener: self
-                .listener
-                .into_std()
-                .context("Failed to hand the listener over")?,
-            connections: self.edge.live.connections.clone(),
-            router: http::router(self.edge),
-            limits: http::serve::ConnectionLimits {
-                max_connections: settings.max_connections,
-                header_read: Duration::from_secs(settings.header_read_timeout),
-                idle: Duration::from_secs(settings.idle_timeout),
-            },
-            metrics: state.metrics.clone(),
-            stop: self.stop.clone(),
-            pools,
+        let router = http::router(self.edge);
+        let stop = self.stop.clone();
+        let limits = http::serve::ConnectionLimits {
+            max_connections: settings.max_connections,
+            header_read: Duration::from_secs(settings.header_read_timeout),
+            idle: Duration::from_secs(settings.idle_timeout),
         };
-        let serving = threads::start(plan).await?;
-        tokio::select! {
-            () = shutdown => {}
-            () = serving.any_ended() => tracing::error!("a serving thread ended; stopping"),
-        }
-        // Tells the WebSocket sessions to close (1001) and the threads to drain.
+        http::serve::serve(self.listener, router, limits, metrics, async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await;
         self.stop.cancel();
-        serving.join().await;
+        // WebSocket connections were told to close (1001) when `stop` was cancelled.
+        connections.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), connections.wait()).await;
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Whether `url` names a PostgreSQL database.
-fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// `JWT_SECRET`, or the secret generated once and kept in the database.
@@ -483,11 +440,11 @@ async fn jwt_secret(db: &Db, settings: &Settings) -> anyhow::Result<String> {
         value: Set(candidate),
     })
     .on_conflict_do_nothing_on([kv::Column::Key])
-    .exec(db.conn())
+    .exec(&db.conn)
     .await
     .context("Failed to store the generated JWT secret")?;
     let stored = kv::Entity::find_by_id(JWT_SECRET_KEY.to_owned())
-        .one(db.conn())
+        .one(&db.conn)
         .await
         .context("Failed to read the JWT secret")?
         .context("The JWT secret is missing from the database")?;
