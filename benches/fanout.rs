@@ -16,15 +16,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::net::TcpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
 
 use common::{Gateway, percentile};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::Message;
 
 /// Status changes fired per run.
 const EVENTS: usize = 20;
@@ -81,6 +78,142 @@ async fn fixture(gw: &Gateway) -> (String, String) {
     (token, driver_id)
 }
 
+/// A subscriber's end of a `graphql-transport-ws` socket, framed by hand: the clients share
+/// the machine with the gateway, so they read as little as a client can (no per-message
+/// allocation or UTF-8 check, one timer per subscriber) and the gateway's share is measured.
+struct Socket {
+    stream: TcpStream,
+    /// Bytes read and not yet consumed, from `start`.
+    buffer: Vec<u8>,
+    start: usize,
+}
+
+/// What a frame from the server is.
+enum Frame {
+    Text(std::ops::Range<usize>),
+    Close,
+    Other,
+}
+
+impl Socket {
+    /// Connects from `source` and upgrades to `graphql-transport-ws`.
+    async fn open(source: &str, port: u16) -> Option<Self> {
+        let socket = TcpSocket::new_v4().ok()?;
+        socket.bind(source.parse().ok()?).ok()?;
+        let mut stream = socket
+            .connect(format!("127.0.0.1:{port}").parse().ok()?)
+            .await
+            .ok()?;
+        stream.set_nodelay(true).ok()?;
+        let upgrade = format!(
+            "GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        );
+        stream.write_all(upgrade.as_bytes()).await.ok()?;
+        let mut buffer = Vec::with_capacity(1024);
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            if buffer.len() > 8192 || stream.read_buf(&mut buffer).await.ok()? == 0 {
+                return None;
+            }
+        };
+        if !buffer.starts_with(b"HTTP/1.1 101") {
+            return None;
+        }
+        Some(Self {
+            stream,
+            buffer,
+            start: head_end,
+        })
+    }
+
+    /// Sends a text message, masked as clients must.
+    async fn send(&mut self, text: &str) -> Option<()> {
+        let mask = rand_mask();
+        let mut frame = Vec::with_capacity(text.len() + 14);
+        frame.push(0x81);
+        match text.len() {
+            len @ 0..=125 => frame.push(0x80 | len as u8),
+            len @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).await.ok()
+    }
+
+    /// The next frame from the server (which never masks); `None` when the socket ends.
+    async fn next(&mut self) -> Option<Frame> {
+        loop {
+            if let Some((frame, used)) = parse(&self.buffer[self.start..]) {
+                let frame = match frame {
+                    Frame::Text(range) => {
+                        Frame::Text(self.start + range.start..self.start + range.end)
+                    }
+                    other => other,
+                };
+                self.start += used;
+                return Some(frame);
+            }
+            // Keep the unread tail at the front before reading more.
+            self.buffer.drain(..self.start);
+            self.start = 0;
+            if self.buffer.capacity() - self.buffer.len() < 512 {
+                self.buffer.reserve(4096);
+            }
+            if self.stream.read_buf(&mut self.buffer).await.ok()? == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// The text of a frame `next` returned.
+    fn text(&self, range: std::ops::Range<usize>) -> &[u8] {
+        &self.buffer[range]
+    }
+}
+
+/// A frame at the start of `bytes` and the bytes it takes, if it is all there.
+fn parse(bytes: &[u8]) -> Option<(Frame, usize)> {
+    let [first, second, ..] = *bytes else {
+        return None;
+    };
+    let (len, header) = match second & 0x7f {
+        126 => (
+            u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        len => (len as usize, 2),
+    };
+    if bytes.len() < header + len {
+        return None;
+    }
+    let frame = match first & 0x0f {
+        0x1 => Frame::Text(header..header + len),
+        0x8 => Frame::Close,
+        _ => Frame::Other,
+    };
+    Some((frame, header + len))
+}
+
+/// A masking key; clients must mask, and any key will do for a benchmark.
+fn rand_mask() -> [u8; 4] {
+    uuid::Uuid::now_v7().as_bytes()[12..16].try_into().unwrap()
+}
+
 /// Opens one subscriber; returns a task collecting latencies (ms) of `EVENTS` events.
 async fn subscriber(
     port: u16,
@@ -89,30 +222,20 @@ async fn subscriber(
     resume: bool,
 ) -> Option<tokio::task::JoinHandle<Vec<f64>>> {
     let source = format!("127.0.0.{}:0", 1 + index % 4);
-    let socket = TcpSocket::new_v4().ok()?;
-    socket.bind(source.parse().ok()?).ok()?;
-    let stream = socket
-        .connect(format!("127.0.0.1:{port}").parse().ok()?)
-        .await
-        .ok()?;
-    let mut request = format!("ws://127.0.0.1:{port}/graphql")
-        .into_client_request()
-        .ok()?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
-        .await
-        .ok()?;
+    let mut ws = Socket::open(&source, port).await?;
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    ws.send(Message::text(init.to_string())).await.ok()?;
+    ws.send(&init.to_string()).await?;
     loop {
-        let Some(Ok(Message::Text(t))) = ws.next().await else {
-            return None;
-        };
-        if t.as_str().contains("connection_ack") {
-            break;
+        match ws.next().await? {
+            Frame::Text(range)
+                if ws
+                    .text(range.clone())
+                    .starts_with(br#"{"type":"connection_ack""#) =>
+            {
+                break;
+            }
+            Frame::Close => return None,
+            _ => {}
         }
     }
     // Resuming subscribers pass a cursor, as dashboards do after a reconnect.
@@ -122,46 +245,55 @@ async fn subscriber(
         json!({ "query": "subscription { statusChanged { cursor at kind } }" })
     };
     let sub = json!({ "type": "subscribe", "id": "1", "payload": payload });
-    ws.send(Message::text(sub.to_string())).await.ok()?;
+    ws.send(&sub.to_string()).await?;
     // Events older than the subscription are the replay of a resuming subscriber, not fan-out.
     let subscribed_at = chrono::Utc::now();
     Some(tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(EVENTS);
-        while latencies.len() < EVENTS {
-            let next = tokio::time::timeout(Duration::from_secs(60), ws.next()).await;
-            let Ok(Some(Ok(message))) = next else { break };
-            let Message::Text(text) = message else {
-                continue;
-            };
-            // Only the fields needed, found without a full parse: the clients share the
-            // machine with the gateway and should cost it as little as possible.
-            let text = text.as_str();
-            if text.starts_with(r#"{"type":"ping""#) {
-                let _ = ws.send(Message::text(r#"{"type":"pong"}"#)).await;
-                continue;
-            }
-            if !text.starts_with(r#"{"type":"next""#) {
-                continue;
-            }
-            let Some(at) = text
-                .split(r#""at":""#)
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-            else {
-                continue;
-            };
-            if let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) {
-                let at = at.with_timezone(&chrono::Utc);
-                if at < subscribed_at {
+        let collect = async {
+            while latencies.len() < EVENTS {
+                let text = match ws.next().await {
+                    Some(Frame::Text(range)) => ws.text(range),
+                    Some(Frame::Other) => continue,
+                    Some(Frame::Close) | None => break,
+                };
+                // Only the fields needed, found without a full parse.
+                if text.starts_with(br#"{"type":"ping""#) {
+                    if ws.send(r#"{"type":"pong"}"#).await.is_none() {
+                        break;
+                    }
                     continue;
                 }
-                let ms = (chrono::Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
-                latencies.push(ms);
+                if !text.starts_with(br#"{"id":"1","type":"next""#)
+                    && !text.starts_with(br#"{"type":"next""#)
+                {
+                    continue;
+                }
+                let Some(at) = at_of(text) else { continue };
+                if let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) {
+                    let at = at.with_timezone(&chrono::Utc);
+                    if at < subscribed_at {
+                        continue;
+                    }
+                    let ms =
+                        (chrono::Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                    latencies.push(ms);
+                }
             }
-        }
-        let _ = ws.close(None).await;
+        };
+        // One timer for the whole run, not one per message.
+        let _ = tokio::time::timeout(Duration::from_secs(120), collect).await;
+        let _ = ws.stream.shutdown().await;
         latencies
     }))
+}
+
+/// The `at` of a delivery.
+fn at_of(text: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = br#""at":""#;
+    let start = text.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = text[start..].iter().position(|&b| b == b'"')?;
+    std::str::from_utf8(&text[start..start + len]).ok()
 }
 
 async fn run(n: usize, resume: bool, instances: usize) {
@@ -197,7 +329,14 @@ async fn run(n: usize, resume: bool, instances: usize) {
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let loaded_rss: u64 = gateways.iter().map(Gateway::rss_kib).sum();
-    let cpu_before: u64 = gateways.iter().map(Gateway::cpu_ms).sum();
+    let cpu = |gateways: &[Gateway]| {
+        gateways
+            .iter()
+            .map(Gateway::cpu_split_ms)
+            .fold((0, 0), |(u, s), (du, ds)| (u + du, s + ds))
+    };
+    let cpu_before = cpu(&gateways);
+    let client_before = common::cpu_split_ms(std::process::id());
     for i in 0..EVENTS {
         let mutation = if i % 2 == 0 {
             "setDriverInactive"
@@ -212,11 +351,13 @@ async fn run(n: usize, resume: bool, instances: usize) {
         .await;
         tokio::time::sleep(SPACING).await;
     }
-    let cpu_ms = gateways
-        .iter()
-        .map(Gateway::cpu_ms)
-        .sum::<u64>()
-        .saturating_sub(cpu_before);
+    let cpu_after = cpu(&gateways);
+    let user_ms = cpu_after.0.saturating_sub(cpu_before.0);
+    let system_ms = cpu_after.1.saturating_sub(cpu_before.1);
+    let cpu_ms = user_ms + system_ms;
+    let client_after = common::cpu_split_ms(std::process::id());
+    let client_ms =
+        (client_after.0 + client_after.1).saturating_sub(client_before.0 + client_before.1);
     let mut all = Vec::new();
     let mut complete = 0usize;
     for task in tasks.lock().await.drain(..) {
@@ -230,7 +371,7 @@ async fn run(n: usize, resume: bool, instances: usize) {
     let per_sub = (loaded_rss.saturating_sub(idle_rss)) as f64 / connected.max(1) as f64;
     println!(
         "subscribers={n} instances={instances} resume={resume} connected={connected} connect_time={connect_secs:.1}s events={EVENTS} deliveries={} complete_subscribers={complete} \
-         latency_ms p50={:.1} p90={:.1} p99={:.1} max={:.1} gateway_rss idle={}MiB loaded={}MiB per_subscriber={:.1}KiB gateway_cpu per_delivery={:.1}us",
+         latency_ms p50={:.1} p90={:.1} p99={:.1} max={:.1} gateway_rss idle={}MiB loaded={}MiB per_subscriber={:.1}KiB gateway_cpu per_delivery={:.1}us (user {:.1}us, kernel {:.1}us) client_cpu per_delivery={:.1}us",
         all.len(),
         percentile(&all, 0.5),
         percentile(&all, 0.9),
@@ -240,6 +381,9 @@ async fn run(n: usize, resume: bool, instances: usize) {
         loaded_rss / 1024,
         per_sub,
         cpu_ms as f64 * 1000.0 / (all.len().max(1)) as f64,
+        user_ms as f64 * 1000.0 / (all.len().max(1)) as f64,
+        system_ms as f64 * 1000.0 / (all.len().max(1)) as f64,
+        client_ms as f64 * 1000.0 / (all.len().max(1)) as f64,
     );
 }
 

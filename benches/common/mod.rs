@@ -80,23 +80,9 @@ impl Gateway {
             .unwrap_or(0)
     }
 
-    /// CPU time the process has used (user + system), in milliseconds.
-    pub fn cpu_ms(&self) -> u64 {
-        let pid = self.child.id().unwrap_or(0);
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command name (which may contain spaces) start after the last ')'.
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-            + fields
-                .get(12)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        ticks * 10
+    /// CPU time the gateway has used in user space and in the kernel, in milliseconds.
+    pub fn cpu_split_ms(&self) -> (u64, u64) {
+        cpu_split_ms(self.child.id().unwrap_or(0))
     }
 
     /// POSTs a query; panics on errors.
@@ -132,4 +118,19 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// CPU time process `pid` has used in user space and in the kernel, in milliseconds.
+pub fn cpu_split_ms(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    // Clock ticks of 10 ms.
+    (ticks(11) * 10, ticks(12) * 10)
 }
