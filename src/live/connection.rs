@@ -13,12 +13,15 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use async_graphql::{Request, ServerError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderValue;
 use axum::response::Response;
+use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
@@ -163,6 +166,78 @@ struct Timers {
     expired: bool,
 }
 
+/// Whether anything but a shared delivery may have woken the connection. One event wakes
+/// thousands of connections at once; each then polls only its deliveries, not its timers,
+/// tokens and socket, which are polled again only once one of them has called its waker.
+struct Others {
+    /// What those other branches wake: it notes the wake-up, then wakes the connection.
+    waker: Waker,
+    flag: Arc<OthersFlag>,
+}
+
+#[derive(Default)]
+struct OthersFlag {
+    /// Set when one of the other branches woke (and at first, and after one was ready).
+    woken: AtomicBool,
+    /// The connection's task.
+    task: AtomicWaker,
+}
+
+impl Wake for OthersFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl Default for Others {
+    fn default() -> Self {
+        let flag = Arc::new(OthersFlag {
+            woken: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
+        Self {
+            waker: Waker::from(flag.clone()),
+            flag,
+        }
+    }
+}
+
+impl Others {
+    /// The next step: what `others` yields (polled only when one of its wakers fired since it
+    /// was last pending), else the next shared delivery.
+    async fn next_step(
+        &self,
+        others: impl Future<Output = Step>,
+        shared: &mut StreamMap<Arc<str>, Deliveries>,
+    ) -> Step {
+        let mut others = std::pin::pin!(others);
+        std::future::poll_fn(|cx| {
+            // Registered before the flag is read: a wake-up in between is seen either way.
+            self.flag.task.register(cx.waker());
+            if self.flag.woken.swap(false, Ordering::AcqRel) {
+                let mut own_cx = Context::from_waker(&self.waker);
+                if let Poll::Ready(step) = others.as_mut().poll(&mut own_cx) {
+                    // The branch that was ready is made anew: poll them all next time.
+                    self.flag.woken.store(true, Ordering::Release);
+                    return Poll::Ready(step);
+                }
+            }
+            if !shared.is_empty()
+                && let Poll::Ready(Some((id, delivery))) = shared.poll_next_unpin(cx)
+            {
+                return Poll::Ready(Step::Shared(id, delivery));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 impl Timers {
     async fn start() -> Self {
         let mut keepalive = tokio::time::interval(KEEPALIVE);
@@ -223,18 +298,25 @@ impl Connection {
         // thousands of connections polling it do not contend for the server-wide one's lock.
         let shutdown = self.live.shutdown.child_token().cancelled_owned();
         tokio::pin!(shutdown);
+        let others = Others::default();
         let close = loop {
-            let step = tokio::select! {
-                _ = &mut shutdown => Step::Shutdown,
-                _ = ended(&mut self.membership_ended) => Step::MembershipEnded,
-                _ = &mut timers.init_deadline, if self.auth.is_none() => Step::InitTimeout,
-                _ = Timers::until(&mut timers.expiry) => Step::Expiry,
-                _ = timers.keepalive.tick() => Step::Keepalive,
-                // Only subscriptions running in their own task write to the queue.
-                out = queued(&mut self.own), if !self.subscriptions.is_empty() => Step::Own(out),
-                Some((id, delivery)) = self.shared.next(), if !self.shared.is_empty() => Step::Shared(id, delivery),
-                incoming = socket.recv() => Step::Incoming(incoming),
+            let authenticated = self.auth.is_some();
+            let own_running = !self.subscriptions.is_empty();
+            let (membership_ended, own, shared) =
+                (&mut self.membership_ended, &mut self.own, &mut self.shared);
+            let rest = async {
+                tokio::select! {
+                    _ = &mut shutdown => Step::Shutdown,
+                    _ = ended(membership_ended) => Step::MembershipEnded,
+                    _ = &mut timers.init_deadline, if !authenticated => Step::InitTimeout,
+                    _ = Timers::until(&mut timers.expiry) => Step::Expiry,
+                    _ = timers.keepalive.tick() => Step::Keepalive,
+                    // Only subscriptions running in their own task write to the queue.
+                    out = queued(own), if own_running => Step::Own(out),
+                    incoming = socket.recv() => Step::Incoming(incoming),
+                }
             };
+            let step = others.next_step(rest, shared).await;
             if let Flow::Stop(close) = self.step(&mut socket, &mut timers, step).await {
                 break close;
             }
