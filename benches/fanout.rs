@@ -214,13 +214,14 @@ fn rand_mask() -> [u8; 4] {
     uuid::Uuid::now_v7().as_bytes()[12..16].try_into().unwrap()
 }
 
-/// Opens one subscriber; returns a task collecting latencies (ms) of `EVENTS` events.
+/// Opens one subscriber; returns a task collecting latencies (ms) of `EVENTS` events, which
+/// hands back its still open socket.
 async fn subscriber(
     port: u16,
     index: usize,
     token: Arc<String>,
     resume: bool,
-) -> Option<tokio::task::JoinHandle<Vec<f64>>> {
+) -> Option<tokio::task::JoinHandle<(Vec<f64>, Socket)>> {
     let source = format!("127.0.0.{}:0", 1 + index % 4);
     let mut ws = Socket::open(&source, port).await?;
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
@@ -283,8 +284,9 @@ async fn subscriber(
         };
         // One timer for the whole run, not one per message.
         let _ = tokio::time::timeout(Duration::from_secs(120), collect).await;
-        let _ = ws.stream.shutdown().await;
-        latencies
+        // The socket stays open until every subscriber is done: subscribers closing as they
+        // finish would load the gateway while it still delivers the last event to the others.
+        (latencies, ws)
     }))
 }
 
@@ -360,23 +362,45 @@ async fn run(n: usize, resume: bool, instances: usize) {
         (client_after.0 + client_after.1).saturating_sub(client_before.0 + client_before.1);
     let mut all = Vec::new();
     let mut complete = 0usize;
+    let mut sockets = Vec::with_capacity(n);
+    // The latencies of each event apart: a slow event stands out.
+    let mut by_event: Vec<Vec<f64>> = (0..EVENTS).map(|_| Vec::new()).collect();
     for task in tasks.lock().await.drain(..) {
-        let latencies = task.await.unwrap_or_default();
+        let Ok((latencies, socket)) = task.await else {
+            continue;
+        };
+        sockets.push(socket);
         if latencies.len() == EVENTS {
             complete += 1;
+            for (event, latency) in by_event.iter_mut().zip(&latencies) {
+                event.push(*latency);
+            }
         }
         all.extend(latencies);
     }
+    drop(sockets);
+    let event_p99: Vec<f64> = by_event
+        .iter_mut()
+        .map(|event| {
+            event.sort_by(|a, b| a.total_cmp(b));
+            percentile(event, 0.99)
+        })
+        .collect();
+    let (best_event, worst_event) = event_p99
+        .iter()
+        .fold((f64::INFINITY, 0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     all.sort_by(|a, b| a.total_cmp(b));
     let per_sub = (loaded_rss.saturating_sub(idle_rss)) as f64 / connected.max(1) as f64;
     println!(
         "subscribers={n} instances={instances} resume={resume} connected={connected} connect_time={connect_secs:.1}s events={EVENTS} deliveries={} complete_subscribers={complete} \
-         latency_ms p50={:.1} p90={:.1} p99={:.1} max={:.1} gateway_rss idle={}MiB loaded={}MiB per_subscriber={:.1}KiB gateway_cpu per_delivery={:.1}us (user {:.1}us, kernel {:.1}us) client_cpu per_delivery={:.1}us",
+         latency_ms p50={:.1} p90={:.1} p99={:.1} max={:.1} p99_by_event={:.1}..{:.1} gateway_rss idle={}MiB loaded={}MiB per_subscriber={:.1}KiB gateway_cpu per_delivery={:.1}us (user {:.1}us, kernel {:.1}us) client_cpu per_delivery={:.1}us",
         all.len(),
         percentile(&all, 0.5),
         percentile(&all, 0.9),
         percentile(&all, 0.99),
         all.last().copied().unwrap_or(f64::NAN),
+        best_event,
+        worst_event,
         idle_rss / 1024,
         loaded_rss / 1024,
         per_sub,
