@@ -10,11 +10,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
+
+use common::stat_cpu_ms;
+
+/// CPU time the calling thread has used, user and kernel apart, in milliseconds.
+fn thread_cpu_ms() -> (u64, u64) {
+    stat_cpu_ms("/proc/thread-self/stat")
+}
+
+/// CPU time this process has used, user and kernel together, in milliseconds.
+fn process_cpu_ms() -> u64 {
+    let (user, kernel) = stat_cpu_ms("/proc/self/stat");
+    user + kernel
+}
 
 /// Rounds of writes (one per event) per size.
 const ROUNDS: usize = 20;
@@ -27,32 +42,6 @@ fn frame() -> Vec<u8> {
     let mut frame = vec![0x81, message.len() as u8];
     frame.extend_from_slice(message);
     frame
-}
-
-/// CPU time the calling thread has used in user space and in the kernel, in milliseconds.
-fn thread_cpu_ms() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    (ticks(11) * 10, ticks(12) * 10)
-}
-
-/// CPU time this process has used, user and kernel together, in milliseconds.
-fn process_cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    (ticks(11) + ticks(12)) * 10
 }
 
 fn run(n: usize, readers: &tokio::runtime::Runtime) {

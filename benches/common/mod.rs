@@ -122,7 +122,13 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// CPU time process `pid` has used in user space and in the kernel, in milliseconds.
 pub fn cpu_split_ms(pid: u32) -> (u64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_ms(&format!("/proc/{pid}/stat"))
+}
+
+/// User and kernel CPU time, in milliseconds, from a `/proc` stat file (a process's, or
+/// `/proc/thread-self/stat` for the calling thread).
+pub fn stat_cpu_ms(path: &str) -> (u64, u64) {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let fields: Vec<&str> = stat
         .rsplit(')')

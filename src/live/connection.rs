@@ -175,7 +175,6 @@ struct Others {
     flag: Arc<OthersFlag>,
 }
 
-#[derive(Default)]
 struct OthersFlag {
     /// Set when one of the other branches woke (and at first, and after one was ready).
     woken: AtomicBool,

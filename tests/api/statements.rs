@@ -326,7 +326,7 @@ async fn a_filtered_driver_list_shows_each_drivers_own_depot() {
         )
         .await;
     let depot = &depots["organization"]["depots"]["nodes"][1];
-    // Every filter at once, each naming columns the depots table has too (id, name, status).
+    // Every filter at once.
     let query = "query($d: ID!) { organization { drivers(first: 50, filter: { depotId: $d, search: \"DRIVER\", status: [INVITED], available: false }) { nodes { lastName status depot { id name } } } } }";
     let (least, data) = least_statements(&app, token, query, json!({ "d": depot["id"] })).await;
     let nodes = data["organization"]["drivers"]["nodes"]
