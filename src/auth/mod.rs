@@ -5,6 +5,7 @@ pub mod limiter;
 pub mod password;
 pub mod principal;
 pub mod token;
+pub mod verified;
 
 pub use jwt::{AccessClaims, JwtKeys};
 pub use principal::{Actor, Auth, Principal, Roles};
