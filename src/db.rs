@@ -93,7 +93,15 @@ impl Db {
                 redact(url)
             )
         })?;
-        conn.set_metric_callback(move |info| metrics.record_statement(info.elapsed, info.failed));
+        conn.set_metric_callback(move |info| {
+            metrics.record_statement(info.elapsed, info.failed);
+            crate::telemetry::statement(
+                info.statement.db_backend,
+                &info.statement.sql,
+                info.elapsed,
+                info.failed,
+            );
+        });
         let write_lock = match conn.get_database_backend() {
             DatabaseBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
             _ => None,
