@@ -224,6 +224,7 @@ fn edge(
     shutdown: CancellationToken,
 ) -> Edge {
     let schema = crate::graphql::build(Some(state.clone()));
+    let prevalidated = crate::graphql::build_prevalidated(state.clone());
     let introspection = crate::graphql::build_introspection(state.clone());
     let limits = crate::graphql::ingest::Limits::from_settings(settings);
     let persisted = Arc::new(match &redis {
@@ -246,6 +247,7 @@ fn edge(
         },
         state,
         schema,
+        prevalidated,
         introspection,
         ingest,
         persisted,

@@ -18,6 +18,7 @@ use async_graphql::{Name, Pos, Positioned, Request, Response, ServerError, Value
 use async_graphql_value::Value as DocumentValue;
 
 use super::guard::{self, Bounds};
+use super::validated::{Signature, Validated};
 
 /// Most errors one response carries; the rest are replaced by one error saying so.
 pub const MAX_ERRORS: usize = 100;
@@ -85,6 +86,8 @@ pub struct Admitted {
     pub request: Request,
     /// What the door found.
     pub findings: Findings,
+    /// The door's memory of the document, once it remembers it.
+    memory: Option<std::sync::Arc<Remembered>>,
 }
 
 /// What the door finds about a document, besides the document itself.
@@ -113,6 +116,31 @@ impl Admitted {
     /// The request, for execution.
     pub fn take_request(&mut self) -> Request {
         std::mem::replace(&mut self.request, Request::new(""))
+    }
+
+    /// What lets this request skip validation when an earlier one vouched for its kinds, and
+    /// vouch for later ones once fully validated ([`super::validated`]): `None` when its
+    /// variables have no kinds or the door does not remember its document.
+    pub fn validation_witness(&self) -> Option<Witness> {
+        let known = self.memory.as_ref()?;
+        let signature = known.validated.signature(&self.request.variables)?;
+        Some(Witness(known.clone(), signature))
+    }
+}
+
+/// A request's document and the kinds of its variables, as validation's memory knows them.
+pub struct Witness(std::sync::Arc<Remembered>, Signature);
+
+impl Witness {
+    /// Whether the same document, under the same operation name, passed every validation rule
+    /// with variables of the same kinds.
+    pub fn vouched(&self) -> bool {
+        self.0.validated.passes(&self.1)
+    }
+
+    /// Records that the rules passed when `response` (from the full validation) says so.
+    pub fn passed(self, response: &Response) {
+        self.0.validated.record(self.1, response);
     }
 }
 
@@ -161,6 +189,8 @@ type ByName = (Option<String>, std::sync::Arc<Remembered>);
 struct Remembered {
     document: ExecutableDocument,
     findings: Findings,
+    /// The kinds of variables it passed every validation rule with.
+    validated: Validated,
 }
 
 impl Known {
@@ -206,6 +236,7 @@ impl Ingest {
             return Ok(Admitted {
                 request,
                 findings: known.findings.clone(),
+                memory: Some(known),
             });
         }
         let mut admitted = admit(request, &self.limits)?;
@@ -213,10 +244,12 @@ impl Ingest {
             let known = std::sync::Arc::new(Remembered {
                 document: document.clone(),
                 findings: admitted.findings.clone(),
+                validated: Validated::new(document),
             });
             let text = admitted.request.query.clone();
             let name = admitted.request.operation_name.clone();
-            self.lock().remember(text, name, known);
+            self.lock().remember(text, name, known.clone());
+            admitted.memory = Some(known);
         }
         Ok(admitted)
     }
@@ -254,6 +287,7 @@ pub fn admit(mut request: Request, limits: &Limits) -> Result<Admitted, Box<Resp
                 variable_arguments: shape.variable_arguments,
             },
         },
+        memory: None,
     })
 }
 

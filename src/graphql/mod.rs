@@ -20,6 +20,7 @@ pub mod prefetch;
 pub mod route;
 pub mod share;
 pub mod user;
+pub mod validated;
 
 use async_graphql::{Context, MergedObject, Schema};
 
@@ -71,9 +72,20 @@ fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, events::Subscripti
 
 /// Builds the schema; `state` is absent when only the SDL is wanted.
 pub fn build(state: Option<AppState>) -> AppSchema {
+    build_validating(state, async_graphql::ValidationMode::Strict)
+}
+
+/// The same schema for requests known to pass every validation rule ([`validated`]): it
+/// checks only the bounds (depth, complexity, fragment cycles), a fraction of the rules' cost.
+pub fn build_prevalidated(state: AppState) -> AppSchema {
+    build_validating(Some(state), async_graphql::ValidationMode::Fast)
+}
+
+fn build_validating(state: Option<AppState>, mode: async_graphql::ValidationMode) -> AppSchema {
     let mut builder = builder()
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .validation_mode(mode);
     if let Some(state) = state {
         if state.settings.production {
             builder = builder.disable_introspection().disable_suggestions();

@@ -53,6 +53,8 @@ pub struct EdgeParts {
     pub state: AppState,
     /// The schema.
     pub schema: AppSchema,
+    /// The same schema, for documents known to pass every validation rule.
+    pub prevalidated: AppSchema,
     /// The schema introspection operations run on (see `graphql::ingest`).
     pub introspection: AppSchema,
     /// The door every document passes before it is run.

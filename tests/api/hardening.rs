@@ -395,6 +395,67 @@ async fn request_errors_carry_the_codes_clients_know() {
 }
 
 #[tokio::test]
+async fn a_document_that_passed_validation_is_validated_again_when_its_variables_are_of_another_kind()
+ {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    let token = Some(org.admin.token.as_str());
+    let page = "query($first: Int) { organization { users(first: $first) { totalCount } } }";
+    // Passed twice with an integer: later integers skip the rules, other kinds must not.
+    for _ in 0..2 {
+        let body = app.gql(token, page, json!({ "first": 10 })).await;
+        assert_eq!(
+            body["data"]["organization"]["users"]["totalCount"], 1,
+            "{body}"
+        );
+    }
+    for (variables, expected) in [
+        (json!({ "first": "ten" }), "BAD_USER_INPUT"),
+        (json!({ "first": 2.5 }), "BAD_USER_INPUT"),
+        (json!({ "first": [10] }), "BAD_USER_INPUT"),
+        (json!({ "first": { "n": 10 } }), "BAD_USER_INPUT"),
+    ] {
+        let body = app.gql(token, page, variables.clone()).await;
+        assert_eq!(
+            code(&body).as_deref(),
+            Some(expected),
+            "{variables}: {body}"
+        );
+        assert!(body["data"].is_null(), "{variables}: {body}");
+    }
+    let body = app.gql(token, page, json!({ "first": 3 })).await;
+    assert_eq!(
+        body["data"]["organization"]["users"]["totalCount"], 1,
+        "{body}"
+    );
+    // A document that failed is refused every time, never remembered as passing.
+    for _ in 0..3 {
+        let body = app.gql(token, "{ organization { nope } }", json!({})).await;
+        assert_eq!(
+            code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{body}"
+        );
+    }
+    // A remembered document under another operation name is validated on its own.
+    let two = "query A { organization { name } } query B { organization { nope } }";
+    for _ in 0..2 {
+        let body = json_of(
+            app.client
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth(&org.admin.token)
+                .json(&json!({ "query": two, "operationName": "A" })),
+        )
+        .await;
+        assert_eq!(
+            code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn two_credential_operations_in_one_request_are_refused_whether_aliased_or_batched() {
     let app = spawn_app().await;
     let sign_in = |alias: &str| {
