@@ -11,6 +11,7 @@ pub mod export;
 pub mod organization;
 pub mod page;
 pub mod route;
+pub mod rows;
 pub mod share;
 pub mod status_event;
 pub mod user;

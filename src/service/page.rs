@@ -16,6 +16,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::rows::{self, Decode};
 use crate::domain::Input;
 use crate::error::{AppError, AppResult};
 
@@ -102,7 +103,7 @@ pub async fn fetch<E, C>(
     window: Window,
 ) -> AppResult<Page<E::Model>>
 where
-    E: EntityTrait,
+    E: Decode,
     C: ColumnTrait,
 {
     let mut query = bounded(select, key, window);
@@ -114,7 +115,7 @@ where
     let items = if window.limit == 0 {
         Vec::new()
     } else {
-        query.limit(window.limit + 1).all(conn).await?
+        rows::all(conn, query.limit(window.limit + 1)).await?
     };
     Ok(cut(items, window))
 }
@@ -133,7 +134,7 @@ pub async fn fetch_per_parent<E, K, P>(
     window: Window,
 ) -> AppResult<HashMap<Uuid, Page<E::Model>>>
 where
-    E: EntityTrait,
+    E: Decode,
     K: ColumnTrait,
     P: ColumnTrait,
 {
@@ -162,7 +163,7 @@ where
 /// The first `limit + 1` rows of `rows` for each of `parents`, in `order` within each parent,
 /// in one statement (`ROW_NUMBER() OVER (PARTITION BY parent ORDER BY …)`). Every parent has an
 /// entry, empty when it has no rows.
-async fn first_per_parent<E: EntityTrait, P: ColumnTrait>(
+async fn first_per_parent<E: Decode, P: ColumnTrait>(
     conn: &impl ConnectionTrait,
     rows: Select<E>,
     parent: P,
@@ -189,7 +190,7 @@ async fn first_per_parent<E: EntityTrait, P: ColumnTrait>(
         .order_by(Alias::new(RANK), Order::Asc)
         .to_owned();
     let statement = conn.get_database_backend().build(&paged);
-    for row in E::find().from_raw_sql(statement).all(conn).await? {
+    for row in rows::all_raw::<E>(conn, statement).await? {
         if let Some(rows) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
             rows.push(row);
         }
@@ -201,7 +202,7 @@ async fn first_per_parent<E: EntityTrait, P: ColumnTrait>(
 const RANK: &str = "page_rank";
 
 /// `select` restricted to the rows after `after` and before `before`.
-fn bounded<E: EntityTrait, C: ColumnTrait>(select: Select<E>, key: C, window: Window) -> Select<E> {
+fn bounded<E: Decode, C: ColumnTrait>(select: Select<E>, key: C, window: Window) -> Select<E> {
     let mut query = select;
     if let Some(after) = window.after {
         query = query.filter(key.gt(after));
@@ -438,7 +439,7 @@ pub async fn fetch_ordered<E, C, I>(
     window: &OrderedWindow,
 ) -> AppResult<OrderedPage<E::Model>>
 where
-    E: EntityTrait,
+    E: Decode,
     C: ColumnTrait + Into<E::Column>,
     I: ColumnTrait,
 {
@@ -461,7 +462,7 @@ where
     let items = if window.limit == 0 {
         Vec::new()
     } else {
-        query.limit(window.limit + 1).all(conn).await?
+        rows::all(conn, query.limit(window.limit + 1)).await?
     };
     let page = cut(items, window.plain());
     let cursors = page
@@ -487,7 +488,7 @@ pub async fn fetch_ordered_per_parent<E, C, I, P>(
     window: &OrderedWindow,
 ) -> AppResult<HashMap<Uuid, OrderedPage<E::Model>>>
 where
-    E: EntityTrait,
+    E: Decode,
     C: ColumnTrait + Into<E::Column>,
     I: ColumnTrait,
     P: ColumnTrait,
@@ -545,7 +546,7 @@ fn past<C: ColumnTrait, I: ColumnTrait>(
 /// Rows of several disjoint `parts` as one list: each part is read as its own page in index
 /// order (`shape` applies the window, the order and `limit + 1`), and only those candidates
 /// are merged, by the database in `order`, so no part is sorted whole.
-async fn fetch_parts<E: EntityTrait>(
+async fn fetch_parts<E: Decode>(
     conn: &impl ConnectionTrait,
     parts: Vec<Select<E>>,
     shape: impl Fn(Select<E>) -> Select<E>,
@@ -579,7 +580,7 @@ async fn fetch_parts<E: EntityTrait>(
     }
     merged.limit(limit);
     let statement = conn.get_database_backend().build(&merged);
-    Ok(E::find().from_raw_sql(statement).all(conn).await?)
+    Ok(rows::all_raw::<E>(conn, statement).await?)
 }
 
 /// [`fetch`] over several disjoint parts (the union of their rows), each read by its index.
@@ -590,7 +591,7 @@ pub async fn fetch_union<E, C>(
     window: Window,
 ) -> AppResult<Page<E::Model>>
 where
-    E: EntityTrait,
+    E: Decode,
     C: ColumnTrait,
 {
     if window.limit == 0 {
@@ -628,7 +629,7 @@ pub async fn fetch_ordered_union<E, C, I>(
     window: &OrderedWindow,
 ) -> AppResult<OrderedPage<E::Model>>
 where
-    E: EntityTrait,
+    E: Decode,
     C: ColumnTrait + Into<E::Column>,
     I: ColumnTrait,
 {

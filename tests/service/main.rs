@@ -5,6 +5,7 @@
 
 mod lifecycle;
 mod permissions;
+mod rows;
 mod sessions;
 mod sharing;
 mod support;
