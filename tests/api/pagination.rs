@@ -329,3 +329,45 @@ async fn route_filters_match_status_driver_and_depot() {
         .await;
     assert_eq!(planned["organization"]["routes"]["totalCount"], 2);
 }
+
+#[tokio::test]
+async fn users_rows_decoded_by_position_equal_the_same_rows_decoded_by_name() {
+    use entity::user;
+    use lastmile::service::rows;
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, Order, Query};
+    use sea_orm::{EntityTrait, QueryOrder, QueryTrait};
+
+    let app = spawn_app().await;
+    let org = app.create_org("Acme").await;
+    app.invite(&org.admin.token, "invited@example.test", &["DRIVER"])
+        .await;
+    app.member(&org.admin.token, &["DRIVER"]).await;
+    app.member(&org.admin.token, &["DISPATCHER", "DRIVER"])
+        .await;
+    let conn = &app.state.db.conn;
+    let by_name = user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .all(conn)
+        .await
+        .expect("read by name");
+    // Invited and active rows, with and without an account and an activation time.
+    assert_eq!(by_name.len(), 4);
+    assert!(by_name.iter().any(|u| u.account_id.is_none()));
+    assert!(by_name.iter().any(|u| u.activated_at.is_some()));
+    let by_position = rows::all(conn, user::Entity::find().order_by_asc(user::Column::Id))
+        .await
+        .expect("read by position");
+    assert_eq!(by_position, by_name);
+    // A statement over the entity's columns with more after them, as unions and windows are.
+    let wider = Query::select()
+        .column(Asterisk)
+        .expr_as(Expr::val(1), Alias::new("extra"))
+        .from_subquery(user::Entity::find().into_query(), Alias::new("part"))
+        .order_by(Alias::new("id"), Order::Asc)
+        .to_owned();
+    let statement = conn.get_database_backend().build(&wider);
+    let wide = rows::all_raw::<user::Entity>(conn, statement)
+        .await
+        .expect("read a wider statement");
+    assert_eq!(wide, by_name);
+}

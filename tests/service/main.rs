@@ -5,7 +5,6 @@
 
 mod lifecycle;
 mod permissions;
-mod rows;
 mod sessions;
 mod sharing;
 mod support;
