@@ -4,6 +4,7 @@ use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
+use uuid::fmt::Hyphenated;
 
 use crate::error::{AppError, AppResult};
 
@@ -50,9 +51,19 @@ impl Kind {
     }
 }
 
-/// The ID of record `id` of `kind`.
+/// The longest kind name (`Organization`, `SharedDriver`).
+const LONGEST_KIND: usize = 12;
+
+/// The ID of record `id` of `kind`: written on the stack, then encoded in one allocation (a
+/// page of 100 drivers with their depots makes 200 of them).
 pub fn encode(kind: Kind, id: Uuid) -> ID {
-    ID(STANDARD.encode(format!("{}:{id}", kind.name())))
+    let name = kind.name().as_bytes();
+    let mut text = [0u8; LONGEST_KIND + 1 + Hyphenated::LENGTH];
+    text[..name.len()].copy_from_slice(name);
+    text[name.len()] = b':';
+    let end = name.len() + 1 + Hyphenated::LENGTH;
+    id.hyphenated().encode_lower(&mut text[name.len() + 1..end]);
+    ID(STANDARD.encode(&text[..end]))
 }
 
 /// Reads any ID; `None` when it is not one of ours.
@@ -83,6 +94,22 @@ mod tests {
         let uuid = Uuid::now_v7();
         let id = encode(Kind::Driver, uuid);
         assert_eq!(parse(&id), Some((Kind::Driver, uuid)));
+    }
+
+    #[test]
+    fn an_id_is_the_base64_of_its_kind_a_colon_and_its_uuid() {
+        let uuid = Uuid::now_v7();
+        for kind in [
+            Kind::Organization,
+            Kind::User,
+            Kind::Driver,
+            Kind::Depot,
+            Kind::Route,
+            Kind::SharedDriver,
+        ] {
+            let expected = STANDARD.encode(format!("{}:{uuid}", kind.name()));
+            assert_eq!(encode(kind, uuid).0, expected);
+        }
     }
 
     #[test]
