@@ -394,7 +394,6 @@ impl Application {
     ) -> anyhow::Result<()> {
         let connections = self.edge.live.connections.clone();
         let settings = self.edge.state.settings.clone();
-        let metrics = self.edge.state.metrics.clone();
         if let Some(listener) = self.metrics_listener {
             let router = http::metrics_router(self.edge.clone());
             let stop = self.stop.clone();
@@ -407,18 +406,32 @@ impl Application {
                 }
             });
         }
-        let router = http::router(self.edge);
-        let stop = self.stop.clone();
         let limits = http::serve::ConnectionLimits {
             max_connections: settings.max_connections,
             header_read: Duration::from_secs(settings.header_read_timeout),
             idle: Duration::from_secs(settings.idle_timeout),
         };
-        http::serve::serve(self.listener, router, limits, metrics, async move {
-            shutdown.await;
-            stop.cancel();
-        })
+        let threads = http::threads::start(
+            settings.serve_threads(),
+            self.listener,
+            &self.edge,
+            limits,
+            &self.stop,
+        )
         .await;
+        let served = match threads {
+            Ok(threads) => {
+                let stop = self.stop.clone();
+                tokio::select! {
+                    () = shutdown => {},
+                    () = stop.cancelled() => {},
+                }
+                self.stop.cancel();
+                threads.join().await;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        };
         self.stop.cancel();
         // WebSocket connections were told to close (1001) when `stop` was cancelled.
         connections.close();
@@ -426,6 +439,7 @@ impl Application {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

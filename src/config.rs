@@ -233,6 +233,11 @@ pub struct Settings {
     /// Most open connections (HTTP and WebSocket); beyond it new connections are closed at once.
     #[arg(long, global = true, env = "MAX_CONNECTIONS", default_value_t = 25_000)]
     pub max_connections: usize,
+    /// Threads serving HTTP, each with a runtime of its own (and, on PostgreSQL, a pool of its
+    /// own); unset: one per core. A request is served on one thread from accept to response,
+    /// so it is not woken across threads.
+    #[arg(long, global = true, env = "SERVE_THREADS")]
+    pub serve_threads: Option<std::num::NonZeroUsize>,
     /// Request headers browsers may send from an allowed origin (comma-separated): the default
     /// takes W3C trace context and Apollo Client's identification headers.
     #[arg(
@@ -384,6 +389,14 @@ impl Settings {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         }
+    }
+
+    /// The threads serving HTTP: `SERVE_THREADS`, or one per core.
+    pub fn serve_threads(&self) -> usize {
+        self.serve_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(2, usize::from),
+            usize::from,
+        )
     }
 
     /// The base of links in mail: `PUBLIC_URL`, or `http://` + the listen address, with
@@ -540,6 +553,14 @@ mod tests {
         let enabled = ["--production", "true", "--dashboard-enabled", "true"];
         assert!(settings(&enabled).dashboard_enabled());
         assert!(!settings(&["--dashboard-enabled", "false"]).dashboard_enabled());
+    }
+
+    #[test]
+    fn http_is_served_on_one_thread_per_core_unless_serve_threads_says_otherwise() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        assert_eq!(settings(&[]).serve_threads(), cores);
+        assert_eq!(settings(&["--serve-threads", "3"]).serve_threads(), 3);
+        assert!(Cli::try_parse_from(["lastmile", "--serve-threads", "0"]).is_err());
     }
 
     #[test]

@@ -20,6 +20,27 @@ impl AppState {
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }
+
+    /// The same instance on another pool (a serving thread's own); everything else is shared.
+    pub fn with_db(&self, db: Db) -> Self {
+        Self::new(Shared {
+            services: Services {
+                db: db.clone(),
+                ..self.services.clone()
+            },
+            db,
+            settings: self.settings.clone(),
+            jwt: self.jwt.clone(),
+            metrics: self.metrics.clone(),
+            events: self.events.clone(),
+            sessions: self.sessions.clone(),
+            mailer: self.mailer.clone(),
+            limiter: self.limiter.clone(),
+            client_limiter: self.client_limiter.clone(),
+            hasher: self.hasher.clone(),
+            access: self.access.clone(),
+        })
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -7,6 +7,7 @@ mod graphql;
 pub mod observe;
 mod pages;
 pub mod serve;
+pub mod threads;
 
 use std::time::Duration;
 
@@ -36,6 +37,28 @@ impl Edge {
     /// The edge holding `parts`.
     pub fn new(parts: EdgeParts) -> Self {
         Self(std::sync::Arc::new(parts))
+    }
+
+    /// The same edge on another pool (a serving thread's own): the state and the schemas are
+    /// built again around it; the ingest door, the persisted documents, the live groups and
+    /// the tracker of live connections stay shared by all threads.
+    pub fn with_db(&self, db: crate::db::Db) -> Self {
+        let state = self.state.with_db(db);
+        let schema = crate::graphql::build(Some(state.clone()));
+        Self::new(EdgeParts {
+            live: crate::live::Live {
+                state: state.clone(),
+                schema: schema.clone(),
+                ..self.live.clone()
+            },
+            prevalidated: crate::graphql::build_prevalidated(state.clone()),
+            introspection: crate::graphql::build_introspection(state.clone()),
+            state,
+            schema,
+            ingest: self.ingest.clone(),
+            persisted: self.persisted.clone(),
+            redis: self.redis.clone(),
+        })
     }
 }
 

@@ -44,14 +44,15 @@ pub struct ConnectionLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains the connections.
+/// `permits` holds `max_connections` for every loop accepting from the same socket.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    permits: Arc<Semaphore>,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder

@@ -1538,9 +1538,17 @@ async fn commit_events(
     events
 }
 
-/// The next message of `ws`, which must be the result of `id` carrying an error `code`.
+/// The next message of `ws` that is not an event, which must be the result of `id` carrying
+/// an error `code`. Events of `id` may come first: a subscriber served on another thread than
+/// the publisher may take some of a burst before it falls behind.
 async fn error_result(ws: &mut Ws, id: &str, code: &str) {
-    let message = ws.recv().await;
+    let mut message = ws.recv().await;
+    while message["id"].as_str() == Some(id)
+        && message["payload"]["errors"].is_null()
+        && message["payload"]["data"]["statusChanged"].is_object()
+    {
+        message = ws.recv().await;
+    }
     let expected = match ws.proto {
         Proto::Transport => "next",
         Proto::Legacy => "data",
