@@ -1,5 +1,6 @@
-//! The accept loop: every connection is counted against `MAX_CONNECTIONS` (beyond it, closed
-//! at once), must send its request headers within `HEADER_READ_TIMEOUT`, and is closed after
+//! The accept loop and the serving of connections. The accept loop counts every connection
+//! against `MAX_CONNECTIONS` (beyond it, closed at once) and hands it to the serving thread
+//! with the fewest open connections; there it must send its request headers within `HEADER_READ_TIMEOUT`, and is closed after
 //! `IDLE_TIMEOUT` without a byte in either direction. The peer address travels with each
 //! request as [`ConnectInfo`], so the edge can tell clients apart.
 //!
@@ -9,9 +10,10 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tower::ServiceExt;
 
 use crate::metrics::Metrics;
@@ -43,24 +45,33 @@ pub struct ConnectionLimits {
     pub idle: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains the connections.
-/// `permits` holds `max_connections` for every loop accepting from the same socket.
-pub async fn serve(
+/// A connection accepted within `max_connections`, on its way to the thread serving it.
+pub struct Accepted {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    /// Held until the connection closes.
+    permit: OwnedSemaphorePermit,
+}
+
+/// Where the accept loop hands a serving thread its connections, and how many it has open.
+pub struct Lane {
+    /// The thread's queue of accepted connections.
+    pub queue: mpsc::UnboundedSender<Accepted>,
+    /// Connections the thread serves now.
+    pub open: Arc<AtomicUsize>,
+}
+
+/// Accepts on `listener` until `shutdown` completes and hands each connection to the lane with
+/// the fewest open connections: clients that open their connections all at once (a load
+/// balancer, a benchmark) are spread evenly over the threads. Beyond `permits`, a connection is
+/// closed at once.
+pub async fn accept(
     listener: TcpListener,
-    router: Router,
-    limits: ConnectionLimits,
+    lanes: Vec<Lane>,
     permits: Arc<Semaphore>,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -81,6 +92,64 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let Some(lane) = lanes
+            .iter()
+            .filter(|lane| !lane.queue.is_closed())
+            .min_by_key(|lane| lane.open.load(Ordering::Relaxed))
+        else {
+            break;
+        };
+        // Counted here, so the next connection of a burst sees it already.
+        lane.open.fetch_add(1, Ordering::Relaxed);
+        if let Err(returned) = lane.queue.send(Accepted {
+            stream,
+            peer,
+            permit,
+        }) {
+            lane.open.fetch_sub(1, Ordering::Relaxed);
+            drop(returned);
+        }
+    }
+}
+
+/// Serves `router` on the connections arriving in `incoming` until `shutdown` completes (or
+/// the accept loop is gone), then drains them. `open` counts them until each closes.
+pub async fn serve(
+    mut incoming: mpsc::UnboundedReceiver<Accepted>,
+    open: Arc<AtomicUsize>,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = incoming.recv() => match accepted {
+                Some(accepted) => accepted,
+                None => break,
+            },
+        };
+        let Accepted {
+            stream,
+            peer,
+            permit,
+        } = accepted;
+        let counted = Counted(open.clone());
+        let Ok(stream) = TcpStream::from_std(stream) else {
+            continue;
+        };
         let activity = Activity::new();
         let io = TokioIo::new(Tracked {
             stream,
@@ -105,14 +174,24 @@ pub async fn serve(
                 () = activity.idle_for(idle) => tracing::debug!(%peer, "idle connection closed"),
             }
             drop(permit);
+            drop(counted);
         });
     }
-    drop(listener);
+    drop(incoming);
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the drain period; closing them");
+    }
+}
+
+/// One open connection of a thread: counted down when dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -206,5 +285,49 @@ impl AsyncWrite for Tracked {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_opened_at_once_are_spread_evenly_over_the_serving_threads() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let address = listener.local_addr().expect("bound");
+        let (lanes, mut queues): (Vec<_>, Vec<_>) = (0..2)
+            .map(|_| {
+                let (queue, incoming) = mpsc::unbounded_channel();
+                let open = Arc::new(AtomicUsize::new(0));
+                (Lane { queue, open }, incoming)
+            })
+            .unzip();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let acceptor = tokio::spawn(accept(
+            listener,
+            lanes,
+            Arc::new(Semaphore::new(100)),
+            Metrics::default(),
+            stop.clone().cancelled_owned(),
+        ));
+        let mut clients = Vec::new();
+        for _ in 0..10 {
+            clients.push(TcpStream::connect(address).await.expect("connects"));
+        }
+        // Nothing serves them, so every one handed over stays open.
+        let mut handed = [Vec::new(), Vec::new()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while handed.iter().map(Vec::len).sum::<usize>() < 10 && Instant::now() < deadline {
+            for (lane, queue) in handed.iter_mut().zip(&mut queues) {
+                while let Ok(accepted) = queue.try_recv() {
+                    lane.push(accepted);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(handed.map(|lane| lane.len()), [5, 5]);
+        stop.cancel();
+        acceptor.await.expect("the accept loop ends");
     }
 }

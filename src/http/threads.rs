@@ -1,6 +1,7 @@
-//! HTTP served on one runtime per thread: each thread accepts from the same listening socket
-//! and serves what it accepted on its own single-threaded runtime, so a request runs on one
-//! thread from accept to response and nothing it waits for wakes it across threads. On
+//! HTTP served on one runtime per thread: the accept loop (on the main runtime) hands each
+//! connection to the thread with the fewest open ones, and that thread serves it on its own
+//! single-threaded runtime, so a request runs on one thread from its first byte to its
+//! response and nothing it waits for wakes it across threads. On
 //! PostgreSQL each thread also holds a pool of its own: a connection's socket is driven by
 //! the runtime that opened it. SQLite's connections run on threads of their own and its
 //! writes take one lock, so every thread shares the instance's pool.
@@ -12,13 +13,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::DatabaseBackend;
+use std::sync::atomic::AtomicUsize;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::serve::{ConnectionLimits, serve};
+use super::serve::{Accepted, ConnectionLimits, Lane, accept, serve};
 use super::{Edge, router};
 use crate::db::Db;
+
+/// The smallest pool a serving thread holds on PostgreSQL.
+const MIN_THREAD_POOL: u32 = 2;
 
 /// How long a thread waits for its WebSockets' close frames once its connections drained.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -29,12 +36,14 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 pub struct Threads {
     /// Completes when its thread has drained and closed everything it served.
     done: Vec<oneshot::Receiver<()>>,
+    /// The accept loop.
+    acceptor: Option<JoinHandle<()>>,
     /// Cancels `stop` when the threads are dropped, not joined.
     _stop: DropGuard,
 }
 
-/// Starts `count` serving threads on `listener`; returns once every thread holds its pool
-/// and accepts, or with the first thread's error (the others then stop).
+/// Starts `count` serving threads, then the accept loop on `listener` that feeds them; returns
+/// once every thread holds its pool, or with the first thread's error (the others then stop).
 pub async fn start(
     count: usize,
     listener: TcpListener,
@@ -42,30 +51,36 @@ pub async fn start(
     limits: ConnectionLimits,
     stop: &CancellationToken,
 ) -> anyhow::Result<Threads> {
-    let listener = listener
-        .into_std()
-        .context("Failed to hand the listener to the serving threads")?;
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let own_pools = edge.state.db.backend() == DatabaseBackend::Postgres;
+    // At least two, so that one long statement or transaction does not hold up every other
+    // request of its thread.
     let pool_size = edge
         .state
         .settings
         .database_max_connections
-        .div_ceil(u32::try_from(count).unwrap_or(u32::MAX));
+        .div_ceil(u32::try_from(count).unwrap_or(u32::MAX))
+        .max(MIN_THREAD_POOL);
     let mut ready = Vec::with_capacity(count);
     let mut threads = Threads {
         done: Vec::with_capacity(count),
+        acceptor: None,
         _stop: stop.clone().drop_guard(),
     };
+    let mut lanes = Vec::with_capacity(count);
     for index in 0..count {
+        let (queue, incoming) = mpsc::unbounded_channel();
+        let open = Arc::new(AtomicUsize::new(0));
+        lanes.push(Lane {
+            queue,
+            open: open.clone(),
+        });
         let thread = Thread {
-            listener: listener
-                .try_clone()
-                .context("Failed to share the listener")?,
+            incoming,
+            open,
             edge: edge.clone(),
             pool_size: own_pools.then_some(pool_size),
             limits,
-            permits: permits.clone(),
             stop: stop.clone(),
         };
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -87,12 +102,22 @@ pub async fn start(
             return Err(error);
         }
     }
+    threads.acceptor = Some(tokio::spawn(accept(
+        listener,
+        lanes,
+        permits,
+        edge.state.metrics.clone(),
+        stop.clone().cancelled_owned(),
+    )));
     Ok(threads)
 }
 
 impl Threads {
     /// Waits until every thread has stopped (after `stop` was cancelled).
     pub async fn join(mut self) {
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.await;
+        }
         for thread in std::mem::take(&mut self.done) {
             // An error means the thread is gone already.
             let _ = thread.await;
@@ -102,12 +127,14 @@ impl Threads {
 
 /// What one serving thread is given.
 struct Thread {
-    listener: std::net::TcpListener,
+    /// The connections the accept loop hands this thread.
+    incoming: mpsc::UnboundedReceiver<Accepted>,
+    /// How many of them are open.
+    open: Arc<AtomicUsize>,
     edge: Edge,
     /// The size of the thread's own pool; `None`: the instance's pool is shared.
     pool_size: Option<u32>,
     limits: ConnectionLimits,
-    permits: Arc<Semaphore>,
     stop: CancellationToken,
 }
 
@@ -133,10 +160,8 @@ impl Thread {
 
     async fn serve(self, ready: oneshot::Sender<anyhow::Result<()>>) {
         let setup = async {
-            let listener = TcpListener::from_std(self.listener)
-                .context("Failed to register the listener with a serving thread")?;
-            let edge = match self.pool_size {
-                None => self.edge,
+            match self.pool_size {
+                None => anyhow::Ok(self.edge),
                 Some(size) => {
                     let settings = &self.edge.state.settings;
                     let db = Db::connect(
@@ -145,12 +170,11 @@ impl Thread {
                         self.edge.state.metrics.clone(),
                     )
                     .await?;
-                    self.edge.with_db(db)
+                    Ok(self.edge.with_db(db))
                 }
-            };
-            anyhow::Ok((listener, edge))
+            }
         };
-        let (listener, edge) = match setup.await {
+        let edge = match setup.await {
             Ok(parts) => parts,
             Err(error) => {
                 let _ = ready.send(Err(error));
@@ -159,13 +183,11 @@ impl Thread {
         };
         let _ = ready.send(Ok(()));
         let connections = edge.live.connections.clone();
-        let metrics = edge.state.metrics.clone();
         serve(
-            listener,
+            self.incoming,
+            self.open,
             router(edge),
             self.limits,
-            self.permits,
-            metrics,
             self.stop.cancelled_owned(),
         )
         .await;
