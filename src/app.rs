@@ -411,27 +411,23 @@ impl Application {
             header_read: Duration::from_secs(settings.header_read_timeout),
             idle: Duration::from_secs(settings.idle_timeout),
         };
-        let threads = http::threads::start(
-            settings.serve_threads(),
-            self.listener,
-            &self.edge,
-            limits,
-            &self.stop,
-        )
-        .await;
-        let served = match threads {
-            Ok(threads) => {
-                let stop = self.stop.clone();
-                tokio::select! {
-                    () = shutdown => {},
-                    () = stop.cancelled() => {},
-                }
-                self.stop.cancel();
-                threads.join().await;
-                Ok(())
+        let served = async {
+            let threads = http::threads::start(
+                settings.serve_threads(),
+                self.listener,
+                &self.edge,
+                limits,
+                &self.stop,
+            )
+            .await?;
+            tokio::select! {
+                () = shutdown => {},
+                () = self.stop.cancelled() => {},
             }
-            Err(error) => Err(error),
-        };
+            threads.join().await;
+            anyhow::Ok(())
+        }
+        .await;
         self.stop.cancel();
         // WebSocket connections were told to close (1001) when `stop` was cancelled.
         connections.close();

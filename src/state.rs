@@ -29,16 +29,7 @@ impl AppState {
                 ..self.services.clone()
             },
             db,
-            settings: self.settings.clone(),
-            jwt: self.jwt.clone(),
-            metrics: self.metrics.clone(),
-            events: self.events.clone(),
-            sessions: self.sessions.clone(),
-            mailer: self.mailer.clone(),
-            limiter: self.limiter.clone(),
-            client_limiter: self.client_limiter.clone(),
-            hasher: self.hasher.clone(),
-            access: self.access.clone(),
+            ..Shared::clone(self)
         })
     }
 }
@@ -51,7 +42,8 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// What [`AppState`] holds.
+/// What [`AppState`] holds; a clone shares every part.
+#[derive(Clone)]
 pub struct Shared {
     /// Database pool.
     pub db: Db,

@@ -1,7 +1,7 @@
 //! The accept loop and the serving of connections. The accept loop counts every connection
 //! against `MAX_CONNECTIONS` (beyond it, closed at once) and hands it to the serving thread
-//! with the fewest open connections; there it must send its request headers within `HEADER_READ_TIMEOUT`, and is closed after
-//! `IDLE_TIMEOUT` without a byte in either direction. The peer address travels with each
+//! with the fewest open connections. There it must send its request headers within
+//! `HEADER_READ_TIMEOUT`, and is closed after `IDLE_TIMEOUT` without a byte in either direction. The peer address travels with each
 //! request as [`ConnectInfo`], so the edge can tell clients apart.
 //!
 //! hyper's header timer also runs while a keep-alive connection waits for its next request,
@@ -51,6 +51,8 @@ pub struct Accepted {
     peer: SocketAddr,
     /// Held until the connection closes.
     permit: OwnedSemaphorePermit,
+    /// Counts the connection among its lane's open ones until it closes.
+    counted: Counted,
 }
 
 /// Where the accept loop hands a serving thread its connections, and how many it has open.
@@ -102,24 +104,21 @@ pub async fn accept(
         else {
             break;
         };
-        // Counted here, so the next connection of a burst sees it already.
-        lane.open.fetch_add(1, Ordering::Relaxed);
-        if let Err(returned) = lane.queue.send(Accepted {
+        // Counted here, so the next connection of a burst sees it already; a connection the
+        // lane can no longer take is closed, and counted down, as it is dropped.
+        let _ = lane.queue.send(Accepted {
             stream,
             peer,
             permit,
-        }) {
-            lane.open.fetch_sub(1, Ordering::Relaxed);
-            drop(returned);
-        }
+            counted: Counted::new(&lane.open),
+        });
     }
 }
 
 /// Serves `router` on the connections arriving in `incoming` until `shutdown` completes (or
-/// the accept loop is gone), then drains them. `open` counts them until each closes.
+/// the accept loop is gone), then drains them.
 pub async fn serve(
     mut incoming: mpsc::UnboundedReceiver<Accepted>,
-    open: Arc<AtomicUsize>,
     router: Router,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send,
@@ -145,8 +144,8 @@ pub async fn serve(
             stream,
             peer,
             permit,
+            counted,
         } = accepted;
-        let counted = Counted(open.clone());
         let Ok(stream) = TcpStream::from_std(stream) else {
             continue;
         };
@@ -186,8 +185,15 @@ pub async fn serve(
     }
 }
 
-/// One open connection of a thread: counted down when dropped.
+/// One open connection of a lane: counted up when made, down when dropped.
 struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Self(open.clone())
+    }
+}
 
 impl Drop for Counted {
     fn drop(&mut self) {

@@ -9,16 +9,15 @@
 //! Background work (event relay, mail, retention, session feeds) stays on the main runtime.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::DatabaseBackend;
-use std::sync::atomic::AtomicUsize;
 use tokio::net::TcpListener;
-
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use super::serve::{Accepted, ConnectionLimits, Lane, accept, serve};
 use super::{Edge, router};
@@ -38,8 +37,8 @@ pub struct Threads {
     done: Vec<oneshot::Receiver<()>>,
     /// The accept loop.
     acceptor: Option<JoinHandle<()>>,
-    /// Cancels `stop` when the threads are dropped, not joined.
-    _stop: DropGuard,
+    /// Cancelled by `join`, or when the threads are dropped, not joined.
+    stop: CancellationToken,
 }
 
 /// Starts `count` serving threads, then the accept loop on `listener` that feeds them; returns
@@ -65,19 +64,17 @@ pub async fn start(
     let mut threads = Threads {
         done: Vec::with_capacity(count),
         acceptor: None,
-        _stop: stop.clone().drop_guard(),
+        stop: stop.clone(),
     };
     let mut lanes = Vec::with_capacity(count);
     for index in 0..count {
         let (queue, incoming) = mpsc::unbounded_channel();
-        let open = Arc::new(AtomicUsize::new(0));
         lanes.push(Lane {
             queue,
-            open: open.clone(),
+            open: Arc::new(AtomicUsize::new(0)),
         });
         let thread = Thread {
             incoming,
-            open,
             edge: edge.clone(),
             pool_size: own_pools.then_some(pool_size),
             limits,
@@ -97,7 +94,6 @@ pub async fn start(
             .await
             .unwrap_or_else(|_| Err(anyhow::anyhow!("a serving thread ended while starting")));
         if let Err(error) = started {
-            stop.cancel();
             threads.join().await;
             return Err(error);
         }
@@ -113,8 +109,9 @@ pub async fn start(
 }
 
 impl Threads {
-    /// Waits until every thread has stopped (after `stop` was cancelled).
+    /// Stops the accept loop and the threads, and waits until every thread has drained.
     pub async fn join(mut self) {
+        self.stop.cancel();
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.await;
         }
@@ -125,12 +122,16 @@ impl Threads {
     }
 }
 
+impl Drop for Threads {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 /// What one serving thread is given.
 struct Thread {
     /// The connections the accept loop hands this thread.
     incoming: mpsc::UnboundedReceiver<Accepted>,
-    /// How many of them are open.
-    open: Arc<AtomicUsize>,
     edge: Edge,
     /// The size of the thread's own pool; `None`: the instance's pool is shared.
     pool_size: Option<u32>,
@@ -185,7 +186,6 @@ impl Thread {
         let connections = edge.live.connections.clone();
         serve(
             self.incoming,
-            self.open,
             router(edge),
             self.limits,
             self.stop.cancelled_owned(),
